@@ -1,0 +1,55 @@
+# reel: `make` builds build/reelc; `make test` runs every test;
+# `make generated` compiles specs/ into generated/; `make demo` runs the demo.
+CC ?= cc
+CFLAGS ?= -O2 -g
+COMPILER_FLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Icompiler -MMD -MP
+LDLIBS = -lyaml -lm
+B = build
+
+SOURCES = $(wildcard compiler/*.c)
+OBJECTS = $(SOURCES:compiler/%.c=$(B)/%.o) $(B)/runtime_files.o
+RUNTIME = runtime/reel_runtime.h $(sort $(wildcard runtime/generic/*.c))
+SPECS = $(wildcard specs/*.yaml)
+
+all: $(B)/reelc
+
+$(B)/reelc: $(OBJECTS)
+	$(CC) $(CFLAGS) -o $@ $(OBJECTS) $(LDLIBS)
+
+$(B)/%.o: compiler/%.c | $(B)
+	$(CC) $(CFLAGS) $(COMPILER_FLAGS) -c -o $@ $<
+
+$(B)/runtime_files.o: $(B)/runtime_files.c
+	$(CC) $(CFLAGS) $(COMPILER_FLAGS) -c -o $@ $<
+
+$(B)/runtime_files.c: $(B)/embed $(RUNTIME)
+	$(B)/embed $(RUNTIME) > $@.tmp && mv $@.tmp $@
+
+$(B)/embed: tools/embed.c | $(B)
+	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Werror -o $@ $<
+
+$(B):
+	mkdir -p $(B)
+
+# Every spec in specs/ compiled to generated/<model>/ (random weights where
+# specs/weights/ has none), so the emitted C can be read.
+generated: $(B)/reelc
+	@for spec in $(SPECS); do \
+	  m=$$(basename $$spec .yaml); w=specs/weights/$$m.safetensors; \
+	  if [ -f $$w ]; then wopt="-w $$w"; else wopt="--random-weights 1"; fi; \
+	  echo "reelc compile $$spec $$wopt -o generated/$$m"; \
+	  mkdir -p generated/$$m && $(B)/reelc compile $$spec $$wopt -o generated/$$m || exit 1; \
+	done
+
+demo: $(B)/reelc
+	sh tools/demo.sh
+
+test: $(B)/reelc
+	tclsh tests/all.tcl
+
+clean:
+	rm -rf $(B) tests/tmp
+	find generated -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+
+.PHONY: all generated demo test clean
+-include $(OBJECTS:.o=.d)

@@ -1,0 +1,97 @@
+/* Printers: the IR after a pass (--dump=PASS) and `reelc info`'s table. */
+#include <string.h>
+
+#include "reel.h"
+
+static const char *const value_kind[] = {"input", "transient", "state", "weight"};
+
+void dump_graph(FILE *f, const Graph *g) {
+  Arena a = {0};
+  fprintf(f, "graph %s  # %s\n", g->model, g->file);
+  fprintf(f, "  input %s\n", shape_str(&a, g->input));
+  for (int i = 0; i < g->n_layer; i++) {
+    const Layer *l = &g->layer[i];
+    fprintf(f, "  %%%d = %s '%s'", i, op_name[l->op], l->name);
+    if (l->op == OP_LINEAR)
+      fprintf(f, " out=%d bias=%s", l->out, l->bias ? "true" : "false");
+    if (l->op == OP_LSTM || l->op == OP_GRU)
+      fprintf(f, " hidden=%d layers=%d", l->hidden, l->stack);
+    if (l->op == OP_LSTM && l->peephole)
+      fprintf(f, " peephole=diagonal");
+    if (l->op == OP_DROPOUT)
+      fprintf(f, " p=%g", l->p);
+    fprintf(f, " (%s)", l->input < 0 ? "input" : arena_printf(&a, "%%%d", l->input));
+    if (l->out_shape.rank)
+      fprintf(f, " : %s -> %s", shape_str(&a, l->in_shape), shape_str(&a, l->out_shape));
+    fprintf(f, "  # %s:%d:%d\n", l->loc.file, l->loc.line, l->loc.col);
+    for (int j = 0; j < l->n_param; j++)
+      fprintf(f, "      param %s %s\n", l->param[j].name, shape_str(&a, l->param[j].shape));
+  }
+  fprintf(f, "  output per_frame=%s clip=%s\n", g->per_frame ? "true" : "false", clip_name[g->clip]);
+  arena_free(&a);
+}
+
+void dump_program(FILE *f, const Program *p) {
+  fprintf(f, "program %s\n  values:\n", p->g->model);
+  for (int i = 0; i < p->nv; i++) {
+    const Value *v = &p->v[i];
+    fprintf(f, "    v%-3d %-9s %-24s %8lld floats", i, value_kind[v->kind], v->name, (long long)v->size);
+    if (v->kind == V_TRANSIENT)
+      fprintf(f, "  live c%d..c%d  arena+%lld", v->first, v->last, (long long)v->offset);
+    if (v->kind == V_WEIGHT)
+      fprintf(f, "  weights+%lld", (long long)v->offset);
+    fprintf(f, "\n");
+  }
+  fprintf(f, "  calls:\n");
+  for (int c = 0; c < p->nc; c++) {
+    const Call *call = &p->call[c];
+    fprintf(f, "    c%-3d %-19s", c, kernel_name[call->op]);
+    for (int i = 0; i < MAX_ARGS; i++)
+      if (call->arg[i] >= 0)
+        fprintf(f, " v%d", call->arg[i]);
+      else if (i < 3 && call->op <= K_GEMV_CAT2)
+        fprintf(f, " -");
+    fprintf(f, "  [%d %d %d]  # %s\n", call->dim[0], call->dim[1], call->dim[2],
+            p->g->layer[call->layer].name);
+  }
+  fprintf(f, "  output v%d\n", p->out_value);
+}
+
+/* sizeof(<model>_ctx) on an LP64 target: the state struct (floats, then an
+ * unsigned long), then the arena. */
+static int64_t context_bytes(const Program *p) {
+  int64_t clip = p->g->clip ? graph_out_size(p->g) : 0;
+  int64_t state = ((p->state_floats + clip) * 4 + 7) / 8 * 8 + 8;
+  int64_t arena = (p->arena_floats ? p->arena_floats : 1) * 4;
+  return (state + arena + 7) / 8 * 8;
+}
+
+void print_info(FILE *f, Arena *a, const Graph *g, const Program *p) {
+  fprintf(f, "model %s (%s)\n\n", g->model, g->file);
+  fprintf(f, "%-3s %-16s %-8s %-12s %-12s %10s %12s %10s\n", "#", "layer", "op", "input",
+          "output", "params", "MACs/step", "state B");
+  int64_t params = 0, macs = 0, state = 0;
+  for (int i = 0; i < g->n_layer; i++) {
+    const Layer *l = &g->layer[i];
+    int64_t n = 0;
+    for (int j = 0; j < l->n_param; j++)
+      n += shape_elems(l->param[j].shape);
+    int64_t sb = layer_state_floats(l) * 4;
+    fprintf(f, "%-3d %-16s %-8s %-12s %-12s %10lld %12lld %10lld\n", i, l->name, op_name[l->op],
+            shape_str(a, l->in_shape), shape_str(a, l->out_shape), (long long)n,
+            (long long)l->macs, (long long)sb);
+    params += n;
+    macs += l->macs;
+    state += sb;
+  }
+  fprintf(f, "%-3s %-16s %-8s %-12s %-12s %10lld %12lld %10lld\n\n", "", "total", "", "", "",
+          (long long)params, (long long)macs, (long long)state);
+  fprintf(f, "weights: %lld bytes (%lld parameters, packed with 32-byte alignment)\n",
+          (long long)p->weight_floats * 4, (long long)params);
+  fprintf(f, "context: %lld bytes (sizeof %s_ctx on LP64: state %lld, arena %lld)\n",
+          (long long)context_bytes(p), g->model, (long long)state, (long long)p->arena_floats * 4);
+  fprintf(f, "arena:   %lld bytes planned; %lld bytes if every transient had its own; "
+             "lower bound %lld bytes\n",
+          (long long)p->arena_floats * 4, (long long)p->transient_sum * 4,
+          (long long)p->lower_bound * 4);
+}

@@ -1,0 +1,171 @@
+/* reelc: the command line.  Reads like the pipeline:
+ * spec -> shapes -> weights -> lower -> plan -> emit (or interpret). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reel.h"
+
+#define REEL_VERSION "0.1.0"
+
+static const char usage[] =
+    "usage: reelc compile SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
+    "                     [-o DIR] [--target generic]\n"
+    "       reelc check SPEC.yaml [-w WEIGHTS.safetensors]\n"
+    "       reelc info SPEC.yaml\n"
+    "       reelc run SPEC.yaml -w WEIGHTS.safetensors --input IN.safetensors -o OUT.safetensors\n"
+    "\n"
+    "  compile   write DIR/<model>.h, <model>.c, <model>_weights.c and the runtime files\n"
+    "            the model uses (DIR defaults to '.'); build with cc -std=c99 DIR/*.c app.c -lm\n"
+    "  check     parse, validate and infer shapes (and check weights with -w); silent on success\n"
+    "  info      per-layer table (shapes, parameters, MACs, state) and memory totals\n"
+    "  run       run the reference interpreter: 'input' [T, ...frame] -> 'output' [T, OUT]\n"
+    "            and 'clip' [OUT]\n"
+    "\n"
+    "options:\n"
+    "  -w FILE              trained weights, PyTorch state_dict names (F32, F16, BF16)\n"
+    "  --random-weights N   deterministic random weights from seed N (for benchmarks)\n"
+    "  -o PATH              output directory (compile) or file (run)\n"
+    "  --target T           kernel set: generic (portable C99)\n"
+    "  --dump=PASS          print the IR after PASS (spec, shapes, lower, plan) to stdout\n"
+    "  --no-reuse           give every transient its own arena slot (A/B checks)\n"
+    "  -h, --help           this text;  --version  the version\n";
+
+typedef struct {
+  const char *command, *spec, *weights, *input, *output, *dump;
+  bool random, no_reuse;
+  uint64_t seed;
+  Target target;
+} Options;
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "reelc: error: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(run 'reelc --help' for usage)\n");
+  return 2;
+}
+
+/* Returns -1 on success, else the exit status. */
+static int parse_args(int argc, char **argv, Options *o) {
+  if (argc < 2)
+    return usage_error("no command given: expected compile, check, info or run", "");
+  o->command = argv[1];
+  if (strcmp(o->command, "-h") == 0 || strcmp(o->command, "--help") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(o->command, "--version") == 0) {
+    printf("reelc %s\n", REEL_VERSION);
+    return 0;
+  }
+  if (strcmp(o->command, "compile") && strcmp(o->command, "check") && strcmp(o->command, "info") &&
+      strcmp(o->command, "run"))
+    return usage_error("unknown command '%s': expected compile, check, info or run", o->command);
+  for (int i = 2; i < argc; i++) {
+    const char *arg = argv[i];
+    const char **slot = NULL;
+    if (strcmp(arg, "-w") == 0)
+      slot = &o->weights;
+    else if (strcmp(arg, "-o") == 0)
+      slot = &o->output;
+    else if (strcmp(arg, "--input") == 0)
+      slot = &o->input;
+    if (slot || strcmp(arg, "--random-weights") == 0 || strcmp(arg, "--target") == 0) {
+      if (i + 1 == argc)
+        return usage_error("option '%s' needs a value", arg);
+      const char *value = argv[++i];
+      if (slot) {
+        *slot = value;
+      } else if (strcmp(arg, "--target") == 0) {
+        if (strcmp(value, "generic") != 0)
+          return usage_error("unknown target '%s': this reelc has generic", value);
+        o->target = TARGET_GENERIC;
+      } else {
+        char *end;
+        errno = 0;
+        o->seed = strtoull(value, &end, 10);
+        if (!*value || *end || errno || value[0] == '-')
+          return usage_error("--random-weights needs a non-negative integer seed, got '%s'", value);
+        o->random = true;
+      }
+    } else if (strncmp(arg, "--dump=", 7) == 0) {
+      o->dump = arg + 7;
+      if (strcmp(o->dump, "spec") && strcmp(o->dump, "shapes") && strcmp(o->dump, "lower") &&
+          strcmp(o->dump, "plan"))
+        return usage_error("unknown pass '%s' for --dump: expected spec, shapes, lower or plan",
+                           o->dump);
+    } else if (strcmp(arg, "--no-reuse") == 0) {
+      o->no_reuse = true;
+    } else if (arg[0] == '-' && arg[1]) {
+      return usage_error("unknown option '%s'", arg);
+    } else if (!o->spec) {
+      o->spec = arg;
+    } else {
+      return usage_error("unexpected argument '%s': one spec file per command", arg);
+    }
+  }
+  if (!o->spec)
+    return usage_error("%s: no spec file given", o->command);
+  bool compile = strcmp(o->command, "compile") == 0, run = strcmp(o->command, "run") == 0;
+  if (o->weights && o->random)
+    return usage_error("%s", "-w and --random-weights exclude each other");
+  if (compile && !o->weights && !o->random)
+    return usage_error("%s", "compile needs weights: -w FILE or --random-weights SEED");
+  if (run && (!o->weights || !o->input || !o->output))
+    return usage_error("%s", "run needs -w WEIGHTS, --input IN and -o OUT");
+  if (!compile && !run && (o->output || o->random))
+    return usage_error("%s takes no -o or --random-weights", o->command);
+  if (!run && o->input)
+    return usage_error("%s takes no --input", o->command);
+  return -1;
+}
+
+static int pipeline(const Options *o, Arena *a) {
+  Graph *g = spec_load(a, o->spec);
+  if (!g)
+    return 1;
+  if (o->dump && strcmp(o->dump, "spec") == 0)
+    dump_graph(stdout, g);
+  if (!infer_shapes(a, g))
+    return 1;
+  if (o->dump && strcmp(o->dump, "shapes") == 0)
+    dump_graph(stdout, g);
+  if (o->weights) {
+    TensorFile *f = safetensors_read(a, o->weights);
+    if (!f || !bind_weights(a, g, f))
+      return 1;
+  } else if (o->random) {
+    bind_random_weights(a, g, o->seed);
+  }
+  if (strcmp(o->command, "check") == 0)
+    return 0;
+  if (strcmp(o->command, "run") == 0) {
+    TensorFile *in = safetensors_read(a, o->input);
+    return in && interp_run(a, g, in, o->output) ? 0 : 1;
+  }
+  Program *p = lower(a, g);
+  if (o->dump && strcmp(o->dump, "lower") == 0)
+    dump_program(stdout, p);
+  if (!plan_memory(p, !o->no_reuse))
+    return 1;
+  if (o->dump && strcmp(o->dump, "plan") == 0)
+    dump_program(stdout, p);
+  if (strcmp(o->command, "info") == 0) {
+    print_info(stdout, a, g, p);
+    return 0;
+  }
+  return emit_c(a, p, o->target, o->output ? o->output : ".") ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  Options o = {0};
+  int status = parse_args(argc, argv, &o);
+  if (status >= 0)
+    return status;
+  Arena a = {0};
+  status = pipeline(&o, &a);
+  arena_free(&a);
+  if (status == 0 && diag_error_count() > 0)
+    status = 1;
+  return status;
+}

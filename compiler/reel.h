@@ -1,0 +1,260 @@
+/* reel: the compiler's one internal header.  Sections are labelled by the
+ * file that defines them; main.c reads like the pipeline:
+ *
+ *   spec.yaml -> ytree (yaml.c) -> Graph (spec.c) -> shapes + params (shape.c)
+ *   weights.safetensors (safetensors.c) -> bound to params (weights.c)
+ *   Graph -> Program: kernel calls + values (lower.c) -> arena plan (plan.c)
+ *   Program -> C99 (emit_c.c);  Graph -> outputs directly (interp.c)
+ */
+#ifndef REEL_H
+#define REEL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ops.h"
+
+/* Hard limits, checked where input is read so no product can overflow. */
+enum {
+  MAX_RANK = 4,          /* dims of a frame or a parameter tensor */
+  MAX_DIM = 1 << 20,     /* any single dimension */
+  MAX_LAYERS = 1024,     /* layers in a spec */
+  MAX_STACK = 64,        /* layers inside one recurrent stack */
+  MAX_NAME = 128,        /* bytes in a model, layer or tensor name */
+  MAX_DEPTH = 32,        /* YAML/JSON nesting */
+};
+#define MAX_ELEMS ((int64_t)1 << 31) /* elements in one tensor */
+
+/* ---- arena.c: bump allocation; everything a compilation makes is freed
+ * at once, so error paths cannot leak. ---- */
+typedef struct ArenaBlock ArenaBlock;
+typedef struct {
+  ArenaBlock *head;
+} Arena;
+
+void *arena_alloc(Arena *a, size_t size); /* zeroed; exits on OOM */
+char *arena_strdup(Arena *a, const char *s);
+char *arena_printf(Arena *a, const char *fmt, ...);
+void arena_free(Arena *a);
+
+/* ---- diag.c: every message names a place: file:line:col, or file. ---- */
+typedef struct {
+  const char *file;
+  int line, col; /* 1-based; 0 = the whole file */
+} Loc;
+
+void diag_error(Loc at, const char *fmt, ...);
+void diag_note(Loc at, const char *fmt, ...);
+void diag_warning(Loc at, const char *fmt, ...);
+int diag_error_count(void);
+const char *nearest_word(const char *word, const char *const *candidates, int n);
+
+/* ---- files.c ---- */
+char *read_file(Arena *a, const char *path, size_t *len, Loc at);
+bool write_file(const char *path, const void *data, size_t len); /* atomic */
+
+/* ---- buf.c: growable text, for emitters ---- */
+typedef struct {
+  char *s;
+  size_t len, cap;
+} Buf;
+
+void buf_printf(Buf *b, const char *fmt, ...);
+void buf_free(Buf *b);
+
+/* ---- yaml.c: a YAML (or JSON) document as a tree with source marks ---- */
+typedef enum { Y_SCALAR, Y_MAP, Y_SEQ } YKind;
+
+typedef struct YNode YNode;
+struct YNode {
+  YKind kind;
+  Loc loc;
+  const char *str; /* scalar text */
+  bool plain;      /* scalar was unquoted: only plain scalars are numbers */
+  YNode **item;    /* map: key0, value0, key1, value1, ...; seq: items */
+  int n;           /* map: pairs; seq: items */
+};
+
+YNode *yaml_load(Arena *a, const char *file, const char *text, size_t len);
+YNode *yaml_get(const YNode *map, const char *key);
+const char *yaml_kind_name(const YNode *n);
+
+/* ---- spec.c: the spec's layers, as written ---- */
+typedef enum {
+#define X(e, s, k) OP_##e,
+  REEL_OPS(X)
+#undef X
+  OP_COUNT
+} Op;
+
+extern const char *const op_name[OP_COUNT];
+
+typedef enum { CLIP_NONE, CLIP_MEAN, CLIP_MAX, CLIP_LAST, CLIP_WEIGHTED } Clip;
+extern const char *const clip_name[];
+
+typedef enum { PEEPHOLE_NONE, PEEPHOLE_DIAGONAL } Peephole;
+
+typedef struct {
+  int rank;
+  int dim[MAX_RANK];
+} Shape;
+
+/* A parameter tensor a layer needs, by its PyTorch state_dict name. */
+typedef struct {
+  const char *name;
+  Shape shape;
+  const float *data; /* bound by weights.c; NULL for check/info */
+  Loc data_loc;      /* where the data came from, for messages */
+} Param;
+
+typedef struct {
+  Op op;
+  const char *name;  /* weight prefix; generated as "<op><index>" if absent */
+  const char *cname; /* name as a C identifier fragment */
+  bool named;
+  Loc loc;
+  int input; /* producing layer index, -1 = the model input */
+
+  int out;      /* linear */
+  bool bias;    /* linear */
+  int hidden;   /* lstm, gru */
+  int stack;    /* lstm, gru: `layers:` */
+  Peephole peephole;
+  double p;     /* dropout */
+
+  Shape in_shape, out_shape; /* shape.c */
+  Param *param;              /* shape.c */
+  int n_param;
+  int64_t macs; /* multiply-adds per step, shape.c */
+} Layer;
+
+typedef struct {
+  const char *file;
+  const char *model; /* C prefix */
+  Shape input;
+  Layer *layer;
+  int n_layer;
+  bool per_frame;
+  Clip clip;
+  Loc loc_model, loc_input, loc_output;
+} Graph;
+
+Graph *spec_parse(Arena *a, const char *file, const char *text, size_t len);
+Graph *spec_load(Arena *a, const char *path); /* reads the file, then parses */
+
+/* ---- shape.c: shapes, parameters, costs ---- */
+bool infer_shapes(Arena *a, Graph *g);
+int64_t shape_elems(Shape s);
+const char *shape_str(Arena *a, Shape s);
+int graph_out_size(const Graph *g);
+int64_t layer_state_floats(const Layer *l);
+
+/* ---- safetensors.c: the file format ---- */
+typedef enum { DT_F32, DT_F16, DT_BF16 } Dtype;
+
+typedef struct {
+  const char *name;
+  Shape shape;
+  float *data; /* converted to f32 */
+  bool used;
+  Loc loc;     /* the tensor's entry in the JSON header */
+} Tensor;
+
+typedef struct {
+  const char *path;
+  Tensor *t;
+  int n;
+} TensorFile;
+
+TensorFile *safetensors_read(Arena *a, const char *path);
+Tensor *tensors_find(TensorFile *f, const char *name);
+bool safetensors_write(const char *path, const Tensor *t, int n);
+
+/* ---- weights.c: binding a weight file (or random weights) to params ---- */
+bool bind_weights(Arena *a, Graph *g, TensorFile *f);
+void bind_random_weights(Arena *a, Graph *g, uint64_t seed);
+int64_t graph_param_floats(const Graph *g);
+
+/* ---- lower.c: Graph -> Program of kernel calls over values ---- */
+typedef enum {
+  V_INPUT,     /* the frame passed to step() */
+  V_TRANSIENT, /* lives in the arena between first and last use */
+  V_STATE,     /* recurrent state, lives in the context across steps */
+  V_WEIGHT,    /* packed constant */
+} ValueKind;
+
+typedef struct {
+  ValueKind kind;
+  const char *name; /* C identifier fragment */
+  int64_t size;     /* floats */
+  int first, last;  /* call indices of first definition and last use */
+  int64_t offset;   /* floats: into the arena (plan.c) or weight blob */
+  const float *data; /* V_WEIGHT, packed (NULL when unbound) */
+  int layer;
+} Value;
+
+typedef enum {
+  K_GEMV,       /* y = W x (+ b) */
+  K_GEMV_CAT2,  /* y = W [x0; x1] (+ b): input and recurrent weights in one pass */
+  K_RELU, K_SIGMOID, K_TANH, K_SOFTMAX, /* y = f(x), in place allowed */
+  K_LSTM_CELL,  /* gates -> h, c */
+  K_LSTM_PEEPHOLE_CELL,
+  K_GRU_CELL,   /* gi, gh -> h */
+  K_COUNT
+} KernelOp;
+
+enum { MAX_ARGS = 6 };
+
+typedef struct {
+  KernelOp op;
+  int arg[MAX_ARGS]; /* value indices, -1 = none; meaning per op, see lower.c */
+  int dim[3];
+  int layer;
+  int sublayer; /* inside a stack, for comments */
+} Call;
+
+typedef struct {
+  const Graph *g;
+  Value *v;
+  int nv, cap_v;
+  Call *call;
+  int nc, cap_c;
+  int out_value; /* the per-frame output */
+  int64_t arena_floats;  /* plan.c */
+  int64_t transient_sum; /* sum of every transient's size */
+  int64_t lower_bound;   /* largest set alive at once */
+  int64_t weight_floats;
+  int64_t state_floats;
+} Program;
+
+extern const char *const kernel_name[K_COUNT];
+Program *lower(Arena *a, const Graph *g);
+
+/* ---- plan.c: arena offsets from lifetimes ---- */
+bool plan_memory(Program *p, bool reuse);
+bool plan_check(const Program *p); /* no two live transients overlap */
+
+/* ---- emit_c.c ---- */
+typedef enum { TARGET_GENERIC } Target;
+bool emit_c(Arena *a, const Program *p, Target t, const char *dir);
+
+/* ---- interp.c: the reference interpreter, the oracle ---- */
+bool interp_run(Arena *a, const Graph *g, TensorFile *in, const char *out_path);
+
+/* ---- dump.c: IR printers for --dump ---- */
+void dump_graph(FILE *f, const Graph *g);
+void dump_program(FILE *f, const Program *p);
+void print_info(FILE *f, Arena *a, const Graph *g, const Program *p);
+
+/* ---- runtime_files.c (generated by the build from runtime/) ---- */
+typedef struct {
+  const char *name;
+  const char *text;
+} EmbeddedFile;
+extern const EmbeddedFile runtime_files[];
+extern const int runtime_file_count;
+
+#endif
