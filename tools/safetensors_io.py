@@ -1,0 +1,72 @@
+"""Minimal safetensors writer and reader (the Python package is not available here).
+
+Format: u64 little-endian header length N, N bytes of UTF-8 JSON padded with spaces to a
+multiple of 8, then the raw little-endian tensor data; data_offsets are relative to 8 + N.
+The writer is deterministic: "__metadata__" first, then tensors sorted by name, both in the
+JSON and in the data section, compact separators (as the Rust implementation writes them).
+"""
+import json
+import struct
+
+import numpy as np
+import torch
+
+# dtype name -> (bytes per element, numpy little-endian type used to read the raw data)
+DTYPES = {"F32": (4, "<f4"), "F16": (2, "<f2"), "BF16": (2, "<u2")}
+
+
+def _raw_bytes(t, dtype):
+    t = t.detach().cpu().contiguous()
+    if dtype == "F32":
+        return t.to(torch.float32).numpy().astype("<f4").tobytes()
+    if dtype == "F16":
+        return t.to(torch.float16).numpy().astype("<f2").tobytes()
+    if dtype == "BF16":
+        # numpy has no bfloat16: let torch round (nearest-even), then take the bit pattern.
+        return t.to(torch.bfloat16).view(torch.int16).numpy().astype("<i2").tobytes()
+    raise ValueError(f"unsupported dtype {dtype}")
+
+
+def write(path, tensors, metadata=None, dtype="F32"):
+    """Write {name: tensor} to path, every tensor converted to `dtype`."""
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in sorted(metadata.items())}
+    for name in sorted(tensors):
+        blob = _raw_bytes(tensors[name], dtype)
+        header[name] = {"dtype": dtype, "shape": list(tensors[name].shape),
+                        "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    js = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    js += b" " * (-len(js) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(js)) + js + b"".join(blobs))
+
+
+def read(path):
+    """Return ({name: float32 torch tensor}, metadata), validating the layout strictly."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    (n,) = struct.unpack_from("<Q", buf, 0)
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {})
+    data = buf[8 + n:]
+    out, spans = {}, []
+    for name, info in header.items():
+        size, np_type = DTYPES[info["dtype"]]
+        begin, end = info["data_offsets"]
+        numel = int(np.prod(info["shape"], dtype=np.int64))
+        assert end - begin == numel * size, f"{path}: {name} has a wrong byte size"
+        arr = np.frombuffer(data[begin:end], dtype=np_type)
+        if info["dtype"] == "BF16":
+            arr = (arr.astype(np.uint32) << 16).view(np.float32)  # bf16 is the top half of f32
+        out[name] = torch.from_numpy(arr.astype(np.float32).reshape(info["shape"]))
+        spans.append((begin, end))
+    # Tensors must tile the data section exactly: contiguous, no overlap, no trailing bytes.
+    pos = 0
+    for begin, end in sorted(spans):
+        assert begin == pos, f"{path}: gap or overlap at offset {begin}"
+        pos = end
+    assert 8 + n + pos == len(buf), f"{path}: file size does not match the header"
+    return out, meta
