@@ -170,6 +170,9 @@ static void emit_source(Emitter *e, Buf *b) {
     emit_call(e, b, &p->call[c]);
   buf_printf(b, "\n  ctx->state.frames++;\n");
   const char *acc = "ctx->state.clip_acc";
+  if (g->clip)
+    buf_printf(b, "  /* %s:%d:%d: clip '%s': fold this frame in */\n", g->loc_output.file,
+               g->loc_output.line, g->loc_output.col, clip_name[g->clip]);
   switch (g->clip) {
   case CLIP_MEAN:
     buf_printf(b, "  reel_f32_add_%s(%s, %s, %d);\n", e->isa, acc, y, out);
@@ -193,20 +196,22 @@ static void emit_source(Emitter *e, Buf *b) {
     buf_printf(b, "  (void)out;\n}\n");
 
   if (g->clip) {
-    buf_printf(b, "\n/* %s:%d:%d: clip %s */\n", g->loc_output.file, g->loc_output.line,
-               g->loc_output.col, clip_name[g->clip]);
-    buf_printf(b, "void %s_clip(%s_ctx *ctx, float *out) {\n", m, m);
+    const char *where = arena_printf(e->a, "%s:%d:%d", g->loc_output.file, g->loc_output.line,
+                                     g->loc_output.col);
+    buf_printf(b, "\nvoid %s_clip(%s_ctx *ctx, float *out) {\n", m, m);
     buf_printf(b, "  double n = (double)ctx->state.frames;\n");
     buf_printf(b, "  if (ctx->state.frames == 0) {\n    memset(out, 0, sizeof(float) * %d);\n"
                   "    return;\n  }\n", out);
     if (g->clip == CLIP_MEAN)
-      buf_printf(b, "  reel_f32_scale_%s(out, %s, (float)(1.0 / n), %d);\n", e->isa, acc, out);
+      buf_printf(b, "  /* %s: clip 'mean': sum_t p_t / n */\n"
+                    "  reel_f32_scale_%s(out, %s, (float)(1.0 / n), %d);\n", where, e->isa, acc, out);
     else if (g->clip == CLIP_WEIGHTED)
-      buf_printf(b, "  /* sum_t t p_t / sum_t t, with sum_t t = n (n + 1) / 2 */\n"
+      buf_printf(b, "  /* %s: clip 'weighted': sum_t t p_t / sum_t t, sum_t t = n (n + 1) / 2 */\n"
                     "  reel_f32_scale_%s(out, %s, (float)(2.0 / (n * (n + 1.0))), %d);\n",
-                 e->isa, acc, out);
+                 where, e->isa, acc, out);
     else
-      buf_printf(b, "  (void)n;\n  memcpy(out, %s, sizeof(float) * %d);\n", acc, out);
+      buf_printf(b, "  /* %s: clip '%s' */\n  (void)n;\n  memcpy(out, %s, sizeof(float) * %d);\n",
+                 where, clip_name[g->clip], acc, out);
     buf_printf(b, "}\n");
   }
 }

@@ -12,6 +12,7 @@
  *   GRU_CELL   h gi gh              dim: n
  */
 #include <string.h>
+#include <strings.h>
 
 #include "reel.h"
 
@@ -166,6 +167,18 @@ static int lower_gru(Lowering *lw, int li, int x) {
   return x;
 }
 
+/* Value names become C identifiers (state fields, upper-cased weight
+ * macros), so two layers must not map to one: 'head' and 'HEAD', or a
+ * linear 'x_l0' beside an lstm 'x'.  A clash gets the value's index. */
+static void unique_names(Arena *a, Program *p) {
+  for (int i = 0; i < p->nv; i++)
+    for (int j = 0; j < i; j++)
+      if (strcasecmp(p->v[i].name, p->v[j].name) == 0) {
+        p->v[i].name = arena_printf(a, "%s_%d", p->v[i].name, i);
+        j = -1; /* the new name may clash too: check again */
+      }
+}
+
 /* Lifetimes: a value lives from the call that first touches it to the
  * call that last does; the model output lives to the end of the step. */
 static void fill_lifetimes(Program *p) {
@@ -217,6 +230,7 @@ Program *lower(Arena *a, const Graph *g) {
   }
   p->out_value = x;
   p->weight_floats = lw.weight_pos;
+  unique_names(a, p);
   fill_lifetimes(p);
   return p;
 }

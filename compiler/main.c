@@ -13,10 +13,12 @@ static const char usage[] =
     "                     [-o DIR] [--target generic]\n"
     "       reelc check SPEC.yaml [-w WEIGHTS.safetensors]\n"
     "       reelc info SPEC.yaml\n"
-    "       reelc run SPEC.yaml -w WEIGHTS.safetensors --input IN.safetensors -o OUT.safetensors\n"
+    "       reelc run SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
+    "                 --input IN.safetensors -o OUT.safetensors\n"
     "\n"
     "  compile   write DIR/<model>.h, <model>.c, <model>_weights.c and the runtime files\n"
-    "            the model uses (DIR defaults to '.'); build with cc -std=c99 DIR/*.c app.c -lm\n"
+    "            the model uses (DIR defaults to '.');\n"
+    "            build with cc -std=c99 -O2 -IDIR DIR/*.c app.c -lm\n"
     "  check     parse, validate and infer shapes (and check weights with -w); silent on success\n"
     "  info      per-layer table (shapes, parameters, MACs, state) and memory totals\n"
     "  run       run the reference interpreter: 'input' [T, ...frame] -> 'output' [T, OUT]\n"
@@ -111,8 +113,8 @@ static int parse_args(int argc, char **argv, Options *o) {
     return usage_error("%s", "-w and --random-weights exclude each other");
   if (compile && !o->weights && !o->random)
     return usage_error("%s", "compile needs weights: -w FILE or --random-weights SEED");
-  if (run && (!o->weights || !o->input || !o->output))
-    return usage_error("%s", "run needs -w WEIGHTS, --input IN and -o OUT");
+  if (run && ((!o->weights && !o->random) || !o->input || !o->output))
+    return usage_error("%s", "run needs -w WEIGHTS (or --random-weights SEED), --input IN and -o OUT");
   if (!compile && !run && (o->output || o->random))
     return usage_error("%s takes no -o or --random-weights", o->command);
   if (!run && o->input)

@@ -1,6 +1,6 @@
 /* The op table: one line per spec op, feeding the parser (names and
  * accepted keys), shape inference, the printer, lowering and the
- * interpreter.  X(ENUM, "spec name", "accepted keys besides op/name/from")
+ * interpreter.  X(ENUM, "spec name", "accepted keys besides op and name")
  */
 #define REEL_OPS(X)                                  \
   X(LINEAR,  "linear",  "out bias")                  \

@@ -1,4 +1,6 @@
-/* Static memory plan: every transient value gets an offset in one arena.
+/* Static memory plan: every transient value gets an offset in one arena,
+ * in slots of whole 8-float (32-byte) vectors; the reported sum and lower
+ * bound count the same slots, so they compare with the plan.
  * Greedy by size (as TFLite Micro and TVM do): largest first, ties by
  * first use then index for deterministic output, each at the lowest
  * offset that clears every placed value alive at the same time. */
@@ -37,7 +39,7 @@ bool plan_memory(Program *p, bool reuse) {
   for (int i = 0; i < p->nv; i++)
     if (p->v[i].kind == V_TRANSIENT) {
       order[n++] = i;
-      p->transient_sum += p->v[i].size;
+      p->transient_sum += aligned(p->v[i].size);
     }
   sort_program = p;
   qsort(order, (size_t)n, sizeof *order, by_size);
@@ -75,7 +77,7 @@ bool plan_memory(Program *p, bool reuse) {
     for (int i = 0; i < n; i++) {
       const Value *v = &p->v[order[i]];
       if (v->first <= c && c <= v->last)
-        live += v->size;
+        live += aligned(v->size);
     }
     if (live > p->lower_bound)
       p->lower_bound = live;

@@ -23,7 +23,8 @@ enum {
   MAX_DIM = 1 << 20,     /* any single dimension */
   MAX_LAYERS = 1024,     /* layers in a spec */
   MAX_STACK = 64,        /* layers inside one recurrent stack */
-  MAX_NAME = 128,        /* bytes in a model, layer or tensor name */
+  MAX_NAME = 128,        /* bytes in a tensor name */
+  MAX_LAYER_NAME = 96,   /* bytes in a layer name: room for '.weight_ih_l63' */
   MAX_DEPTH = 32,        /* YAML/JSON nesting */
 };
 #define MAX_ELEMS ((int64_t)1 << 31) /* elements in one tensor */
@@ -224,8 +225,8 @@ typedef struct {
   int nc, cap_c;
   int out_value; /* the per-frame output */
   int64_t arena_floats;  /* plan.c */
-  int64_t transient_sum; /* sum of every transient's size */
-  int64_t lower_bound;   /* largest set alive at once */
+  int64_t transient_sum; /* sum of every transient's slot */
+  int64_t lower_bound;   /* largest set of slots alive at once */
   int64_t weight_floats;
   int64_t state_floats;
 } Program;

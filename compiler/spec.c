@@ -148,7 +148,7 @@ static bool parse_input(const YNode *n, Graph *g) {
   const YNode *frame = require(n, "frame", "'input'");
   if (!frame || !expect_kind(frame, Y_SEQ, "'frame'"))
     return false;
-  if (frame->n < 1 || frame->n > 3) {
+  if (frame->n != 1 && frame->n != 3) {
     diag_error(frame->loc, "'frame' has %d dimensions: expected [N] or [C, H, W]", frame->n);
     return false;
   }
@@ -252,9 +252,9 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
 
   const YNode *name = yaml_get(n, "name");
   if (name) {
-    if (name->kind != Y_SCALAR || !valid_name(name->str, true)) {
+    if (name->kind != Y_SCALAR || !valid_name(name->str, true) || strlen(name->str) > MAX_LAYER_NAME) {
       diag_error(name->loc, "layer name %s is not valid: expected letters, digits, '_' and '.', "
-                 "starting with a letter or '_', at most %d bytes", describe(name), MAX_NAME);
+                 "starting with a letter or '_', at most %d bytes", describe(name), MAX_LAYER_NAME);
       return false;
     }
     l->name = name->str;
@@ -320,6 +320,11 @@ Graph *spec_parse(Arena *a, const char *file, const char *text, size_t len) {
     return NULL;
   if (v->kind != Y_SCALAR || !valid_name(v->str, false) || strlen(v->str) > 64) {
     diag_error(v->loc, "model name %s is not a C identifier of at most 64 bytes", describe(v));
+    return NULL;
+  }
+  if (strncmp(v->str, "reel_", 5) == 0) {
+    diag_error(v->loc, "model name '%s' starts with 'reel_', the runtime's prefix: choose another",
+               v->str);
     return NULL;
   }
   g->model = v->str;

@@ -1,0 +1,200 @@
+/*
+** driver.c: runs one generated reel model on raw float32 files, for the Tcl
+** tests (tests/lib.tcl builds it with build_model).
+**
+**   drive info                   print "IN_SIZE OUT_SIZE CLIP_SIZE" (0: no clip)
+**   drive MODE IN.f32 T OUT.f32  read T frames, run, write the outputs
+**
+** Each run writes T per-frame outputs followed by the clip output when the
+** model has one.  MODE is one of
+**   seq         reset, step frames 0..T-1, write the run
+**   rerun       as seq twice on one context; writes only the second run,
+**               so it equals seq iff reset restores the initial state
+**   interleave  contexts A (frames in order) and B (frames reversed),
+**               stepped A,B,A,B,...; writes A's run then B's run
+**   alone       B's run (frames reversed) on its own in a fresh context;
+**               interleave must equal seq followed by alone
+**
+** A caller-owned context may hold anything before its first reset, so the
+** driver fills it with 0xff bytes (NaN floats) first, except in rerun,
+** which zero-fills it: a field that reset forgets is then NaN in seq but
+** finite in rerun's second run, and rerun != seq shows the bug either way.
+**
+** Compile with -DREEL_MODEL=m -DREEL_MODEL_UP=M -DREEL_MODEL_H='"m.h"'.
+** It allocates nothing and uses no stdio (stdio buffers come from malloc),
+** only read/write on file descriptors, so it can be linked with noheap.c.
+** The float files are in host byte order, which the tests assume is
+** little-endian.
+*/
+#define _POSIX_C_SOURCE 200112L
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include REEL_MODEL_H
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(s) CAT(REEL_MODEL, s)    /* FN(_step) -> m_step */
+#define UP(s) CAT(REEL_MODEL_UP, s) /* UP(_IN_SIZE) -> M_IN_SIZE */
+
+#define IN_N UP(_IN_SIZE)
+#define OUT_N UP(_OUT_SIZE)
+
+/* #ifdef cannot test a pasted name, but #if expands it: an identifier left
+** over after expansion counts as 0, so this is 0 exactly when the model has
+** no M_CLIP_SIZE (which must therefore be a plain integer constant; and
+** -Wundef would warn here for a model without a clip). */
+#if UP(_CLIP_SIZE) > 0
+#define CLIP_N UP(_CLIP_SIZE)
+#else
+#define CLIP_N 0
+#endif
+
+#ifndef MAX_T
+#define MAX_T 256 /* longest clip the driver accepts */
+#endif
+
+typedef FN(_ctx) ctx_t;
+
+/* One run's outputs: T frames then the clip. */
+#define RUN_N (MAX_T * OUT_N + CLIP_N)
+
+static ctx_t ctx_a, ctx_b;
+static float frames[MAX_T * IN_N];
+static float run_a[RUN_N], run_b[RUN_N];
+
+static void fail(const char *what, const char *arg)
+{
+    const char *parts[4];
+    int i;
+    parts[0] = "drive: ";
+    parts[1] = what;
+    parts[2] = arg ? arg : "";
+    parts[3] = "\n";
+    for (i = 0; i < 4; i++)
+        if (write(2, parts[i], strlen(parts[i])) < 0) break;
+    exit(1);
+}
+
+/* Format v in decimal at the end of buf (no stdio); returns its start. */
+static char *utoa(unsigned long v, char *buf, size_t size)
+{
+    char *p = buf + size - 1;
+    *p = 0;
+    do *--p = (char)('0' + v % 10); while ((v /= 10) != 0 && p > buf);
+    return p;
+}
+
+static void read_frames(const char *path, long t)
+{
+    size_t want = (size_t)t * IN_N * sizeof(float), got = 0;
+    char *dst = (char *)frames, extra;
+    ssize_t n;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) fail("cannot open ", path);
+    while (got < want && (n = read(fd, dst + got, want - got)) > 0)
+        got += (size_t)n;
+    if (got != want) fail("input too short: ", path);
+    if (read(fd, &extra, 1) != 0) fail("input longer than T frames: ", path);
+    close(fd);
+}
+
+static void write_floats(int fd, const float *v, size_t count)
+{
+    const char *src = (const char *)v;
+    size_t want = count * sizeof(float), done = 0;
+    ssize_t n;
+    while (done < want && (n = write(fd, src + done, want - done)) > 0)
+        done += (size_t)n;
+    if (done != want) fail("write failed", NULL);
+}
+
+/* Fill a context with a byte (garbage), then reset it. */
+static void fresh(ctx_t *ctx, int fill)
+{
+    memset(ctx, fill, sizeof *ctx);
+    FN(_reset)(ctx);
+}
+
+/* Step frame `f` into slot `t` of a run. */
+static void step(ctx_t *ctx, long f, float *run, long t)
+{
+    FN(_step)(ctx, frames + f * IN_N, run + t * OUT_N);
+}
+
+/* Append the clip output (if any) after T frames of a run. */
+static void finish(ctx_t *ctx, float *run, long t)
+{
+#if CLIP_N > 0
+    FN(_clip)(ctx, run + t * OUT_N);
+#else
+    (void)ctx; (void)run; (void)t;
+#endif
+}
+
+/* Step all T frames through `ctx`, in order or reversed, then the clip. */
+static void run(ctx_t *ctx, long t, int reversed, float *out)
+{
+    long i;
+    for (i = 0; i < t; i++) step(ctx, reversed ? t - 1 - i : i, out, i);
+    finish(ctx, out, t);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode;
+    long t, i;
+    char *end;
+    int fd;
+
+    if (argc == 2 && strcmp(argv[1], "info") == 0) {
+        char b1[24], b2[24], b3[24];
+        const char *p[6];
+        p[0] = utoa(IN_N, b1, sizeof b1); p[1] = " ";
+        p[2] = utoa(OUT_N, b2, sizeof b2); p[3] = " ";
+        p[4] = utoa(CLIP_N, b3, sizeof b3); p[5] = "\n";
+        for (i = 0; i < 6; i++)
+            if (write(1, p[i], strlen(p[i])) < 0) fail("write failed", NULL);
+        return 0;
+    }
+    if (argc != 5) fail("usage: drive info | drive seq|rerun|interleave|alone IN.f32 T OUT.f32", NULL);
+    mode = argv[1];
+    t = strtol(argv[3], &end, 10);
+    if (*argv[3] == 0 || *end != 0 || t < 0) fail("bad frame count ", argv[3]);
+    if (t > MAX_T) fail("too many frames for MAX_T (rebuild with -DMAX_T=N): ", argv[3]);
+    read_frames(argv[2], t);
+
+    if (strcmp(mode, "seq") == 0) {
+        fresh(&ctx_a, 0xff);
+        run(&ctx_a, t, 0, run_a);
+    } else if (strcmp(mode, "rerun") == 0) {
+        fresh(&ctx_a, 0);
+        run(&ctx_a, t, 0, run_a);
+        memset(run_a, 0, sizeof run_a); /* a step that writes nothing shows */
+        FN(_reset)(&ctx_a);
+        run(&ctx_a, t, 0, run_a);
+    } else if (strcmp(mode, "interleave") == 0) {
+        fresh(&ctx_a, 0xff);
+        fresh(&ctx_b, 0xff);
+        for (i = 0; i < t; i++) {
+            step(&ctx_a, i, run_a, i);
+            step(&ctx_b, t - 1 - i, run_b, i);
+        }
+        finish(&ctx_a, run_a, t);
+        finish(&ctx_b, run_b, t);
+    } else if (strcmp(mode, "alone") == 0) {
+        fresh(&ctx_b, 0xff);
+        run(&ctx_b, t, 1, run_b);
+    } else {
+        fail("unknown mode ", mode);
+    }
+
+    fd = open(argv[4], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) fail("cannot create ", argv[4]);
+    if (strcmp(mode, "alone") != 0) write_floats(fd, run_a, (size_t)t * OUT_N + CLIP_N);
+    if (strcmp(mode, "interleave") == 0 || strcmp(mode, "alone") == 0)
+        write_floats(fd, run_b, (size_t)t * OUT_N + CLIP_N);
+    if (close(fd) != 0) fail("cannot write ", argv[4]);
+    return 0;
+}

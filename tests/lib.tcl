@@ -1,0 +1,551 @@
+# lib.tcl: helpers shared by every tests/*.test file, in the style of
+# SQLite's tester.tcl.  A test file starts with
+#
+#     source [file join [file dirname [info script]] lib.tcl]
+#
+# and ends with [finish_test].  Run one file alone (tclsh tests/golden.test)
+# or all of them in one process (tclsh tests/all.tcl).
+#
+# Globals for test files: ::root (the repo), ::testdir (tests/), ::scratch.
+#
+# Environment:
+#   REELC        compiler binary (default: build/reelc under the repo root)
+#   CC           C compiler for generated code (default: cc)
+#   REEL_TARGET  --target for build_model (default: generic; "" = reelc's own)
+#   REEL_TMPDIR  parent of the scratch directory (default: tests/tmp)
+
+package require Tcl 8.6
+package require tcltest 2.2
+package require json
+
+if {[info exists ::reel_lib_loaded]} return ;# all.tcl sources it only once
+set ::reel_lib_loaded 1
+
+# Configuring tcltest ourselves stops it from parsing ::argv as its options;
+# a file run alone passes them on (tclsh tests/golden.test -match golden-2.*).
+tcltest::configure -verbose {body error}
+if {![info exists ::reel_all] && [llength $::argv]} {
+    tcltest::configure {*}$::argv
+}
+
+set ::testdir [file dirname [file normalize [info script]]]
+set ::root [file dirname $::testdir]
+set ::reelc_bin [expr {[info exists ::env(REELC)] ? $::env(REELC)
+                       : [file join $::root build reelc]}]
+set ::reel_cc [expr {[info exists ::env(CC)] && $::env(CC) ne "" ? $::env(CC) : "cc"}]
+set ::reel_target [expr {[info exists ::env(REEL_TARGET)] ? $::env(REEL_TARGET) : "generic"}]
+
+# Flags every generated model is built with (the product promises them).
+set ::reel_cflags {-std=c99 -O2 -Wall -Wextra -Werror -pedantic}
+
+#-------------------------------------------------------------------------
+# Scratch space: one fresh directory per run, removed by finish_test when
+# every test passed and kept (its path printed) otherwise.  A kept directory
+# is removed by the next run once its process is gone.
+
+proc scratch_init {} {
+    set parent [expr {[info exists ::env(REEL_TMPDIR)] ? $::env(REEL_TMPDIR)
+                      : [file join $::testdir tmp]}]
+    if {[file isdirectory /proc/self]} {
+        foreach old [glob -nocomplain -directory $parent run-*] {
+            regexp {run-(\d+)$} $old -> id
+            if {![file exists /proc/$id]} {file delete -force $old}
+        }
+    }
+    set dir [file join $parent run-[pid]]
+    if {[catch {file delete -force $dir; file mkdir $dir}]} {
+        set tmp [expr {[info exists ::env(TMPDIR)] ? $::env(TMPDIR) : "/tmp"}]
+        set dir [file join $tmp reel-tests-[pid]]
+        file delete -force $dir
+        file mkdir $dir
+    }
+    set ::scratch $dir
+}
+scratch_init
+
+# A fresh, empty directory named $name inside the scratch directory.
+proc scratch_dir {name} {
+    set dir [file join $::scratch $name]
+    file delete -force $dir
+    file mkdir $dir
+    return $dir
+}
+
+# A new file name in the scratch directory, never returned before.
+proc scratch_file {{stem f}} {
+    return [file join $::scratch $stem-[incr ::scratch_seq]]
+}
+
+#-------------------------------------------------------------------------
+# Tests.  An expected result is matched SQLite-style: /RE/ is a regexp
+# search, *GLOB* a glob match of the whole result, anything else must be
+# equal as a string.
+
+proc reel_match {expected actual} {
+    if {[regexp {^/(.*)/$} $expected -> re]} {
+        return [regexp -- $re $actual]
+    }
+    if {[string length $expected] >= 2 && [string match {[*]*[*]} $expected]} {
+        return [string match $expected $actual]
+    }
+    return [expr {$expected eq $actual}]
+}
+tcltest::customMatch reel reel_match
+
+set ::reel_failed {}
+
+# Run one tcltest test in the caller's scope and remember its name if it
+# failed, for all.tcl's summary.
+proc reel_test {name desc script expected} {
+    set before $::tcltest::numTests(Failed)
+    uplevel 2 [list tcltest::test $name $desc -body $script \
+                   -match reel -result $expected]
+    if {$::tcltest::numTests(Failed) > $before} {lappend ::reel_failed $name}
+}
+
+proc do_test {name script expected} {
+    reel_test $name {} $script $expected
+}
+
+# The result of $script must be a list of numbers each within $tol (absolute)
+# of the same element of $expected.  The expected list is kept aside so that
+# a failure report shows a short body, not thousands of numbers.
+proc do_close_test {name script expected tol {desc {}}} {
+    if {$desc eq ""} {set desc "max abs err <= $tol"}
+    set ::reel_expected($name) $expected
+    reel_test $name $desc [list close_enough $script $name $tol] ok
+}
+
+# close_enough SCRIPT TEST TOL: evaluate SCRIPT in the test body's scope and
+# compare it with the expected list of test TEST.
+proc close_enough {script name tol} {
+    return [compare_close [uplevel 1 $script] $::reel_expected($name) $tol]
+}
+
+proc compare_close {actual expected tol} {
+    set n [llength $actual]
+    if {$n != [llength $expected]} {
+        return "got $n numbers, expected [llength $expected]"
+    }
+    set first -1
+    set bad 0
+    set max 0.0
+    for {set i 0} {$i < $n} {incr i} {
+        set a [lindex $actual $i]
+        set e [lindex $expected $i]
+        set d [abs_err $a $e]
+        if {$d > $tol} {
+            incr bad
+            if {$first < 0} {set first $i; set fa $a; set fe $e}
+        }
+        if {$d > $max} {set max $d}
+    }
+    if {$first < 0} {return ok}
+    return "$bad of $n differ; first at index $first: got [num $fa],\
+        expected [num $fe]; max abs err [num $max %.3g] > tol $tol"
+}
+
+# A number for a message: %.9g shows a float32 exactly; NaN, Inf as they are.
+proc num {x {fmt %.9g}} {
+    if {[catch {format $fmt $x} s]} {return $x}
+    return $s
+}
+
+# |a - b|, with equal strings (Inf, NaN) at 0 and other non-finite cases Inf.
+proc abs_err {a b} {
+    if {$a eq $b} {return 0.0}
+    if {[catch {expr {abs(double($a) - double($b))}} d]} {return Inf}
+    return $d
+}
+
+proc max_abs_err {la lb} {
+    if {[llength $la] != [llength $lb]} {
+        error "max_abs_err: lengths [llength $la] and [llength $lb] differ"
+    }
+    set max 0.0
+    foreach a $la b $lb {
+        set d [abs_err $a $b]
+        if {$d > $max} {set max $d}
+    }
+    return $max
+}
+
+# Compare two byte strings of float32s exactly: "ok" or the first float
+# that differs.
+proc same_floats {a b} {
+    if {$a eq $b} {return ok}
+    set na [expr {[string length $a] / 4}]
+    set nb [expr {[string length $b] / 4}]
+    if {$na != $nb} {return "got $na floats, expected $nb"}
+    binary scan $a r* fa
+    binary scan $b r* fb
+    for {set i 0} {$i < $na} {incr i} {
+        if {[string range $a [expr {4*$i}] [expr {4*$i+3}]] ne
+            [string range $b [expr {4*$i}] [expr {4*$i+3}]]} {
+            return "float $i of $na differs: got [num [lindex $fa $i]],\
+                expected [num [lindex $fb $i]]"
+        }
+    }
+    return "byte lengths [string length $a] and [string length $b] differ"
+}
+
+# memo KEY SCRIPT: evaluate SCRIPT in the caller once per KEY; later calls
+# return the same result or rethrow the same error.  Lets several tests
+# share one expensive build without the later ones failing obscurely.
+proc memo {key script} {
+    if {![info exists ::reel_memo($key)]} {
+        set code [catch {uplevel 1 $script} res]
+        set ::reel_memo($key) [list $code $res]
+    }
+    lassign $::reel_memo($key) code res
+    if {$code == 1} {return -code error $res}
+    return $res
+}
+
+#-------------------------------------------------------------------------
+# Running programs.
+
+# run_prog CMD ARG...: {exitcode stdout stderr}, never an error.  exitcode
+# is the exit status, the signal name (SIGABRT, SIGSEGV, ...) if the program
+# was killed, or -1 if it could not be started.
+proc run_prog {args} {
+    set out [scratch_file stdout]
+    set err [scratch_file stderr]
+    set code 0
+    set msg ""
+    if {[catch {exec {*}$args </dev/null >$out 2>$err} msg opts]} {
+        set ec [dict get $opts -errorcode]
+        switch -- [lindex $ec 0] {
+            CHILDSTATUS {set code [lindex $ec 2]}
+            CHILDKILLED {set code [lindex $ec 2]}
+            default     {set code -1}
+        }
+    }
+    set res [list $code [slurp $out] [slurp $err]]
+    if {$code == -1} {lset res 2 [string trim "[lindex $res 2]\n$msg"]}
+    file delete $out $err
+    return $res
+}
+
+proc slurp {path {mode r}} {
+    if {![file exists $path]} {return ""}
+    set f [open $path $mode]
+    set data [read $f]
+    close $f
+    return $data
+}
+
+# reelc ARG...: {exitcode stdout stderr} of the compiler.
+proc reelc {args} {
+    return [run_prog $::reelc_bin {*}$args]
+}
+
+# Like reelc, but an error carrying stderr unless it exits 0; returns stdout.
+proc reelc_ok {args} {
+    lassign [reelc {*}$args] code out err
+    if {$code != 0} {
+        error "reelc [join $args] failed (exit $code):\n[string trim $err]"
+    }
+    return $out
+}
+
+#-------------------------------------------------------------------------
+# Files: raw float32 and safetensors (little-endian throughout).
+
+proc write_f32 {path floats} {
+    set f [open $path wb]
+    puts -nonewline $f [binary format r* $floats]
+    close $f
+}
+
+proc read_f32 {path} {
+    binary scan [slurp $path rb] r* v
+    return $v
+}
+
+# read_safetensors PATH: dict name -> {shape values}.  Values are numbers;
+# F32, F64, F16, BF16 and the integer types are decoded.
+proc read_safetensors {path} {
+    set data [slurp $path rb]
+    if {[binary scan $data wu hlen] != 1 || 8 + $hlen > [string length $data]} {
+        error "$path: not a safetensors file (bad header length)"
+    }
+    set text [encoding convertfrom utf-8 [string range $data 8 [expr {7 + $hlen}]]]
+    if {[catch {json::json2dict $text} header]} {
+        error "$path: bad JSON header: $header"
+    }
+    set base [expr {8 + $hlen}]
+    set res {}
+    dict for {name info} $header {
+        if {$name eq "__metadata__"} continue
+        set shape [dict get $info shape]
+        lassign [dict get $info data_offsets] from to
+        set bytes [string range $data [expr {$base + $from}] [expr {$base + $to - 1}]]
+        if {[string length $bytes] != $to - $from} {
+            error "$path: tensor $name: data past the end of the file"
+        }
+        set vals [st_decode [dict get $info dtype] $bytes]
+        set count 1
+        foreach d $shape {set count [expr {$count * $d}]}
+        if {[llength $vals] != $count} {
+            error "$path: tensor $name: [llength $vals] values for shape {$shape}"
+        }
+        dict set res $name [list $shape $vals]
+    }
+    return $res
+}
+
+proc st_decode {dtype bytes} {
+    set v {}
+    switch -- $dtype {
+        F32  {binary scan $bytes r* v}
+        F64  {binary scan $bytes q* v}
+        I8   {binary scan $bytes c* v}
+        U8 - BOOL {binary scan $bytes cu* v}
+        I16  {binary scan $bytes s* v}
+        I32  {binary scan $bytes i* v}
+        I64  {binary scan $bytes w* v}
+        BF16 {
+            binary scan $bytes su* h
+            binary scan [binary format i* [lmap x $h {expr {$x << 16}}]] r* v
+        }
+        F16 {
+            binary scan $bytes su* h
+            set v [lmap x $h {f16_value $x}]
+        }
+        default {error "unsupported safetensors dtype $dtype"}
+    }
+    return $v
+}
+
+proc f16_value {h} {
+    set s [expr {$h & 0x8000 ? -1.0 : 1.0}]
+    set e [expr {($h >> 10) & 0x1f}]
+    set m [expr {$h & 0x3ff}]
+    if {$e == 31} {return [expr {$m ? "NaN" : $s > 0 ? "Inf" : "-Inf"}]}
+    if {$e == 0} {return [expr {$s * $m * 2.0**-24}]}
+    return [expr {$s * (1024 + $m) * 2.0**($e - 25)}]
+}
+
+# write_safetensors PATH DICT: DICT maps name -> {shape values}; all F32.
+proc write_safetensors {path tensors} {
+    set parts {}
+    set blob ""
+    foreach name [lsort [dict keys $tensors]] {
+        lassign [dict get $tensors $name] shape vals
+        set from [string length $blob]
+        append blob [binary format r* $vals]
+        lappend parts [format {"%s":{"dtype":"F32","shape":[%s],"data_offsets":[%d,%d]}} \
+            $name [join $shape ,] $from [string length $blob]]
+    }
+    set json "{[join $parts ,]}"
+    # Pad with spaces so the data starts 8-byte aligned, as the format advises.
+    append json [string repeat " " [expr {(8 - [string length $json] % 8) % 8}]]
+    set f [open $path wb]
+    puts -nonewline $f [binary format w [string length $json]]$json$blob
+    close $f
+}
+
+#-------------------------------------------------------------------------
+# Generated models.
+
+# compile_model SPEC WEIGHTS_OR_SEED DIR ?TARGET?: run reelc compile into a
+# fresh DIR and return the model name.  An integer selects random weights.
+proc compile_model {spec w dir {target {}}} {
+    if {$target eq ""} {set target $::reel_target}
+    set args [list compile $spec -o $dir]
+    if {[string is entier -strict $w]} {
+        lappend args --random-weights $w
+    } else {
+        lappend args -w $w
+    }
+    if {$target ne ""} {lappend args --target $target}
+    file delete -force $dir
+    file mkdir $dir
+    reelc_ok {*}$args
+    return [model_name $dir]
+}
+
+# The model written in DIR: the one header that is not reel_runtime.h.
+proc model_name {dir} {
+    set hs {}
+    foreach h [glob -nocomplain -tails -directory $dir *.h] {
+        if {$h ne "reel_runtime.h"} {lappend hs [file rootname $h]}
+    }
+    if {[llength $hs] != 1} {
+        error "expected one model header in $dir, found: [lsort $hs]"
+    }
+    return [lindex $hs 0]
+}
+
+# cc_run CC ARG...: run a C compiler; an error with its messages on failure.
+proc cc_run {cc args} {
+    lassign [run_prog {*}$cc {*}$args] code out err
+    if {$code != 0} {
+        error "$cc failed (exit $code):\n[string trim "$out\n$err"]"
+    }
+}
+
+# build_driver DIR ?-cc CC? ?-cflags FLAGS? ?-extra FILES?: build
+# tests/driver.c with every .c in DIR (the model reelc wrote there) into
+# DIR/drive and return its path.
+proc build_driver {dir args} {
+    set opt [dict merge [list -cc $::reel_cc -cflags {} -extra {}] $args]
+    set m [model_name $dir]
+    set exe [file join $dir drive]
+    unset -nocomplain ::reel_memo([list info $exe])
+    set srcs [lsort [glob -nocomplain -directory $dir *.c]]
+    cc_run [dict get $opt -cc] {*}$::reel_cflags {*}[dict get $opt -cflags] \
+        -I$dir -DREEL_MODEL=$m -DREEL_MODEL_UP=[string toupper $m] \
+        -DREEL_MODEL_H=\"$m.h\" \
+        {*}$srcs [file join $::testdir driver.c] {*}[dict get $opt -extra] \
+        -o $exe -lm
+    return $exe
+}
+
+# build_model ?-cc CC? ?-target T? SPEC WEIGHTS_OR_SEED DIR ?CFLAGS? ?EXTRA?
+# Compile SPEC with reelc into DIR, build the driver, return its path.
+proc build_model {args} {
+    set cc $::reel_cc
+    set target ""
+    while {[string match -* [lindex $args 0]]} {
+        set args [lassign $args opt val]
+        switch -- $opt {
+            -cc     {set cc $val}
+            -target {set target $val}
+            default {error "build_model: unknown option $opt"}
+        }
+    }
+    if {[llength $args] < 3 || [llength $args] > 5} {
+        error "usage: build_model ?-cc CC? ?-target T? spec weights_or_seed dir ?cflags? ?extra_sources?"
+    }
+    lassign $args spec w dir cflags extra
+    compile_model $spec $w $dir $target
+    return [build_driver $dir -cc $cc -cflags $cflags -extra $extra]
+}
+
+# drive_info EXE: {IN_SIZE OUT_SIZE CLIP_SIZE} of a built driver.
+proc drive_info {exe} {
+    memo [list info $exe] {
+        lassign [run_prog $exe info] code out err
+        if {$code != 0} {error "$exe info failed ($code): $err"}
+        string trim $out
+    }
+}
+
+# run_drive EXE MODE FRAMES: run the driver on the flat list of input
+# floats (a whole number of frames) and return its output as raw bytes.
+proc run_drive {exe mode frames} {
+    lassign [drive_info $exe] in
+    set t [expr {[llength $frames] / $in}]
+    if {$t * $in != [llength $frames]} {
+        error "[llength $frames] input floats is not a whole number of $in-float frames"
+    }
+    set infile [scratch_file in]
+    set outfile [scratch_file out]
+    write_f32 $infile $frames
+    lassign [run_prog $exe $mode $infile $t $outfile] code out err
+    if {$code != 0} {error "drive $mode failed ($code): [string trim $err]"}
+    set bytes [slurp $outfile rb]
+    file delete $infile $outfile
+    return $bytes
+}
+
+# Split a run (T frames then the clip) into {frames clip} lists of floats.
+proc split_run {exe bytes} {
+    lassign [drive_info $exe] in out clip
+    binary scan $bytes r* v
+    set n [expr {[llength $v] - $clip}]
+    return [list [lrange $v 0 $n-1] [lrange $v $n end]]
+}
+
+# T frames of deterministic pseudo-random input in [-1, 1).
+proc random_frames {exe t {seed 1}} {
+    lassign [drive_info $exe] in
+    set x $seed
+    set v {}
+    for {set i 0} {$i < $t * $in} {incr i} {
+        set x [expr {($x * 1103515245 + 12345) % 2147483648}]
+        lappend v [expr {$x / 1073741824.0 - 1.0}]
+    }
+    return $v
+}
+
+#-------------------------------------------------------------------------
+# Properties of a built driver on given input, shared by properties.test
+# and harness.test.  Each returns "ok" or what differs.
+
+# Reset restores the initial state: a second run equals the first.
+proc check_rerun {exe frames} {
+    return [same_floats [run_drive $exe rerun $frames] [run_drive $exe seq $frames]]
+}
+
+# Contexts are independent: stepping two interleaved gives the same bytes as
+# running each alone.
+proc check_interleave {exe frames} {
+    set both [run_drive $exe interleave $frames]
+    set alone "[run_drive $exe seq $frames][run_drive $exe alone $frames]"
+    return [same_floats $both $alone]
+}
+
+#-------------------------------------------------------------------------
+# Static checks of a directory of generated code.
+
+# Files that differ between two directories, or "same".
+proc diff_dirs {a b} {
+    set fa [lsort [glob -nocomplain -tails -directory $a *]]
+    set fb [lsort [glob -nocomplain -tails -directory $b *]]
+    if {$fa ne $fb} {return "file lists differ: {$fa} vs {$fb}"}
+    set diff {}
+    foreach f $fa {
+        if {[slurp [file join $a $f] rb] ne [slurp [file join $b $f] rb]} {
+            lappend diff $f
+        }
+    }
+    if {[llength $diff]} {return "differ: $diff"}
+    return same
+}
+
+# Allocator calls in the C files of DIR, as "file: name" items.
+proc alloc_calls {dir} {
+    set hits {}
+    foreach f [lsort [glob -nocomplain -directory $dir *.c *.h]] {
+        set text [slurp $f]
+        regsub -all {/\*.*?\*/} $text " " text
+        regsub -all {//[^\n]*} $text " " text
+        regsub -all {"(\\.|[^"\\])*"} $text {""} text
+        foreach {- name} [regexp -all -inline \
+            {\m(?:__builtin_)?(malloc|calloc|realloc|free|alloca|aligned_alloc|posix_memalign|memalign|valloc|strdup)\s*\(} $text] {
+            lappend hits "[file tail $f]: $name"
+        }
+    }
+    return [lsort -unique $hits]
+}
+
+#-------------------------------------------------------------------------
+# End of a test file.  Run alone, it prints the summary and exits; under
+# all.tcl (::reel_all set) it does nothing and all.tcl reports at the end.
+
+proc finish_test {} {
+    if {[info exists ::reel_all]} return
+    exit [report]
+}
+
+# Print the failures and the final "N passed, N failed" line, clean up the
+# scratch directory if all passed; return the exit status.
+proc report {{extra_failed 0}} {
+    set passed $::tcltest::numTests(Passed)
+    set failed [expr {$::tcltest::numTests(Failed) + $extra_failed}]
+    set skipped $::tcltest::numTests(Skipped)
+    if {[llength $::reel_failed]} {
+        puts "Failed tests: [join $::reel_failed { }]"
+    }
+    if {$skipped} {puts "$skipped skipped"}
+    if {$failed} {
+        puts "Scratch files kept in $::scratch"
+    } else {
+        file delete -force $::scratch
+    }
+    puts "$passed passed, $failed failed"
+    return [expr {$failed > 0 || $passed == 0}]
+}
