@@ -11,16 +11,37 @@ void dump_graph(FILE *f, const Graph *g) {
   fprintf(f, "  input %s\n", shape_str(&a, g->input));
   for (int i = 0; i < g->n_layer; i++) {
     const Layer *l = &g->layer[i];
+    if (i == g->n_step_layers)
+      fprintf(f, "  forecast steps=%d\n", g->forecast_steps);
     fprintf(f, "  %%%d = %s '%s'", i, op_name[l->op], l->name);
     if (l->op == OP_LINEAR)
       fprintf(f, " out=%d bias=%s", l->out, l->bias ? "true" : "false");
-    if (l->op == OP_LSTM || l->op == OP_GRU)
-      fprintf(f, " hidden=%d layers=%d", l->hidden, l->stack);
-    if (l->op == OP_LSTM && l->peephole)
-      fprintf(f, " peephole=diagonal");
+    if (l->op == OP_LSTM || l->op == OP_GRU || l->op == OP_CONVLSTM || l->op == OP_CONVGRU) {
+      fprintf(f, " hidden=");
+      for (int k = 0; k < l->stack; k++)
+        fprintf(f, "%s%d", k ? "," : "", l->hidden[k]);
+      fprintf(f, " layers=%d", l->stack);
+    }
+    if (l->kernel)
+      fprintf(f, " kernel=%d", l->kernel);
+    if (l->peephole)
+      fprintf(f, " peephole=%s", peephole_name[l->peephole]);
+    if (l->op == OP_CONV2D || l->op == OP_MAXPOOL || l->op == OP_AVGPOOL)
+      fprintf(f, " kernel=%dx%d stride=%dx%d pad=%d,%d,%d,%d dilation=%dx%d", l->win.kh, l->win.kw,
+              l->win.sh, l->win.sw, l->win.pad_top, l->win.pad_left, l->win.pad_bottom,
+              l->win.pad_right, l->win.dh, l->win.dw);
+    if (l->op == OP_CONV2D && l->groups > 1)
+      fprintf(f, " groups=%d", l->groups);
     if (l->op == OP_DROPOUT)
       fprintf(f, " p=%g", l->p);
-    fprintf(f, " (%s)", l->input < 0 ? "input" : arena_printf(&a, "%%%d", l->input));
+    if (l->init_state >= 0)
+      fprintf(f, " init_state=%%%d", l->init_state);
+    fprintf(f, " (");
+    for (int k = 0; k < l->n_input; k++)
+      fprintf(f, "%s%s", k ? ", " : "", l->input[k] < 0 ? "input" : arena_printf(&a, "%%%d", l->input[k]));
+    fprintf(f, ")");
+    if (l->fused_into >= 0)
+      fprintf(f, " fused into %%%d", l->fused_into);
     if (l->out_shape.rank)
       fprintf(f, " : %s -> %s", shape_str(&a, l->in_shape), shape_str(&a, l->out_shape));
     fprintf(f, "  # %s:%d:%d\n", l->loc.file, l->loc.line, l->loc.col);
@@ -49,12 +70,16 @@ void dump_program(FILE *f, const Program *p) {
     for (int i = 0; i < MAX_ARGS; i++)
       if (call->arg[i] >= 0)
         fprintf(f, " v%d", call->arg[i]);
-      else if (i < 3 && call->op <= K_GEMV_CAT2)
+      else if (i < 3 && (call->op <= K_GEMV_CAT2 || call->op == K_CONV2D))
         fprintf(f, " -");
     fprintf(f, "  [%d %d %d]  # %s\n", call->dim[0], call->dim[1], call->dim[2],
             p->g->layer[call->layer].name);
   }
-  fprintf(f, "  output v%d\n", p->out_value);
+  fprintf(f, "  output v%d", p->out_value);
+  if (p->forecast_value >= 0)
+    fprintf(f, "  forecast v%d (prologue c%d..c%d, body c%d..c%d)", p->forecast_value, p->step_end,
+            p->prologue_end - 1, p->prologue_end, p->nc - 1);
+  fprintf(f, "\n");
 }
 
 /* sizeof(<model>_ctx) on an LP64 target: the state struct (floats, then an

@@ -1,19 +1,29 @@
 /* The reference interpreter: runs the spec's layers directly from
- * SEMANTICS' equations, in double precision, with no lowering, packing or
- * planning.  It is the oracle the generated code is tested against. */
+ * SEMANTICS' equations, in double precision, with no fusion, lowering,
+ * packing or planning.  It is the oracle the generated code is tested
+ * against. */
 #include <math.h>
 #include <string.h>
 
 #include "reel.h"
 
 typedef struct {
-  double *h, *c; /* per stacked layer: hidden * stack */
-  double *y;     /* this layer's output for the current frame */
+  double *h[MAX_STACK], *c[MAX_STACK]; /* recurrent state per stacked layer */
+  double *y;                           /* this layer's output for the current frame */
 } LayerState;
+
+typedef struct {
+  Arena *a;
+  const Graph *g;
+  LayerState *s;
+  const double *input; /* the current frame */
+} Interp;
 
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-/* y = W x + b for row-major W (rows x cols) given as float. */
+static double *zeros(Arena *a, int64_t n) { return arena_alloc(a, (size_t)(n ? n : 1) * sizeof(double)); }
+
+/* y = W x + b for row-major W (rows x cols). */
 static void matvec(double *y, const float *w, const float *b, const double *x, int rows, int cols) {
   for (int r = 0; r < rows; r++) {
     double s = b ? b[r] : 0.0;
@@ -23,33 +33,83 @@ static void matvec(double *y, const float *w, const float *b, const double *x, i
   }
 }
 
-static const float *pdata(const Layer *l, const char *suffix, int k) {
-  char name[MAX_NAME * 2];
-  snprintf(name, sizeof name, "%s.%s_l%d", l->name, suffix, k);
-  for (int i = 0; i < l->n_param; i++)
-    if (strcmp(l->param[i].name, name) == 0)
-      return l->param[i].data;
-  return NULL;
+/* y (+)= conv2d([x0; x1]) + b: PyTorch's cross-correlation, groups included. */
+static void conv(double *y, bool accumulate, const double *x0, int c0, const double *x1, int c1,
+                 int h, int w, const float *wt, const float *b, int out_c, int oh, int ow,
+                 const Window *win, int groups) {
+  int cpg = (c0 + c1) / groups, opg = out_c / groups;
+  for (int o = 0; o < out_c; o++)
+    for (int r = 0; r < oh; r++)
+      for (int q = 0; q < ow; q++) {
+        double s = accumulate ? y[((size_t)o * oh + r) * ow + q] : b ? b[o] : 0.0;
+        for (int ig = 0; ig < cpg; ig++) {
+          int ic = o / opg * cpg + ig;
+          const double *plane = ic < c0 ? x0 + (size_t)ic * h * w : x1 + (size_t)(ic - c0) * h * w;
+          for (int kr = 0; kr < win->kh; kr++)
+            for (int kq = 0; kq < win->kw; kq++) {
+              int ir = r * win->sh - win->pad_top + kr * win->dh;
+              int iq = q * win->sw - win->pad_left + kq * win->dw;
+              if (ir >= 0 && ir < h && iq >= 0 && iq < w)
+                s += (double)wt[(((size_t)o * cpg + ig) * win->kh + kr) * win->kw + kq] *
+                     plane[(size_t)ir * w + iq];
+            }
+        }
+        y[((size_t)o * oh + r) * ow + q] = s;
+      }
+}
+
+static Window same_window(int k) {
+  return (Window){.kh = k, .kw = k, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pad_top = k / 2,
+                  .pad_bottom = k / 2, .pad_left = k / 2, .pad_right = k / 2};
+}
+
+static void pool(double *y, const double *x, int c, int h, int w, int oh, int ow, const Window *win,
+                 bool max) {
+  for (int k = 0; k < c; k++)
+    for (int r = 0; r < oh; r++)
+      for (int q = 0; q < ow; q++) {
+        int r0 = r * win->sh - win->pad_top, q0 = q * win->sw - win->pad_left;
+        int r1 = r0 + win->kh, q1 = q0 + win->kw;
+        /* PyTorch: avg divides by the window clipped to the padded input,
+         * or (count_include_pad false) to the input */
+        int pr1 = r1 < h + win->pad_top ? r1 : h + win->pad_top;
+        int pq1 = q1 < w + win->pad_left ? q1 : w + win->pad_left;
+        int padded = (pr1 - r0) * (pq1 - q0), count = 0;
+        double acc = max ? -INFINITY : 0.0;
+        for (int ir = r0 < 0 ? 0 : r0; ir < r1 && ir < h; ir++)
+          for (int iq = q0 < 0 ? 0 : q0; iq < q1 && iq < w; iq++) {
+            double v = x[((size_t)k * h + ir) * w + iq];
+            acc = max ? (v > acc || isnan(v) ? v : acc) : acc + v;
+            count++;
+          }
+        y[((size_t)k * oh + r) * ow + q] = max ? acc : acc / (win->count_include_pad ? padded : count);
+      }
+}
+
+static const double *layer_input(Interp *in, const Layer *l, int k) {
+  return l->input[k] < 0 ? in->input : in->s[l->input[k]].y;
 }
 
 static void lstm_step(const Layer *l, LayerState *s, const double *x, double *gates, double *hr) {
-  int H = l->hidden;
+  int H = l->hidden[0];
   for (int k = 0; k < l->stack; k++) {
-    double *h = s->h + (size_t)k * H, *c = s->c + (size_t)k * H;
+    double *h = s->h[k], *c = s->c[k];
     int in = k == 0 ? (int)shape_elems(l->in_shape) : H;
-    matvec(gates, pdata(l, "weight_ih", k), pdata(l, "bias_ih", k), x, 4 * H, in);
-    matvec(hr, pdata(l, "weight_hh", k), pdata(l, "bias_hh", k), h, 4 * H, H);
-    const float *wci = pdata(l, "weight_ci", k), *wcf = pdata(l, "weight_cf", k),
-                *wco = pdata(l, "weight_co", k);
+    matvec(gates, find_param(l, "weight_ih_l%d", k)->data, find_param(l, "bias_ih_l%d", k)->data, x, 4 * H, in);
+    matvec(hr, find_param(l, "weight_hh_l%d", k)->data, find_param(l, "bias_hh_l%d", k)->data, h, 4 * H, H);
+    bool peep = l->peephole == PEEPHOLE_DIAGONAL;
+    const float *wci = peep ? find_param(l, "weight_ci_l%d", k)->data : NULL;
+    const float *wcf = peep ? find_param(l, "weight_cf_l%d", k)->data : NULL;
+    const float *wco = peep ? find_param(l, "weight_co_l%d", k)->data : NULL;
     for (int j = 0; j < H; j++) {
       double pi = gates[j] + hr[j], pf = gates[H + j] + hr[H + j];
       double pg = gates[2 * H + j] + hr[2 * H + j], po = gates[3 * H + j] + hr[3 * H + j];
-      if (l->peephole == PEEPHOLE_DIAGONAL) {
+      if (peep) {
         pi += wci[j] * c[j];
         pf += wcf[j] * c[j];
       }
       double cn = sigm(pf) * c[j] + sigm(pi) * tanh(pg);
-      if (l->peephole == PEEPHOLE_DIAGONAL)
+      if (peep)
         po += wco[j] * cn; /* the output gate sees the new cell */
       c[j] = cn;
       h[j] = sigm(po) * tanh(cn);
@@ -59,12 +119,12 @@ static void lstm_step(const Layer *l, LayerState *s, const double *x, double *ga
 }
 
 static void gru_step(const Layer *l, LayerState *s, const double *x, double *gi, double *gh) {
-  int H = l->hidden;
+  int H = l->hidden[0];
   for (int k = 0; k < l->stack; k++) {
-    double *h = s->h + (size_t)k * H;
+    double *h = s->h[k];
     int in = k == 0 ? (int)shape_elems(l->in_shape) : H;
-    matvec(gi, pdata(l, "weight_ih", k), pdata(l, "bias_ih", k), x, 3 * H, in);
-    matvec(gh, pdata(l, "weight_hh", k), pdata(l, "bias_hh", k), h, 3 * H, H);
+    matvec(gi, find_param(l, "weight_ih_l%d", k)->data, find_param(l, "bias_ih_l%d", k)->data, x, 3 * H, in);
+    matvec(gh, find_param(l, "weight_hh_l%d", k)->data, find_param(l, "bias_hh_l%d", k)->data, h, 3 * H, H);
     for (int j = 0; j < H; j++) {
       double r = sigm(gi[j] + gh[j]), z = sigm(gi[H + j] + gh[H + j]);
       double n = tanh(gi[2 * H + j] + r * gh[2 * H + j]);
@@ -74,8 +134,90 @@ static void gru_step(const Layer *l, LayerState *s, const double *x, double *gi,
   }
 }
 
-static void run_layer(const Layer *l, LayerState *s, const double *x, double *t1, double *t2) {
-  int n = (int)shape_elems(l->out_shape);
+/* ConvLSTM (ConvLSTM_pytorch): gates [i f o g] = conv([x; h]) + b. */
+static void convlstm_step(Interp *in, const Layer *l, LayerState *s) {
+  int rows = l->in_shape.dim[1], cols = l->in_shape.dim[2], plane = rows * cols;
+  const double *x = l->n_input ? layer_input(in, l, 0) : NULL;
+  int c_in = l->n_input ? l->in_shape.dim[0] : 0;
+  Window win = same_window(l->kernel);
+  for (int k = 0; k < l->stack; k++) {
+    int H = l->hidden[k], n = H * plane;
+    double *gates = zeros(in->a, 4 * (int64_t)n), *h = s->h[k], *c = s->c[k];
+    conv(gates, false, x, c_in, h, H, rows, cols, find_param(l, "cell_list.%d.conv.weight", k)->data,
+         find_param(l, "cell_list.%d.conv.bias", k)->data, 4 * H, rows, cols, &win, 1);
+    const float *wci = NULL, *wcf = NULL, *wco = NULL;
+    if (l->peephole) {
+      wci = find_param(l, "cell_list.%d.weight_ci", k)->data;
+      wcf = find_param(l, "cell_list.%d.weight_cf", k)->data;
+      wco = find_param(l, "cell_list.%d.weight_co", k)->data;
+    }
+    for (int j = 0; j < n; j++) {
+      int p = l->peephole == PEEPHOLE_CHANNEL ? j / plane : j;
+      double pi = gates[j], pf = gates[n + j], po = gates[2 * n + j], pg = gates[3 * n + j];
+      if (l->peephole) {
+        pi += wci[p] * c[j];
+        pf += wcf[p] * c[j];
+      }
+      double cn = sigm(pf) * c[j] + sigm(pi) * tanh(pg);
+      if (l->peephole)
+        po += wco[p] * cn;
+      c[j] = cn;
+      h[j] = sigm(po) * tanh(cn);
+    }
+    x = h;
+    c_in = H;
+  }
+  int64_t offset = 0;
+  for (int k = l->concat_output ? 0 : l->stack - 1; k < l->stack; k++) {
+    memcpy(s->y + offset, s->h[k], (size_t)l->hidden[k] * plane * sizeof(double));
+    offset += (int64_t)l->hidden[k] * plane;
+  }
+}
+
+/* ConvGRU (ConvGRU-pytorch), with GRU-RCN's pooled input from below. */
+static void convgru_step(Interp *in, const Layer *l, LayerState *s) {
+  int rows = l->in_shape.dim[1], cols = l->in_shape.dim[2];
+  const double *x = layer_input(in, l, 0);
+  int c_in = l->in_shape.dim[0];
+  Window win = same_window(l->kernel), two = {.kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+  for (int k = 0; k < l->stack; k++) {
+    int H = l->hidden[k], prev_rows = rows, prev_cols = cols;
+    if (l->rcn && k > 0) {
+      x = layer_input(in, l, k);
+      c_in = in->g->layer[l->input[k]].out_shape.dim[0];
+      rows /= 2, cols /= 2;
+    }
+    int n = H * rows * cols;
+    double *gates = zeros(in->a, 2 * (int64_t)n), *cand = zeros(in->a, n), *rh = zeros(in->a, n);
+    double *h = s->h[k];
+    conv(gates, false, x, c_in, h, H, rows, cols, find_param(l, "cell_list.%d.conv_gates.weight", k)->data,
+         find_param(l, "cell_list.%d.conv_gates.bias", k)->data, 2 * H, rows, cols, &win, 1);
+    if (l->rcn && k > 0) {
+      int H0 = l->hidden[k - 1];
+      double *pooled = zeros(in->a, (int64_t)H0 * rows * cols);
+      pool(pooled, s->h[k - 1], H0, prev_rows, prev_cols, rows, cols, &two, true);
+      conv(gates, true, pooled, H0, NULL, 0, rows, cols,
+           find_param(l, "cell_list.%d.conv_below.weight", k)->data, NULL, 2 * H, rows, cols, &win, 1);
+    }
+    for (int j = 0; j < n; j++)
+      rh[j] = sigm(gates[j]) * h[j];
+    conv(cand, false, x, c_in, rh, H, rows, cols, find_param(l, "cell_list.%d.conv_can.weight", k)->data,
+         find_param(l, "cell_list.%d.conv_can.bias", k)->data, H, rows, cols, &win, 1);
+    for (int j = 0; j < n; j++) {
+      double z = sigm(gates[n + j]);
+      h[j] = (1 - z) * h[j] + z * tanh(cand[j]);
+    }
+    x = h;
+    c_in = H;
+  }
+  memcpy(s->y, x, (size_t)shape_elems(l->out_shape) * sizeof(double));
+}
+
+static void run_layer(Interp *in, int li, double *t1, double *t2) {
+  const Layer *l = &in->g->layer[li];
+  LayerState *s = &in->s[li];
+  const double *x = l->n_input ? layer_input(in, l, 0) : NULL;
+  int64_t n = shape_elems(l->out_shape);
   double *y = s->y;
   switch (l->op) {
   case OP_LINEAR:
@@ -83,90 +225,178 @@ static void run_layer(const Layer *l, LayerState *s, const double *x, double *t1
            (int)shape_elems(l->in_shape));
     break;
   case OP_RELU:
-    for (int i = 0; i < n; i++)
-      y[i] = x[i] > 0 ? x[i] : 0;
-    break;
+  case OP_RELU6:
+  case OP_LEAKY_RELU:
   case OP_SIGMOID:
-    for (int i = 0; i < n; i++)
-      y[i] = sigm(x[i]);
-    break;
   case OP_TANH:
-    for (int i = 0; i < n; i++)
-      y[i] = tanh(x[i]);
+    for (int64_t i = 0; i < n; i++) {
+      double v = x[i];
+      y[i] = l->op == OP_RELU ? (v > 0 ? v : 0)
+             : l->op == OP_RELU6 ? fmin(fmax(v, 0), 6)
+             : l->op == OP_LEAKY_RELU ? (v >= 0 ? v : l->slope * v)
+             : l->op == OP_SIGMOID ? sigm(v) : tanh(v);
+    }
     break;
   case OP_SOFTMAX: {
     double max = x[0], sum = 0;
-    for (int i = 1; i < n; i++)
+    for (int64_t i = 1; i < n; i++)
       max = x[i] > max ? x[i] : max;
-    for (int i = 0; i < n; i++)
+    for (int64_t i = 0; i < n; i++)
       sum += y[i] = exp(x[i] - max);
-    for (int i = 0; i < n; i++)
+    for (int64_t i = 0; i < n; i++)
       y[i] /= sum;
     break;
   }
   case OP_DROPOUT:
+  case OP_FLATTEN:
     memcpy(y, x, (size_t)n * sizeof *y);
     break;
   case OP_LSTM:
     lstm_step(l, s, x, t1, t2);
-    memcpy(y, s->h + (size_t)(l->stack - 1) * l->hidden, (size_t)n * sizeof *y);
+    memcpy(y, s->h[l->stack - 1], (size_t)n * sizeof *y);
     break;
   case OP_GRU:
     gru_step(l, s, x, t1, t2);
-    memcpy(y, s->h + (size_t)(l->stack - 1) * l->hidden, (size_t)n * sizeof *y);
+    memcpy(y, s->h[l->stack - 1], (size_t)n * sizeof *y);
+    break;
+  case OP_CONV2D:
+    conv(y, false, x, l->in_shape.dim[0], NULL, 0, l->in_shape.dim[1], l->in_shape.dim[2],
+         l->param[0].data, l->bias ? l->param[1].data : NULL, l->out, l->out_shape.dim[1],
+         l->out_shape.dim[2], &l->win, l->groups);
+    break;
+  case OP_BATCHNORM: {
+    int c = l->in_shape.dim[0];
+    int64_t plane = n / c;
+    for (int k = 0; k < c; k++) {
+      double scale = l->param[0].data[k] / sqrt((double)l->param[3].data[k] + l->eps);
+      for (int64_t i = 0; i < plane; i++)
+        y[k * plane + i] = (x[k * plane + i] - l->param[2].data[k]) * scale + l->param[1].data[k];
+    }
+    break;
+  }
+  case OP_MAXPOOL:
+  case OP_AVGPOOL:
+    pool(y, x, l->in_shape.dim[0], l->in_shape.dim[1], l->in_shape.dim[2], l->out_shape.dim[1],
+         l->out_shape.dim[2], &l->win, l->op == OP_MAXPOOL);
+    break;
+  case OP_GLOBAL_AVGPOOL: {
+    int64_t plane = (int64_t)l->in_shape.dim[1] * l->in_shape.dim[2];
+    for (int k = 0; k < l->in_shape.dim[0]; k++) {
+      double sum = 0;
+      for (int64_t i = 0; i < plane; i++)
+        sum += x[k * plane + i];
+      y[k] = sum / (double)plane;
+    }
+    break;
+  }
+  case OP_ADD:
+    memcpy(y, x, (size_t)n * sizeof *y);
+    for (int k = 1; k < l->n_input; k++) {
+      const double *xk = layer_input(in, l, k);
+      for (int64_t i = 0; i < n; i++)
+        y[i] += xk[i];
+    }
+    break;
+  case OP_CONCAT: {
+    int64_t offset = 0;
+    for (int k = 0; k < l->n_input; k++) {
+      int src = l->input[k];
+      int64_t m = shape_elems(src < 0 ? in->g->input : in->g->layer[src].out_shape);
+      memcpy(y + offset, layer_input(in, l, k), (size_t)m * sizeof *y);
+      offset += m;
+    }
+    break;
+  }
+  case OP_PIXEL_SHUFFLE:
+  case OP_PIXEL_UNSHUFFLE: {
+    bool up = l->op == OP_PIXEL_SHUFFLE;
+    int r = l->factor, c = up ? l->out_shape.dim[0] : l->in_shape.dim[0];
+    int h = up ? l->in_shape.dim[1] : l->out_shape.dim[1], w = up ? l->in_shape.dim[2] : l->out_shape.dim[2];
+    for (int k = 0; k < c; k++)
+      for (int i = 0; i < r; i++)
+        for (int j = 0; j < r; j++)
+          for (int row = 0; row < h; row++)
+            for (int col = 0; col < w; col++) {
+              size_t big = ((size_t)k * h * r + row * r + i) * w * r + col * r + j;
+              size_t small = (((size_t)k * r + i) * r + j) * h * w + (size_t)row * w + col;
+              if (up)
+                y[big] = x[small];
+              else
+                y[small] = x[big];
+            }
+    break;
+  }
+  case OP_CONVLSTM:
+    convlstm_step(in, l, s);
+    break;
+  case OP_CONVGRU:
+    convgru_step(in, l, s);
     break;
   default:
     break;
   }
 }
 
-bool interp_run(Arena *a, const Graph *g, TensorFile *in, const char *out_path) {
-  Tensor *x = tensors_find(in, "input");
-  int64_t frame = shape_elems(g->input);
-  if (!x) {
-    diag_error((Loc){in->path, 0, 0}, "no tensor 'input': expected [T, %s]",
-               shape_str(a, g->input) + 1);
-    return false;
-  }
+/* [T, *frame], or [T, frame elements]: the same floats in the same order. */
+static bool input_fits(Arena *a, const Graph *g, const Tensor *x, const char *path) {
   bool fits = x->shape.rank == g->input.rank + 1 && x->shape.dim[0] >= 1;
   for (int i = 0; fits && i < g->input.rank; i++)
     fits = x->shape.dim[i + 1] == g->input.dim[i];
-  if (!fits) {
-    diag_error((Loc){in->path, 0, 0}, "tensor 'input' has shape %s: expected [T, %s with T >= 1",
+  if (!fits && x->shape.rank == 2 && x->shape.dim[0] >= 1)
+    fits = x->shape.dim[1] == shape_elems(g->input);
+  if (!fits)
+    diag_error((Loc){path, 0, 0}, "tensor 'input' has shape %s: expected [T, %s with T >= 1",
                shape_str(a, x->shape), shape_str(a, g->input) + 1);
+  return fits;
+}
+
+static Shape with_time(int t, Shape s) {
+  Shape r = {s.rank + 1, {t}};
+  for (int i = 0; i < s.rank; i++)
+    r.dim[i + 1] = s.dim[i];
+  return r;
+}
+
+bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_path) {
+  Tensor *x = tensors_find(inputs, "input");
+  if (!x) {
+    diag_error((Loc){inputs->path, 0, 0}, "no tensor 'input': expected [T, %s",
+               shape_str(a, g->input) + 1);
     return false;
   }
-  int T = x->shape.dim[0];
-  int out = graph_out_size(g);
+  if (!x->data || !input_fits(a, g, x, inputs->path))
+    return false;
+  int64_t frame = shape_elems(g->input);
+  int T = x->shape.dim[0], out = graph_out_size(g);
 
-  LayerState *s = arena_alloc(a, (size_t)g->n_layer * sizeof *s);
-  int64_t widest = frame;
+  Interp in = {a, g, arena_alloc(a, (size_t)g->n_layer * sizeof(LayerState)), zeros(a, frame)};
+  int64_t widest = 1;
   for (int i = 0; i < g->n_layer; i++) {
     const Layer *l = &g->layer[i];
-    s[i].y = arena_alloc(a, (size_t)shape_elems(l->out_shape) * sizeof(double));
-    if (l->op == OP_LSTM || l->op == OP_GRU) {
-      s[i].h = arena_alloc(a, (size_t)l->hidden * l->stack * sizeof(double));
-      s[i].c = arena_alloc(a, (size_t)l->hidden * l->stack * sizeof(double));
-      if (4 * (int64_t)l->hidden > widest)
-        widest = 4 * (int64_t)l->hidden;
+    in.s[i].y = zeros(a, shape_elems(l->out_shape));
+    int rows = l->op == OP_CONVLSTM || l->op == OP_CONVGRU ? l->in_shape.dim[1] : 1;
+    int cols = l->op == OP_CONVLSTM || l->op == OP_CONVGRU ? l->in_shape.dim[2] : 1;
+    for (int k = 0; k < l->stack; k++) {
+      if (l->rcn && k > 0)
+        rows /= 2, cols /= 2;
+      in.s[i].h[k] = zeros(a, (int64_t)l->hidden[k] * rows * cols);
+      in.s[i].c[k] = zeros(a, (int64_t)l->hidden[k] * rows * cols);
     }
+    if (4 * (int64_t)l->hidden[0] > widest)
+      widest = 4 * (int64_t)l->hidden[0];
   }
-  double *t1 = arena_alloc(a, (size_t)widest * sizeof(double));
-  double *t2 = arena_alloc(a, (size_t)widest * sizeof(double));
-  double *xin = arena_alloc(a, (size_t)frame * sizeof(double));
-  double *acc = arena_alloc(a, (size_t)out * sizeof(double));
+  double *t1 = zeros(a, widest), *t2 = zeros(a, widest), *acc = zeros(a, out);
   float *per_frame = arena_alloc(a, (size_t)T * out * sizeof(float));
 
   for (int t = 0; t < T; t++) {
+    double *frame_in = (double *)in.input;
     for (int64_t i = 0; i < frame; i++)
-      xin[i] = x->data[t * frame + i];
-    const double *cur = xin;
-    for (int i = 0; i < g->n_layer; i++) {
-      run_layer(&g->layer[i], &s[i], cur, t1, t2);
-      cur = s[i].y;
-    }
+      frame_in[i] = x->data[t * frame + i];
+    for (int i = 0; i < g->n_step_layers; i++)
+      run_layer(&in, i, t1, t2);
+    const double *y = in.s[g->n_step_layers - 1].y;
     for (int i = 0; i < out; i++) {
-      double p = cur[i];
+      double p = y[i];
       per_frame[(size_t)t * out + i] = (float)p;
       if (g->clip == CLIP_MEAN)
         acc[i] += p;
@@ -179,16 +409,37 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *in, const char *out_path) 
     }
   }
 
-  Tensor result[2];
+  Tensor result[3];
   int n = 0;
+  Shape out_shape = g->layer[g->n_step_layers - 1].out_shape;
   if (g->per_frame)
-    result[n++] = (Tensor){.name = "output", .shape = {2, {T, out}}, .data = per_frame};
+    result[n++] = (Tensor){.name = "output", .shape = with_time(T, out_shape), .data = per_frame};
   if (g->clip) {
     float *clip = arena_alloc(a, (size_t)out * sizeof *clip);
     double scale = g->clip == CLIP_MEAN ? 1.0 / T : g->clip == CLIP_WEIGHTED ? 2.0 / ((double)T * (T + 1)) : 1.0;
     for (int i = 0; i < out; i++)
       clip[i] = (float)(acc[i] * scale);
-    result[n++] = (Tensor){.name = "clip", .shape = {1, {out}}, .data = clip};
+    result[n++] = (Tensor){.name = "clip", .shape = out_shape, .data = clip};
+  }
+  const Layer *fc = forecast_output(g);
+  if (fc) {
+    int64_t fsize = shape_elems(fc->out_shape);
+    float *frames = arena_alloc(a, (size_t)(g->forecast_steps * fsize) * sizeof *frames);
+    const Layer *first = &g->layer[g->n_step_layers];
+    if (first->init_state >= 0) /* the forecaster starts from the encoder's state */
+      for (int k = 0; k < first->stack; k++) {
+        size_t bytes = (size_t)first->hidden[k] * first->in_shape.dim[1] * first->in_shape.dim[2] * sizeof(double);
+        memcpy(in.s[g->n_step_layers].h[k], in.s[first->init_state].h[k], bytes);
+        memcpy(in.s[g->n_step_layers].c[k], in.s[first->init_state].c[k], bytes);
+      }
+    for (int k = 0; k < g->forecast_steps; k++) {
+      for (int i = g->n_step_layers; i < g->n_layer; i++)
+        run_layer(&in, i, t1, t2);
+      for (int64_t i = 0; i < fsize; i++)
+        frames[k * fsize + i] = (float)in.s[g->n_layer - 1].y[i];
+    }
+    result[n++] = (Tensor){.name = "forecast", .shape = with_time(g->forecast_steps, fc->out_shape),
+                           .data = frames};
   }
   return safetensors_write(out_path, result, n);
 }

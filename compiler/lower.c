@@ -1,8 +1,11 @@
 /* Lowering: spec layers into a flat Program of kernel calls over values.
- * Recurrent cells become one gate matmul plus a fused gate-math call; the
+ * Recurrent cells become one gate matmul or conv plus fused gate math; the
  * weights are packed here into the order the kernels read them:
- *   lstm: rows of [W_ih | W_hh] with b_ih + b_hh (one pass per step)
- *   gru:  W_ih and W_hh apart, biases apart (b_hn sits inside r (.) ...)
+ *   lstm:     rows of [W_ih | W_hh] with b_ih + b_hh (one pass per step)
+ *   gru:      W_ih and W_hh apart, biases apart (b_hn sits inside r (.) ...)
+ *   convlstm: gate blocks reordered [i f o g] -> [i f g o] so the LSTM cell
+ *             kernel serves both; channel peepholes spread over the plane
+ *   conv2d:   a batch norm after it folded into weights and bias
  * Arguments per kernel (value indices):
  *   GEMV       y W b x              dim: rows cols
  *   GEMV_CAT2  y W b x0 x1          dim: rows n0 n1
@@ -10,21 +13,33 @@
  *   LSTM_CELL  h c gates            dim: n
  *   LSTM_PEEPHOLE_CELL h c gates wci wcf wco
  *   GRU_CELL   h gi gh              dim: n
+ *   CONV2D     y W b x0 x1          geom
+ *   MAXPOOL, AVGPOOL  y x           geom;  GLOBAL_AVGPOOL y x  dim: c hw
+ *   CHANNEL_AFFINE  y x scale shift dim: c hw
+ *   ADD2       y a b                dim: n
+ *   COPY       y x                  dim: n, offset into y
+ *   PIXEL_(UN)SHUFFLE y x           dim: c h w r (output c; h w of the smaller side)
+ *   CONVGRU_RESET  rh gates h       dim: n;   CONVGRU_UPDATE h gates cand  dim: n
  */
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 
 #include "reel.h"
 
 const char *const kernel_name[K_COUNT] = {
-    "gemv", "gemv_cat2", "relu", "sigmoid", "tanh", "softmax",
-    "lstm_cell", "lstm_peephole_cell", "gru_cell",
+    "gemv", "gemv_cat2", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax",
+    "lstm_cell", "lstm_peephole_cell", "gru_cell", "conv2d", "maxpool", "avgpool",
+    "global_avgpool", "channel_affine", "add2", "copy", "pixel_shuffle", "pixel_unshuffle",
+    "convgru_reset", "convgru_update",
 };
 
 typedef struct {
   Arena *a;
   Program *p;
+  const Graph *g;
   int64_t weight_pos;
+  int *out; /* per layer: the value holding its output */
 } Lowering;
 
 static int add_value(Lowering *lw, ValueKind kind, int layer, int64_t size, const char *name) {
@@ -49,8 +64,7 @@ static int add_value(Lowering *lw, ValueKind kind, int layer, int64_t size, cons
   return p->nv++;
 }
 
-static void add_call(Lowering *lw, KernelOp op, int layer, int sublayer, const int *arg, int nargs,
-                     int d0, int d1, int d2) {
+static Call *add_call(Lowering *lw, KernelOp op, int layer, int sublayer, const int *arg, int nargs) {
   Program *p = lw->p;
   if (p->nc == p->cap_c) {
     int cap = p->cap_c ? 2 * p->cap_c : 32;
@@ -61,14 +75,21 @@ static void add_call(Lowering *lw, KernelOp op, int layer, int sublayer, const i
     p->cap_c = cap;
   }
   Call *c = &p->call[p->nc++];
-  *c = (Call){.op = op, .layer = layer, .sublayer = sublayer, .dim = {d0, d1, d2}};
+  *c = (Call){.op = op, .layer = layer, .sublayer = sublayer};
   for (int i = 0; i < MAX_ARGS; i++)
     c->arg[i] = i < nargs ? arg[i] : -1;
+  return c;
 }
 
-/* A weight value holding a copy (or packing) of params; data stays NULL
- * when the graph has no weights bound (check, info). */
-static float *weight_data(Lowering *lw, int v) {
+static void dims(Call *c, int d0, int d1, int d2, int d3) {
+  c->dim[0] = d0, c->dim[1] = d1, c->dim[2] = d2, c->dim[3] = d3;
+}
+
+/* A weight value's data, allocated when weights are bound (NULL for
+ * check and info, which only need sizes). */
+static float *weight_data(Lowering *lw, int v, bool bound) {
+  if (!bound)
+    return NULL;
   float *data = arena_alloc(lw->a, (size_t)lw->p->v[v].size * sizeof *data);
   lw->p->v[v].data = data;
   return data;
@@ -76,95 +97,380 @@ static float *weight_data(Lowering *lw, int v) {
 
 static int weight_copy(Lowering *lw, int layer, const Param *param, const char *name) {
   int v = add_value(lw, V_WEIGHT, layer, shape_elems(param->shape), name);
-  if (param->data)
-    memcpy(weight_data(lw, v), param->data, (size_t)lw->p->v[v].size * sizeof(float));
+  float *d = weight_data(lw, v, param->data != NULL);
+  if (d)
+    memcpy(d, param->data, (size_t)lw->p->v[v].size * sizeof(float));
   return v;
 }
 
-static const Param *param(const Layer *l, const char *suffix, int k) {
-  char name[MAX_NAME * 2];
-  snprintf(name, sizeof name, "%s.%s_l%d", l->name, suffix, k);
-  for (int i = 0; i < l->n_param; i++)
-    if (strcmp(l->param[i].name, name) == 0)
-      return &l->param[i];
-  return NULL; /* shape.c made every name asked for here */
+static const char *vname(Lowering *lw, const Layer *l, const char *what, int k) {
+  return k < 0 ? arena_printf(lw->a, "%s_%s", l->cname, what)
+               : arena_printf(lw->a, "%s_%s%d", l->cname, what, k);
 }
 
-static int lower_linear(Lowering *lw, int li, int x) {
-  const Layer *l = &lw->p->g->layer[li];
-  int w = weight_copy(lw, li, &l->param[0], arena_printf(lw->a, "%s_weight", l->cname));
-  int b = l->bias ? weight_copy(lw, li, &l->param[1], arena_printf(lw->a, "%s_bias", l->cname)) : -1;
-  int y = add_value(lw, V_TRANSIENT, li, l->out, arena_printf(lw->a, "%s_out", l->cname));
-  add_call(lw, K_GEMV, li, -1, (int[]){y, w, b, x}, 4, l->out, (int)lw->p->v[x].size, 0);
+/* The value layer i's readers see; -1 is the model input (value 0). */
+static int input_value(Lowering *lw, const Layer *l, int k) {
+  return l->input[k] < 0 ? 0 : lw->out[l->input[k]];
+}
+
+static bool is_alias(const Layer *l) {
+  return l->op == OP_DROPOUT || l->op == OP_FLATTEN || l->fused_into >= 0;
+}
+
+/* True when layer i's output may be overwritten by its one reader: nobody
+ * else reads it, through any chain of aliases (flatten, dropout, fused). */
+static bool exclusive(const Graph *g, int i) {
+  for (; i >= 0; i = g->layer[i].input[0]) {
+    if (g->layer[i].consumers != 1)
+      return false;
+    if (!is_alias(&g->layer[i]))
+      return true;
+  }
+  return false;
+}
+
+static int lower_pointwise(Lowering *lw, int li, KernelOp op) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0);
+  int y = lw->p->v[x].kind == V_TRANSIENT && exclusive(lw->g, l->input[0])
+              ? x : add_value(lw, V_TRANSIENT, li, lw->p->v[x].size, vname(lw, l, "out", -1));
+  Call *c = add_call(lw, op, li, -1, (int[]){y, x}, 2);
+  dims(c, (int)lw->p->v[x].size, 0, 0, 0);
+  c->slope = (float)l->slope;
   return y;
 }
 
-static int lower_pointwise(Lowering *lw, int li, int x, KernelOp op) {
-  const Layer *l = &lw->p->g->layer[li];
-  /* In place when x is a transient nobody reads later (a chain: nobody). */
-  int y = x;
-  if (lw->p->v[x].kind != V_TRANSIENT)
-    y = add_value(lw, V_TRANSIENT, li, lw->p->v[x].size, arena_printf(lw->a, "%s_out", l->cname));
-  add_call(lw, op, li, -1, (int[]){y, x}, 2, (int)lw->p->v[x].size, 0, 0);
+static int lower_linear(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0);
+  int w = weight_copy(lw, li, &l->param[0], vname(lw, l, "weight", -1));
+  int b = l->bias ? weight_copy(lw, li, &l->param[1], vname(lw, l, "bias", -1)) : -1;
+  int y = add_value(lw, V_TRANSIENT, li, l->out, vname(lw, l, "out", -1));
+  dims(add_call(lw, K_GEMV, li, -1, (int[]){y, w, b, x}, 4), l->out, (int)lw->p->v[x].size, 0, 0);
   return y;
 }
 
-static int lower_lstm(Lowering *lw, int li, int x) {
-  const Layer *l = &lw->p->g->layer[li];
-  Arena *a = lw->a;
-  int H = l->hidden;
+static int lower_lstm(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int H = l->hidden[0], x = input_value(lw, l, 0);
   for (int k = 0; k < l->stack; k++) {
-    const Param *wih = param(l, "weight_ih", k), *whh = param(l, "weight_hh", k);
-    const Param *bih = param(l, "bias_ih", k), *bhh = param(l, "bias_hh", k);
+    const Param *wih = find_param(l, "weight_ih_l%d", k), *whh = find_param(l, "weight_hh_l%d", k);
+    const Param *bih = find_param(l, "bias_ih_l%d", k), *bhh = find_param(l, "bias_hh_l%d", k);
     int in = wih->shape.dim[1];
-    int w = add_value(lw, V_WEIGHT, li, (int64_t)4 * H * (in + H),
-                      arena_printf(a, "%s_l%d_weight", l->cname, k));
-    int b = add_value(lw, V_WEIGHT, li, 4 * H, arena_printf(a, "%s_l%d_bias", l->cname, k));
-    if (wih->data) {
-      float *wd = weight_data(lw, w), *bd = weight_data(lw, b);
-      for (int r = 0; r < 4 * H; r++) {
-        memcpy(wd + (size_t)r * (in + H), wih->data + (size_t)r * in, (size_t)in * 4);
-        memcpy(wd + (size_t)r * (in + H) + in, whh->data + (size_t)r * H, (size_t)H * 4);
-        bd[r] = bih->data[r] + bhh->data[r];
+    int w = add_value(lw, V_WEIGHT, li, (int64_t)4 * H * (in + H), vname(lw, l, "weight_l", k));
+    int b = add_value(lw, V_WEIGHT, li, 4 * H, vname(lw, l, "bias_l", k));
+    float *wd = weight_data(lw, w, wih->data), *bd = weight_data(lw, b, wih->data);
+    for (int r = 0; wd && r < 4 * H; r++) {
+      memcpy(wd + (size_t)r * (in + H), wih->data + (size_t)r * in, (size_t)in * 4);
+      memcpy(wd + (size_t)r * (in + H) + in, whh->data + (size_t)r * H, (size_t)H * 4);
+      bd[r] = bih->data[r] + bhh->data[r];
+    }
+    int h = add_value(lw, V_STATE, li, H, vname(lw, l, "h", k));
+    int c = add_value(lw, V_STATE, li, H, vname(lw, l, "c", k));
+    int gates = add_value(lw, V_TRANSIENT, li, 4 * H, vname(lw, l, "gates", k));
+    dims(add_call(lw, K_GEMV_CAT2, li, k, (int[]){gates, w, b, x, h}, 5), 4 * H, in, H, 0);
+    if (l->peephole == PEEPHOLE_DIAGONAL) {
+      int ci = weight_copy(lw, li, find_param(l, "weight_ci_l%d", k), vname(lw, l, "ci_l", k));
+      int cf = weight_copy(lw, li, find_param(l, "weight_cf_l%d", k), vname(lw, l, "cf_l", k));
+      int co = weight_copy(lw, li, find_param(l, "weight_co_l%d", k), vname(lw, l, "co_l", k));
+      dims(add_call(lw, K_LSTM_PEEPHOLE_CELL, li, k, (int[]){h, c, gates, ci, cf, co}, 6), H, 0, 0, 0);
+    } else {
+      dims(add_call(lw, K_LSTM_CELL, li, k, (int[]){h, c, gates}, 3), H, 0, 0, 0);
+    }
+    x = h;
+  }
+  return x;
+}
+
+static int lower_gru(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int H = l->hidden[0], x = input_value(lw, l, 0);
+  for (int k = 0; k < l->stack; k++) {
+    const Param *wih = find_param(l, "weight_ih_l%d", k);
+    int in = wih->shape.dim[1];
+    int w_i = weight_copy(lw, li, wih, vname(lw, l, "weight_ih_l", k));
+    int b_i = weight_copy(lw, li, find_param(l, "bias_ih_l%d", k), vname(lw, l, "bias_ih_l", k));
+    int w_h = weight_copy(lw, li, find_param(l, "weight_hh_l%d", k), vname(lw, l, "weight_hh_l", k));
+    int b_h = weight_copy(lw, li, find_param(l, "bias_hh_l%d", k), vname(lw, l, "bias_hh_l", k));
+    int h = add_value(lw, V_STATE, li, H, vname(lw, l, "h", k));
+    int gi = add_value(lw, V_TRANSIENT, li, 3 * H, vname(lw, l, "gi", k));
+    int gh = add_value(lw, V_TRANSIENT, li, 3 * H, vname(lw, l, "gh", k));
+    dims(add_call(lw, K_GEMV, li, k, (int[]){gi, w_i, b_i, x}, 4), 3 * H, in, 0, 0);
+    dims(add_call(lw, K_GEMV, li, k, (int[]){gh, w_h, b_h, h}, 4), 3 * H, H, 0, 0);
+    dims(add_call(lw, K_GRU_CELL, li, k, (int[]){h, gi, gh}, 3), H, 0, 0, 0);
+    x = h;
+  }
+  return x;
+}
+
+/* The geometry of a same-size conv over [x; h] with an odd kernel. */
+static Geom cell_geom(int in_c0, int in_c1, int rows, int cols, int out_c, int k) {
+  Geom g = {.in_c0 = in_c0, .in_c1 = in_c1, .in_h = rows, .in_w = cols, .out_c = out_c,
+            .out_h = rows, .out_w = cols, .groups = 1};
+  g.win = (Window){.kh = k, .kw = k, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pad_top = k / 2,
+                   .pad_bottom = k / 2, .pad_left = k / 2, .pad_right = k / 2};
+  return g;
+}
+
+static int lower_conv2d(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  const Layer *bn = l->fused_bn >= 0 ? &lw->g->layer[l->fused_bn] : NULL;
+  const Layer *act = l->fused_act >= 0 ? &lw->g->layer[l->fused_act] : NULL;
+  int x = input_value(lw, l, 0);
+  int out_c = l->out, per_out = (int)(shape_elems(l->param[0].shape) / out_c);
+  int w = add_value(lw, V_WEIGHT, li, shape_elems(l->param[0].shape), vname(lw, l, "weight", -1));
+  int b = l->bias || bn ? add_value(lw, V_WEIGHT, li, out_c, vname(lw, l, "bias", -1)) : -1;
+  float *wd = weight_data(lw, w, l->param[0].data), *bd = b >= 0 ? weight_data(lw, b, l->param[0].data) : NULL;
+  if (wd) {
+    memcpy(wd, l->param[0].data, (size_t)out_c * per_out * sizeof *wd);
+    for (int o = 0; bd && o < out_c; o++)
+      bd[o] = l->bias ? l->param[1].data[o] : 0.0f;
+    if (bn) { /* w' = w s, b' = (b - mean) s + beta, s = gamma / sqrt(var + eps) */
+      const float *gamma = bn->param[0].data, *beta = bn->param[1].data;
+      const float *mean = bn->param[2].data, *var = bn->param[3].data;
+      for (int o = 0; o < out_c; o++) {
+        double s = gamma[o] / sqrt((double)var[o] + bn->eps);
+        for (int i = 0; i < per_out; i++)
+          wd[(size_t)o * per_out + i] = (float)(wd[(size_t)o * per_out + i] * s);
+        bd[o] = (float)((bd[o] - (double)mean[o]) * s + beta[o]);
       }
     }
-    int h = add_value(lw, V_STATE, li, H, arena_printf(a, "%s_h%d", l->cname, k));
-    int c = add_value(lw, V_STATE, li, H, arena_printf(a, "%s_c%d", l->cname, k));
-    int gates = add_value(lw, V_TRANSIENT, li, 4 * H, arena_printf(a, "%s_gates%d", l->cname, k));
-    add_call(lw, K_GEMV_CAT2, li, k, (int[]){gates, w, b, x, h}, 5, 4 * H, in, H);
-    if (l->peephole == PEEPHOLE_DIAGONAL) {
-      int ci = weight_copy(lw, li, param(l, "weight_ci", k), arena_printf(a, "%s_l%d_ci", l->cname, k));
-      int cf = weight_copy(lw, li, param(l, "weight_cf", k), arena_printf(a, "%s_l%d_cf", l->cname, k));
-      int co = weight_copy(lw, li, param(l, "weight_co", k), arena_printf(a, "%s_l%d_co", l->cname, k));
-      add_call(lw, K_LSTM_PEEPHOLE_CELL, li, k, (int[]){h, c, gates, ci, cf, co}, 6, H, 0, 0);
-    } else {
-      add_call(lw, K_LSTM_CELL, li, k, (int[]){h, c, gates}, 3, H, 0, 0);
+  }
+  int y = add_value(lw, V_TRANSIENT, li, shape_elems(l->out_shape), vname(lw, l, "out", -1));
+  Call *c = add_call(lw, K_CONV2D, li, -1, (int[]){y, w, b, x, -1}, 5);
+  c->geom = (Geom){.in_c0 = l->in_shape.dim[0], .in_h = l->in_shape.dim[1], .in_w = l->in_shape.dim[2],
+                   .out_c = out_c, .out_h = l->out_shape.dim[1], .out_w = l->out_shape.dim[2],
+                   .win = l->win, .groups = l->groups};
+  if (act) {
+    c->geom.act = act->op == OP_RELU ? 1 : act->op == OP_RELU6 ? 2 : 3;
+    c->geom.slope = (float)act->slope;
+  }
+  return y;
+}
+
+static int lower_pool(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0);
+  int y = add_value(lw, V_TRANSIENT, li, shape_elems(l->out_shape), vname(lw, l, "out", -1));
+  Call *c = add_call(lw, l->op == OP_MAXPOOL ? K_MAXPOOL : K_AVGPOOL, li, -1, (int[]){y, x}, 2);
+  c->geom = (Geom){.in_c0 = l->in_shape.dim[0], .in_h = l->in_shape.dim[1], .in_w = l->in_shape.dim[2],
+                   .out_c = l->in_shape.dim[0], .out_h = l->out_shape.dim[1],
+                   .out_w = l->out_shape.dim[2], .win = l->win};
+  return y;
+}
+
+/* A batch norm nothing folded: per-channel scale and shift, in place. */
+static int lower_batchnorm(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0), c = l->in_shape.dim[0];
+  int hw = (int)(shape_elems(l->in_shape) / c);
+  int scale = add_value(lw, V_WEIGHT, li, c, vname(lw, l, "scale", -1));
+  int shift = add_value(lw, V_WEIGHT, li, c, vname(lw, l, "shift", -1));
+  float *sd = weight_data(lw, scale, l->param[0].data), *td = weight_data(lw, shift, l->param[0].data);
+  for (int k = 0; sd && k < c; k++) {
+    double s = l->param[0].data[k] / sqrt((double)l->param[3].data[k] + l->eps);
+    sd[k] = (float)s;
+    td[k] = (float)(l->param[1].data[k] - l->param[2].data[k] * s);
+  }
+  int y = lw->p->v[x].kind == V_TRANSIENT && exclusive(lw->g, l->input[0])
+              ? x : add_value(lw, V_TRANSIENT, li, lw->p->v[x].size, vname(lw, l, "out", -1));
+  dims(add_call(lw, K_CHANNEL_AFFINE, li, -1, (int[]){y, x, scale, shift}, 4), c, hw, 0, 0);
+  return y;
+}
+
+static int lower_add(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int a = input_value(lw, l, 0), n = (int)shape_elems(l->out_shape);
+  int y = lw->p->v[a].kind == V_TRANSIENT && exclusive(lw->g, l->input[0])
+              ? a : add_value(lw, V_TRANSIENT, li, n, vname(lw, l, "out", -1));
+  for (int k = 1; k < l->n_input; k++, a = y)
+    dims(add_call(lw, K_ADD2, li, -1, (int[]){y, a, input_value(lw, l, k)}, 3), n, 0, 0, 0);
+  return y;
+}
+
+static int lower_concat(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int y = add_value(lw, V_TRANSIENT, li, shape_elems(l->out_shape), vname(lw, l, "out", -1));
+  int64_t offset = 0;
+  for (int k = 0; k < l->n_input; k++) {
+    int x = input_value(lw, l, k);
+    dims(add_call(lw, K_COPY, li, -1, (int[]){y, x}, 2), (int)lw->p->v[x].size, (int)offset, 0, 0);
+    offset += lw->p->v[x].size;
+  }
+  return y;
+}
+
+static int lower_pixel(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0);
+  int y = add_value(lw, V_TRANSIENT, li, shape_elems(l->out_shape), vname(lw, l, "out", -1));
+  bool up = l->op == OP_PIXEL_SHUFFLE;
+  const Shape *small = up ? &l->in_shape : &l->out_shape;
+  int c = up ? l->out_shape.dim[0] : l->in_shape.dim[0];
+  dims(add_call(lw, up ? K_PIXEL_SHUFFLE : K_PIXEL_UNSHUFFLE, li, -1, (int[]){y, x}, 2), c,
+       small->dim[1], small->dim[2], l->factor);
+  return y;
+}
+
+/* Gate blocks [i f o g] (ConvLSTM_pytorch) -> [i f g o] (the LSTM cell kernel). */
+static int convlstm_block(int b) { return b == 2 ? 3 : b == 3 ? 2 : b; }
+
+/* The state value NAME of layer li (an encoder, for init_state). */
+static int state_value(Lowering *lw, int li, const char *what, int k) {
+  const char *name = vname(lw, &lw->g->layer[li], what, k);
+  for (int v = 0; v < lw->p->nv; v++)
+    if (lw->p->v[v].layer == li && lw->p->v[v].kind == V_STATE && strcmp(lw->p->v[v].name, name) == 0)
+      return v;
+  return -1; /* an encoder of equal stack (spec.c) always has it */
+}
+
+static int lower_convlstm(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int rows = l->in_shape.dim[1], cols = l->in_shape.dim[2], plane = rows * cols;
+  int w[MAX_STACK], b[MAX_STACK], h[MAX_STACK], c[MAX_STACK], peep[MAX_STACK][3];
+  for (int s = 0; s < l->stack; s++) {
+    int H = l->hidden[s], n = H * plane;
+    const Param *wp = find_param(l, "cell_list.%d.conv.weight", s);
+    const Param *bp = find_param(l, "cell_list.%d.conv.bias", s);
+    int per_out = (int)(shape_elems(wp->shape) / (4 * H));
+    w[s] = add_value(lw, V_WEIGHT, li, shape_elems(wp->shape), vname(lw, l, "weight_l", s));
+    b[s] = add_value(lw, V_WEIGHT, li, 4 * H, vname(lw, l, "bias_l", s));
+    float *wd = weight_data(lw, w[s], wp->data), *bd = weight_data(lw, b[s], wp->data);
+    for (int blk = 0; wd && blk < 4; blk++) {
+      int to = convlstm_block(blk);
+      memcpy(wd + (size_t)to * H * per_out, wp->data + (size_t)blk * H * per_out,
+             (size_t)H * per_out * sizeof *wd);
+      memcpy(bd + (size_t)to * H, bp->data + (size_t)blk * H, (size_t)H * sizeof *bd);
     }
+    static const char *const peep_param[3] = {"cell_list.%d.weight_ci", "cell_list.%d.weight_cf",
+                                              "cell_list.%d.weight_co"};
+    static const char *const peep_name[3] = {"ci_l", "cf_l", "co_l"};
+    for (int q = 0; l->peephole && q < 3; q++) {
+      const Param *pp = find_param(l, peep_param[q], s);
+      peep[s][q] = add_value(lw, V_WEIGHT, li, n, vname(lw, l, peep_name[q], s));
+      float *pd = weight_data(lw, peep[s][q], pp->data);
+      for (int i = 0; pd && i < n; i++) /* channel peepholes spread over the plane */
+        pd[i] = l->peephole == PEEPHOLE_CHANNEL ? pp->data[i / plane] : pp->data[i];
+    }
+    h[s] = add_value(lw, V_STATE, li, n, vname(lw, l, "h", s));
+    c[s] = add_value(lw, V_STATE, li, n, vname(lw, l, "c", s));
+  }
+  if (l->init_state >= 0) { /* the forecast prologue hands the encoder's state over */
+    for (int s = 0; s < l->stack; s++) {
+      int n = (int)lw->p->v[h[s]].size;
+      dims(add_call(lw, K_COPY, li, s, (int[]){h[s], state_value(lw, l->init_state, "h", s)}, 2), n, 0, 0, 0);
+      dims(add_call(lw, K_COPY, li, s, (int[]){c[s], state_value(lw, l->init_state, "c", s)}, 2), n, 0, 0, 0);
+    }
+    lw->p->prologue_end = lw->p->nc;
+  }
+  int x = l->n_input ? input_value(lw, l, 0) : -1, in_c = l->n_input ? l->in_shape.dim[0] : 0;
+  for (int s = 0; s < l->stack; s++) {
+    int H = l->hidden[s], n = H * plane;
+    int gates = add_value(lw, V_TRANSIENT, li, 4 * n, vname(lw, l, "gates", s));
+    Call *call = add_call(lw, K_CONV2D, li, s, (int[]){gates, w[s], b[s], x, h[s]}, 5);
+    call->geom = cell_geom(in_c, H, rows, cols, 4 * H, l->kernel);
+    if (l->peephole)
+      dims(add_call(lw, K_LSTM_PEEPHOLE_CELL, li, s,
+                    (int[]){h[s], c[s], gates, peep[s][0], peep[s][1], peep[s][2]}, 6), n, 0, 0, 0);
+    else
+      dims(add_call(lw, K_LSTM_CELL, li, s, (int[]){h[s], c[s], gates}, 3), n, 0, 0, 0);
+    x = h[s];
+    in_c = H;
+  }
+  if (!l->concat_output)
+    return x;
+  int y = add_value(lw, V_TRANSIENT, li, shape_elems(l->out_shape), vname(lw, l, "out", -1));
+  int64_t offset = 0;
+  for (int s = 0; s < l->stack; s++) {
+    dims(add_call(lw, K_COPY, li, s, (int[]){y, h[s]}, 2), (int)lw->p->v[h[s]].size, (int)offset, 0, 0);
+    offset += lw->p->v[h[s]].size;
+  }
+  return y;
+}
+
+static int lower_convgru(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int rows = l->in_shape.dim[1], cols = l->in_shape.dim[2], k = l->kernel;
+  int x = input_value(lw, l, 0), in_c = l->in_shape.dim[0], below = -1;
+  int below_rows = rows, below_cols = cols;
+  for (int s = 0; s < l->stack; s++) {
+    int H = l->hidden[s];
+    below_rows = rows, below_cols = cols;
+    if (l->rcn && s > 0) {
+      x = input_value(lw, l, s);
+      in_c = lw->g->layer[l->input[s]].out_shape.dim[0];
+      rows /= 2, cols /= 2;
+    }
+    int n = H * rows * cols;
+    int wg = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_gates.weight", s), vname(lw, l, "gates_weight_l", s));
+    int bg = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_gates.bias", s), vname(lw, l, "gates_bias_l", s));
+    int wc = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_can.weight", s), vname(lw, l, "can_weight_l", s));
+    int bc = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_can.bias", s), vname(lw, l, "can_bias_l", s));
+    int h = add_value(lw, V_STATE, li, n, vname(lw, l, "h", s));
+    int gates = add_value(lw, V_TRANSIENT, li, 2 * n, vname(lw, l, "gates", s));
+    Call *c = add_call(lw, K_CONV2D, li, s, (int[]){gates, wg, bg, x, h}, 5);
+    c->geom = cell_geom(in_c, H, rows, cols, 2 * H, k);
+    if (l->rcn && s > 0) { /* gates += conv_below(maxpool2x2(h of the layer below)) */
+      int H0 = l->hidden[s - 1];
+      int wb = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_below.weight", s), vname(lw, l, "below_weight_l", s));
+      int pooled = add_value(lw, V_TRANSIENT, li, (int64_t)H0 * rows * cols, vname(lw, l, "pooled", s));
+      c = add_call(lw, K_MAXPOOL, li, s, (int[]){pooled, below}, 2);
+      c->geom = (Geom){.in_c0 = H0, .in_h = below_rows, .in_w = below_cols, .out_c = H0,
+                       .out_h = rows, .out_w = cols};
+      c->geom.win = (Window){.kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+      c = add_call(lw, K_CONV2D, li, s, (int[]){gates, wb, -1, pooled, -1}, 5);
+      c->geom = cell_geom(H0, 0, rows, cols, 2 * H, k);
+      c->geom.accumulate = true;
+    }
+    int rh = add_value(lw, V_TRANSIENT, li, n, vname(lw, l, "rh", s));
+    dims(add_call(lw, K_CONVGRU_RESET, li, s, (int[]){rh, gates, h}, 3), n, 0, 0, 0);
+    int cand = add_value(lw, V_TRANSIENT, li, n, vname(lw, l, "cand", s));
+    c = add_call(lw, K_CONV2D, li, s, (int[]){cand, wc, bc, x, rh}, 5);
+    c->geom = cell_geom(in_c, H, rows, cols, H, k);
+    dims(add_call(lw, K_CONVGRU_UPDATE, li, s, (int[]){h, gates, cand}, 3), n, 0, 0, 0);
+    below = h;
     x = h;
+    in_c = H;
   }
   return x;
 }
 
-static int lower_gru(Lowering *lw, int li, int x) {
-  const Layer *l = &lw->p->g->layer[li];
-  Arena *a = lw->a;
-  int H = l->hidden;
-  for (int k = 0; k < l->stack; k++) {
-    const Param *wih = param(l, "weight_ih", k);
-    int in = wih->shape.dim[1];
-    int w_i = weight_copy(lw, li, wih, arena_printf(a, "%s_l%d_weight_ih", l->cname, k));
-    int b_i = weight_copy(lw, li, param(l, "bias_ih", k), arena_printf(a, "%s_l%d_bias_ih", l->cname, k));
-    int w_h = weight_copy(lw, li, param(l, "weight_hh", k), arena_printf(a, "%s_l%d_weight_hh", l->cname, k));
-    int b_h = weight_copy(lw, li, param(l, "bias_hh", k), arena_printf(a, "%s_l%d_bias_hh", l->cname, k));
-    int h = add_value(lw, V_STATE, li, H, arena_printf(a, "%s_h%d", l->cname, k));
-    int gi = add_value(lw, V_TRANSIENT, li, 3 * H, arena_printf(a, "%s_gi%d", l->cname, k));
-    int gh = add_value(lw, V_TRANSIENT, li, 3 * H, arena_printf(a, "%s_gh%d", l->cname, k));
-    add_call(lw, K_GEMV, li, k, (int[]){gi, w_i, b_i, x}, 4, 3 * H, in, 0);
-    add_call(lw, K_GEMV, li, k, (int[]){gh, w_h, b_h, h}, 4, 3 * H, H, 0);
-    add_call(lw, K_GRU_CELL, li, k, (int[]){h, gi, gh}, 3, H, 0, 0);
-    x = h;
+static int lower_layer(Lowering *lw, int i) {
+  const Layer *l = &lw->g->layer[i];
+  if (l->fused_into >= 0)
+    return lw->out[l->fused_into];
+  switch (l->op) {
+  case OP_LINEAR: return lower_linear(lw, i);
+  case OP_RELU: return lower_pointwise(lw, i, K_RELU);
+  case OP_RELU6: return lower_pointwise(lw, i, K_RELU6);
+  case OP_LEAKY_RELU: return lower_pointwise(lw, i, K_LEAKY_RELU);
+  case OP_SIGMOID: return lower_pointwise(lw, i, K_SIGMOID);
+  case OP_TANH: return lower_pointwise(lw, i, K_TANH);
+  case OP_SOFTMAX: return lower_pointwise(lw, i, K_SOFTMAX);
+  case OP_DROPOUT: /* identity at inference */
+  case OP_FLATTEN: /* the same floats in the same order */
+    return input_value(lw, l, 0);
+  case OP_LSTM: return lower_lstm(lw, i);
+  case OP_GRU: return lower_gru(lw, i);
+  case OP_CONV2D: return lower_conv2d(lw, i);
+  case OP_BATCHNORM: return lower_batchnorm(lw, i);
+  case OP_MAXPOOL:
+  case OP_AVGPOOL: return lower_pool(lw, i);
+  case OP_GLOBAL_AVGPOOL: {
+    int x = input_value(lw, l, 0), c = l->in_shape.dim[0];
+    int y = add_value(lw, V_TRANSIENT, i, c, vname(lw, l, "out", -1));
+    dims(add_call(lw, K_GLOBAL_AVGPOOL, i, -1, (int[]){y, x}, 2), c,
+         l->in_shape.dim[1] * l->in_shape.dim[2], 0, 0);
+    return y;
   }
-  return x;
+  case OP_ADD: return lower_add(lw, i);
+  case OP_CONCAT: return lower_concat(lw, i);
+  case OP_PIXEL_SHUFFLE:
+  case OP_PIXEL_UNSHUFFLE: return lower_pixel(lw, i);
+  case OP_CONVLSTM: return lower_convlstm(lw, i);
+  case OP_CONVGRU: return lower_convgru(lw, i);
+  default: return -1;
+  }
 }
 
 /* Value names become C identifiers (state fields, upper-cased weight
@@ -180,7 +486,7 @@ static void unique_names(Arena *a, Program *p) {
 }
 
 /* Lifetimes: a value lives from the call that first touches it to the
- * call that last does; the model output lives to the end of the step. */
+ * call that last does; a phase's output lives to the end of its phase. */
 static void fill_lifetimes(Program *p) {
   for (int c = 0; c < p->nc; c++)
     for (int i = 0; i < MAX_ARGS; i++) {
@@ -191,44 +497,29 @@ static void fill_lifetimes(Program *p) {
         p->v[v].first = c;
       p->v[v].last = c;
     }
-  p->v[p->out_value].last = p->nc;
+  if (p->v[p->out_value].first < 0)
+    p->v[p->out_value].first = p->step_end;
+  p->v[p->out_value].last = p->step_end;
+  if (p->forecast_value >= 0)
+    p->v[p->forecast_value].last = p->nc;
 }
 
 Program *lower(Arena *a, const Graph *g) {
   Program *p = arena_alloc(a, sizeof *p);
   p->g = g;
-  Lowering lw = {a, p, 0};
-  int x = add_value(&lw, V_INPUT, -1, shape_elems(g->input), "in");
+  p->forecast_value = -1;
+  Lowering lw = {a, p, g, 0, arena_alloc(a, (size_t)g->n_layer * sizeof(int))};
+  add_value(&lw, V_INPUT, -1, shape_elems(g->input), "in");
   for (int i = 0; i < g->n_layer; i++) {
-    switch (g->layer[i].op) {
-    case OP_LINEAR:
-      x = lower_linear(&lw, i, x);
-      break;
-    case OP_RELU:
-      x = lower_pointwise(&lw, i, x, K_RELU);
-      break;
-    case OP_SIGMOID:
-      x = lower_pointwise(&lw, i, x, K_SIGMOID);
-      break;
-    case OP_TANH:
-      x = lower_pointwise(&lw, i, x, K_TANH);
-      break;
-    case OP_SOFTMAX:
-      x = lower_pointwise(&lw, i, x, K_SOFTMAX);
-      break;
-    case OP_DROPOUT: /* identity at inference */
-      break;
-    case OP_LSTM:
-      x = lower_lstm(&lw, i, x);
-      break;
-    case OP_GRU:
-      x = lower_gru(&lw, i, x);
-      break;
-    default:
-      break;
-    }
+    if (i == g->n_step_layers)
+      p->step_end = p->prologue_end = p->nc;
+    lw.out[i] = lower_layer(&lw, i);
   }
-  p->out_value = x;
+  if (g->n_step_layers == g->n_layer)
+    p->step_end = p->prologue_end = p->nc;
+  p->out_value = lw.out[g->n_step_layers - 1];
+  if (g->forecast_steps)
+    p->forecast_value = lw.out[g->n_layer - 1];
   p->weight_floats = lw.weight_pos;
   unique_names(a, p);
   fill_lifetimes(p);

@@ -29,7 +29,7 @@ static const char usage[] =
     "  --random-weights N   deterministic random weights from seed N (for benchmarks)\n"
     "  -o PATH              output directory (compile) or file (run)\n"
     "  --target T           kernel set: generic (portable C99)\n"
-    "  --dump=PASS          print the IR after PASS (spec, shapes, lower, plan) to stdout\n"
+    "  --dump=PASS          print the IR after PASS (spec, shapes, fuse, lower, plan) to stdout\n"
     "  --no-reuse           give every transient its own arena slot (A/B checks)\n"
     "  -h, --help           this text;  --version  the version\n";
 
@@ -92,9 +92,9 @@ static int parse_args(int argc, char **argv, Options *o) {
       }
     } else if (strncmp(arg, "--dump=", 7) == 0) {
       o->dump = arg + 7;
-      if (strcmp(o->dump, "spec") && strcmp(o->dump, "shapes") && strcmp(o->dump, "lower") &&
-          strcmp(o->dump, "plan"))
-        return usage_error("unknown pass '%s' for --dump: expected spec, shapes, lower or plan",
+      if (strcmp(o->dump, "spec") && strcmp(o->dump, "shapes") && strcmp(o->dump, "fuse") &&
+          strcmp(o->dump, "lower") && strcmp(o->dump, "plan"))
+        return usage_error("unknown pass '%s' for --dump: expected spec, shapes, fuse, lower or plan",
                            o->dump);
     } else if (strcmp(arg, "--no-reuse") == 0) {
       o->no_reuse = true;
@@ -145,6 +145,9 @@ static int pipeline(const Options *o, Arena *a) {
     TensorFile *in = safetensors_read(a, o->input);
     return in && interp_run(a, g, in, o->output) ? 0 : 1;
   }
+  fuse_layers(g);
+  if (o->dump && strcmp(o->dump, "fuse") == 0)
+    dump_graph(stdout, g);
   Program *p = lower(a, g);
   if (o->dump && strcmp(o->dump, "lower") == 0)
     dump_program(stdout, p);

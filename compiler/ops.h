@@ -1,13 +1,27 @@
 /* The op table: one line per spec op, feeding the parser (names and
  * accepted keys), shape inference, the printer, lowering and the
- * interpreter.  X(ENUM, "spec name", "accepted keys besides op and name")
+ * interpreter.  X(ENUM, "spec name", "accepted keys besides op, name, from")
  */
-#define REEL_OPS(X)                                  \
-  X(LINEAR,  "linear",  "out bias")                  \
-  X(RELU,    "relu",    "")                          \
-  X(SIGMOID, "sigmoid", "")                          \
-  X(TANH,    "tanh",    "")                          \
-  X(SOFTMAX, "softmax", "")                          \
-  X(DROPOUT, "dropout", "p")                         \
-  X(LSTM,    "lstm",    "hidden layers peephole")    \
-  X(GRU,     "gru",     "hidden layers")
+#define REEL_OPS(X)                                                               \
+  X(LINEAR, "linear", "out bias")                                                 \
+  X(RELU, "relu", "")                                                             \
+  X(RELU6, "relu6", "")                                                           \
+  X(LEAKY_RELU, "leaky_relu", "negative_slope")                                   \
+  X(SIGMOID, "sigmoid", "")                                                       \
+  X(TANH, "tanh", "")                                                             \
+  X(SOFTMAX, "softmax", "")                                                       \
+  X(DROPOUT, "dropout", "p")                                                      \
+  X(LSTM, "lstm", "hidden layers peephole")                                       \
+  X(GRU, "gru", "hidden layers")                                                  \
+  X(CONV2D, "conv2d", "out kernel stride padding dilation groups bias")           \
+  X(BATCHNORM, "batchnorm", "eps")                                                \
+  X(MAXPOOL, "maxpool", "kernel stride padding ceil_mode")                        \
+  X(AVGPOOL, "avgpool", "kernel stride padding ceil_mode count_include_pad")      \
+  X(GLOBAL_AVGPOOL, "global_avgpool", "")                                         \
+  X(FLATTEN, "flatten", "")                                                       \
+  X(ADD, "add", "")                                                               \
+  X(CONCAT, "concat", "")                                                         \
+  X(PIXEL_SHUFFLE, "pixel_shuffle", "factor")                                     \
+  X(PIXEL_UNSHUFFLE, "pixel_unshuffle", "factor")                                 \
+  X(CONVLSTM, "convlstm", "hidden kernel layers peephole output init_state")      \
+  X(CONVGRU, "convgru", "hidden kernel layers")

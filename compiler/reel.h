@@ -64,6 +64,7 @@ typedef struct {
 } Buf;
 
 void buf_printf(Buf *b, const char *fmt, ...);
+void buf_append(Buf *b, const char *s, size_t n);
 void buf_free(Buf *b);
 
 /* ---- yaml.c: a YAML (or JSON) document as a tree with source marks ---- */
@@ -96,7 +97,10 @@ extern const char *const op_name[OP_COUNT];
 typedef enum { CLIP_NONE, CLIP_MEAN, CLIP_MAX, CLIP_LAST, CLIP_WEIGHTED } Clip;
 extern const char *const clip_name[];
 
-typedef enum { PEEPHOLE_NONE, PEEPHOLE_DIAGONAL } Peephole;
+typedef enum { PEEPHOLE_NONE, PEEPHOLE_DIAGONAL, PEEPHOLE_CHANNEL, PEEPHOLE_SPATIAL } Peephole;
+extern const char *const peephole_name[];
+
+typedef enum { PHASE_STEP, PHASE_FORECAST } Phase;
 
 typedef struct {
   int rank;
@@ -108,8 +112,16 @@ typedef struct {
   const char *name;
   Shape shape;
   const float *data; /* bound by weights.c; NULL for check/info */
-  Loc data_loc;      /* where the data came from, for messages */
 } Param;
+
+/* Convolution and pooling geometry, PyTorch's conventions. */
+typedef struct {
+  int kh, kw, sh, sw, dh, dw;
+  int pad_top, pad_bottom, pad_left, pad_right;
+  bool ceil_mode, count_include_pad;
+} Window;
+
+enum { MAX_INPUTS = MAX_STACK };
 
 typedef struct {
   Op op;
@@ -117,30 +129,46 @@ typedef struct {
   const char *cname; /* name as a C identifier fragment */
   bool named;
   Loc loc;
-  int input; /* producing layer index, -1 = the model input */
+  Phase phase;
+  int input[MAX_INPUTS]; /* producing layers; -1 = the model input */
+  int n_input;           /* 0: the first forecast layer, which has no input */
+  Loc from_loc;
 
-  int out;      /* linear */
-  bool bias;    /* linear */
-  int hidden;   /* lstm, gru */
-  int stack;    /* lstm, gru: `layers:` */
+  int out;       /* linear, conv2d */
+  bool bias;     /* linear, conv2d */
+  int groups;    /* conv2d */
+  Window win;    /* conv2d, pools */
+  bool same_pad; /* conv2d padding: same, resolved against the input shape */
+  int hidden[MAX_STACK]; /* lstm, gru, convlstm, convgru: per stacked layer */
+  int stack;             /* `layers:` */
+  int kernel;            /* convlstm, convgru */
   Peephole peephole;
-  double p;     /* dropout */
+  bool concat_output; /* convlstm `output: concat` */
+  int init_state;     /* convlstm in a forecast: the layer whose state it starts from, or -1 */
+  bool rcn;           /* convgru with one input per stacked layer (GRU-RCN) */
+  double p, eps, slope;
+  int factor; /* pixel (un)shuffle */
 
-  Shape in_shape, out_shape; /* shape.c */
+  Shape in_shape, out_shape; /* shape.c; in_shape of the first input */
   Param *param;              /* shape.c */
   int n_param;
-  int64_t macs; /* multiply-adds per step, shape.c */
+  int64_t macs;      /* multiply-adds per step, shape.c */
+  int consumers;     /* layers reading this one, +1 if it is a phase output (shape.c) */
+  int fused_into;    /* fuse.c: the conv layer that computes this one, or -1 */
+  int fused_bn, fused_act; /* fuse.c, on a conv: absorbed layers, or -1 */
 } Layer;
 
 typedef struct {
   const char *file;
   const char *model; /* C prefix */
   Shape input;
-  Layer *layer;
+  Layer *layer; /* the step chain, then the forecast chain */
   int n_layer;
+  int n_step_layers;  /* layers [0, n) run per frame; the rest per forecast step */
+  int forecast_steps; /* 0: no forecast phase */
   bool per_frame;
   Clip clip;
-  Loc loc_model, loc_input, loc_output;
+  Loc loc_model, loc_input, loc_output, loc_forecast;
 } Graph;
 
 Graph *spec_parse(Arena *a, const char *file, const char *text, size_t len);
@@ -150,16 +178,20 @@ Graph *spec_load(Arena *a, const char *path); /* reads the file, then parses */
 bool infer_shapes(Arena *a, Graph *g);
 int64_t shape_elems(Shape s);
 const char *shape_str(Arena *a, Shape s);
-int graph_out_size(const Graph *g);
+int graph_out_size(const Graph *g);          /* floats per frame from step() */
+const Layer *forecast_output(const Graph *g); /* NULL without a forecast phase */
 int64_t layer_state_floats(const Layer *l);
+const Param *find_param(const Layer *l, const char *fmt, int k);
+
+/* ---- fuse.c: batch norms and activations folded into the conv before ---- */
+void fuse_layers(Graph *g);
 
 /* ---- safetensors.c: the file format ---- */
-typedef enum { DT_F32, DT_F16, DT_BF16 } Dtype;
-
 typedef struct {
   const char *name;
+  const char *dtype;
   Shape shape;
-  float *data; /* converted to f32 */
+  float *data; /* converted to f32; NULL for integer dtypes */
   bool used;
   Loc loc;     /* the tensor's entry in the JSON header */
 } Tensor;
@@ -200,30 +232,54 @@ typedef struct {
 typedef enum {
   K_GEMV,       /* y = W x (+ b) */
   K_GEMV_CAT2,  /* y = W [x0; x1] (+ b): input and recurrent weights in one pass */
-  K_RELU, K_SIGMOID, K_TANH, K_SOFTMAX, /* y = f(x), in place allowed */
+  K_RELU, K_RELU6, K_LEAKY_RELU, K_SIGMOID, K_TANH, K_SOFTMAX, /* y = f(x), in place allowed */
   K_LSTM_CELL,  /* gates -> h, c */
   K_LSTM_PEEPHOLE_CELL,
   K_GRU_CELL,   /* gi, gh -> h */
+  K_CONV2D,     /* y (+)= conv([x0; x1]) (+ b), activation epilogue */
+  K_MAXPOOL, K_AVGPOOL, K_GLOBAL_AVGPOOL,
+  K_CHANNEL_AFFINE, /* a batch norm left standing */
+  K_ADD2,       /* y = a + b */
+  K_COPY,       /* y + offset <- x: concat slices, state hand-over */
+  K_PIXEL_SHUFFLE, K_PIXEL_UNSHUFFLE,
+  K_CONVGRU_RESET, K_CONVGRU_UPDATE,
   K_COUNT
 } KernelOp;
 
 enum { MAX_ARGS = 6 };
 
+/* The geometry of a conv or pool call. */
+typedef struct {
+  int in_c0, in_c1, in_h, in_w, out_c, out_h, out_w;
+  Window win;
+  int groups;
+  int act; /* 0 none, 1 relu, 2 relu6, 3 leaky relu: the runtime's REEL_ACT_* */
+  float slope;
+  bool accumulate;
+} Geom;
+
 typedef struct {
   KernelOp op;
   int arg[MAX_ARGS]; /* value indices, -1 = none; meaning per op, see lower.c */
-  int dim[3];
+  int dim[4];
+  float slope; /* leaky relu */
+  Geom geom;   /* conv, pools */
   int layer;
-  int sublayer; /* inside a stack, for comments */
+  int sublayer; /* inside a stack, for comments; -1 otherwise */
 } Call;
 
+/* Calls run in phases: [0, step_end) per frame; in a forecast, the
+ * prologue [step_end, prologue_end) once, then [prologue_end, nc) per
+ * forecast step. */
 typedef struct {
   const Graph *g;
   Value *v;
   int nv, cap_v;
   Call *call;
   int nc, cap_c;
-  int out_value; /* the per-frame output */
+  int step_end, prologue_end;
+  int out_value;      /* the per-frame output */
+  int forecast_value; /* one forecast frame, or -1 */
   int64_t arena_floats;  /* plan.c */
   int64_t transient_sum; /* sum of every transient's slot */
   int64_t lower_bound;   /* largest set of slots alive at once */
@@ -238,9 +294,12 @@ Program *lower(Arena *a, const Graph *g);
 bool plan_memory(Program *p, bool reuse);
 bool plan_check(const Program *p); /* no two live transients overlap */
 
-/* ---- emit_c.c ---- */
+/* ---- emit_c.c: the model's header and source; emit_weights.c: its data ---- */
 typedef enum { TARGET_GENERIC } Target;
 bool emit_c(Arena *a, const Program *p, Target t, const char *dir);
+enum { WEIGHT_CHUNK = 1024 }; /* bytes per string literal in <model>_weights.c */
+int64_t weight_chunks(const Program *p);
+void emit_weights(const Program *p, Buf *b);
 
 /* ---- interp.c: the reference interpreter, the oracle ---- */
 bool interp_run(Arena *a, const Graph *g, TensorFile *in, const char *out_path);

@@ -11,8 +11,12 @@
 
 enum { MAX_HEADER = 100 * 1024 * 1024 };
 
-static const char *const dtype_name[] = {"F32", "F16", "BF16"};
-static const int dtype_size[] = {4, 2, 2};
+/* Every dtype safetensors defines, so any valid file reads; only the float
+ * ones can be weights (checked when a layer binds a tensor). */
+static const char *const dtype_name[] = {"F32", "F16", "BF16", "F64", "I64", "I32", "I16",
+                                         "I8", "U8", "U16", "U32", "U64", "BOOL"};
+static const int dtype_size[] = {4, 2, 2, 8, 8, 4, 2, 1, 1, 2, 4, 8, 1};
+enum { N_DTYPES = sizeof dtype_size / sizeof dtype_size[0] };
 
 static float f16_to_f32(uint16_t h) {
   int sign = h >> 15, exp = (h >> 10) & 31, frac = h & 1023;
@@ -55,7 +59,7 @@ static bool read_u64(const YNode *n, uint64_t max, uint64_t *out) {
 
 typedef struct {
   Tensor *t;
-  Dtype dtype;
+  int dtype; /* index into dtype_name */
   uint64_t begin, end;
 } Entry;
 
@@ -76,11 +80,11 @@ static bool read_entry(Arena *a, const char *path, const YNode *key, const YNode
   const YNode *dt = yaml_get(v, "dtype"), *shape = yaml_get(v, "shape"),
               *offs = yaml_get(v, "data_offsets");
   int d = -1;
-  for (int i = 0; i < 3 && dt->kind == Y_SCALAR; i++)
+  for (int i = 0; i < N_DTYPES && dt->kind == Y_SCALAR; i++)
     if (strcmp(dt->str, dtype_name[i]) == 0)
       d = i;
   if (d < 0) {
-    diag_error(at, "tensor '%s': dtype '%s' is not supported: expected F32, F16 or BF16", name,
+    diag_error(at, "tensor '%s': unknown dtype '%s': expected a safetensors dtype such as F32", name,
                dt->kind == Y_SCALAR ? dt->str : "?");
     return false;
   }
@@ -124,21 +128,30 @@ static bool read_entry(Arena *a, const char *path, const YNode *key, const YNode
                (unsigned long long)(numel * (uint64_t)dtype_size[d]));
     return false;
   }
-  *e = (Entry){t, (Dtype)d, begin, end};
+  t->dtype = dtype_name[d];
+  *e = (Entry){t, d, begin, end};
   return true;
 }
 
+/* F32, F16, BF16 and F64 become F32 data; other dtypes keep data NULL. */
 static bool convert(Arena *a, const char *path, const unsigned char *data, Entry *e) {
   size_t numel = (size_t)shape_elems(e->t->shape);
+  if (e->dtype > 3)
+    return true;
   float *out = arena_alloc(a, (numel ? numel : 1) * sizeof *out);
   const unsigned char *p = data + e->begin;
   for (size_t i = 0; i < numel; i++) {
-    if (e->dtype == DT_F32) {
+    if (e->dtype == 0) {
       uint32_t bits = (uint32_t)load_le(p + 4 * i, 4);
       memcpy(&out[i], &bits, 4);
+    } else if (e->dtype == 3) {
+      uint64_t bits = load_le(p + 8 * i, 8);
+      double v;
+      memcpy(&v, &bits, 8);
+      out[i] = (float)v;
     } else {
       uint16_t h = (uint16_t)load_le(p + 2 * i, 2);
-      out[i] = e->dtype == DT_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+      out[i] = e->dtype == 1 ? f16_to_f32(h) : bf16_to_f32(h);
     }
     if (!isfinite(out[i])) {
       diag_error((Loc){path, 0, 0}, "tensor '%s': element %zu is %s: weights must be finite",

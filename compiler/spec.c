@@ -21,7 +21,7 @@ static const char *const op_keys[OP_COUNT] = {
 };
 
 const char *const clip_name[] = {"none", "mean", "max", "last", "weighted"};
-static const char *const peephole_name[] = {"none", "diagonal"};
+const char *const peephole_name[] = {"none", "diagonal", "channel", "spatial"};
 
 /* ---- typed field readers: each reports the field, what it expected and
  * what it found ---- */
@@ -174,44 +174,196 @@ static bool parse_output(const YNode *n, Graph *g) {
   if ((v = yaml_get(n, "clip")) && !read_choice(v, "clip", clip_name + 1, 4, &clip))
     return false;
   g->clip = v ? (Clip)(clip + 1) : CLIP_NONE;
-  if (!g->per_frame && g->clip == CLIP_NONE) {
-    diag_error(n->loc, "'per_frame: false' needs a 'clip' aggregate, or the model has no output");
+  if (!g->per_frame && g->clip == CLIP_NONE && !g->forecast_steps) {
+    diag_error(n->loc, "'per_frame: false' needs a 'clip' aggregate or a forecast, or the model "
+               "has no output");
     return false;
   }
   return true;
 }
 
+/* `key: N` or `key: [A, B]` (rows, columns), each in [min, max]. */
+static bool read_pair(const YNode *n, const char *field, int min, int *a, int *b) {
+  if (n->kind == Y_SEQ) {
+    if (n->n != 2) {
+      diag_error(n->loc, "'%s' must be an integer or a list of two, got a list of %d", field, n->n);
+      return false;
+    }
+    return read_int(n->item[0], field, min, MAX_DIM, a) && read_int(n->item[1], field, min, MAX_DIM, b);
+  }
+  if (!read_int(n, field, min, MAX_DIM, a))
+    return false;
+  *b = *a;
+  return true;
+}
+
+/* padding: N | [rows, cols] | same | valid */
+static bool read_padding(const YNode *n, Layer *l) {
+  Window *w = &l->win;
+  if (n->kind == Y_SCALAR && strcmp(n->str, "same") == 0)
+    return l->same_pad = true;
+  if (n->kind == Y_SCALAR && strcmp(n->str, "valid") == 0)
+    return true;
+  if (n->kind == Y_SCALAR && !(n->plain && isdigit((unsigned char)n->str[0]))) {
+    diag_error(n->loc, "'padding' must be an integer, [rows, cols], same or valid, got %s",
+               describe(n));
+    return false;
+  }
+  if (!read_pair(n, "padding", 0, &w->pad_top, &w->pad_left))
+    return false;
+  w->pad_bottom = w->pad_top;
+  w->pad_right = w->pad_left;
+  return true;
+}
+
+/* Kernel, stride (default: kernel for pools, 1 for conv), padding, dilation. */
+static bool read_window(const YNode *n, Layer *l, bool pool) {
+  Window *w = &l->win;
+  const YNode *v;
+  *w = (Window){.sh = 1, .sw = 1, .dh = 1, .dw = 1, .count_include_pad = true};
+  if (!(v = require(n, "kernel", pool ? "a pooling layer" : "a conv2d layer")) ||
+      !read_pair(v, "kernel", 1, &w->kh, &w->kw))
+    return false;
+  if (pool) {
+    w->sh = w->kh;
+    w->sw = w->kw;
+  }
+  if ((v = yaml_get(n, "stride")) && !read_pair(v, "stride", 1, &w->sh, &w->sw))
+    return false;
+  if ((v = yaml_get(n, "padding")) && !read_padding(v, l))
+    return false;
+  if (l->same_pad && (w->sh != 1 || w->sw != 1)) {
+    diag_error(v->loc, "'padding: same' needs stride 1, as in PyTorch");
+    return false;
+  }
+  if ((v = yaml_get(n, "dilation")) && !read_pair(v, "dilation", 1, &w->dh, &w->dw))
+    return false;
+  if ((v = yaml_get(n, "ceil_mode")) && !read_bool(v, "ceil_mode", &w->ceil_mode))
+    return false;
+  if ((v = yaml_get(n, "count_include_pad")) && !read_bool(v, "count_include_pad", &w->count_include_pad))
+    return false;
+  return true;
+}
+
+/* hidden: H | [H_0, ..., H_{L-1}] with layers: L (default 1, or the list's length). */
+static bool read_hidden(const YNode *n, Layer *l, const char *what) {
+  const YNode *v = require(n, "hidden", what), *layers = yaml_get(n, "layers");
+  if (!v)
+    return false;
+  l->stack = 1;
+  if (layers && !read_int(layers, "layers", 1, MAX_STACK, &l->stack))
+    return false;
+  if (v->kind == Y_SEQ) {
+    if (v->n < 1 || v->n > MAX_STACK || (layers && v->n != l->stack)) {
+      diag_error(v->loc, "'hidden' lists %d sizes: expected one per stacked layer (%d)", v->n,
+                 layers ? l->stack : v->n);
+      return false;
+    }
+    l->stack = v->n;
+    for (int k = 0; k < v->n; k++)
+      if (!read_int(v->item[k], "hidden", 1, MAX_DIM, &l->hidden[k]))
+        return false;
+    return true;
+  }
+  if (!read_int(v, "hidden", 1, MAX_DIM, &l->hidden[0]))
+    return false;
+  for (int k = 1; k < l->stack; k++)
+    l->hidden[k] = l->hidden[0];
+  return true;
+}
+
 /* ---- layers ----
  * linear:  {name, op: linear, out: N, bias: true|false}
- * relu | sigmoid | tanh | softmax:  {op}
+ * relu | relu6 | sigmoid | tanh | softmax | flatten | global_avgpool:  {op}
+ * leaky_relu: {op, negative_slope: 0.01}
  * dropout: {op: dropout, p: 0.5}          identity at inference
  * lstm:    {name, op: lstm, hidden: H, layers: L = 1, peephole: none|diagonal}
  * gru:     {name, op: gru, hidden: H, layers: L = 1}
+ * conv2d:  {name, op: conv2d, out: N, kernel: K|[kh,kw], stride: 1, padding: 0|[ph,pw]|same|valid,
+ *           dilation: 1, groups: 1, bias: true}
+ * batchnorm: {name, op: batchnorm, eps: 1e-5}
+ * maxpool | avgpool: {op, kernel, stride: kernel, padding: 0, ceil_mode: false,
+ *           count_include_pad: true (avgpool)}
+ * add | concat: {op, from: [a, b, ...]}
+ * pixel_shuffle | pixel_unshuffle: {op, factor: R}
+ * convlstm: {name, op: convlstm, hidden: H|[H0, ...], kernel: K (odd), layers: L,
+ *           peephole: none|channel|spatial, output: last|concat, init_state: LAYER}
+ * convgru: {name, op: convgru, hidden: H|[H0, ...], kernel: K (odd), layers: L,
+ *           from: LAYER | [LAYER_0, ..., LAYER_{L-1}]}
+ * Any layer may say `from: LAYER` (or `input`) to read another than the previous.
  */
 static bool parse_layer_fields(const YNode *n, Layer *l) {
   const YNode *v;
+  int choice;
   switch (l->op) {
   case OP_LINEAR:
+  case OP_CONV2D:
     l->bias = true;
-    if (!(v = require(n, "out", "linear layer")) || !read_int(v, "out", 1, MAX_DIM, &l->out))
+    l->groups = 1;
+    if (!(v = require(n, "out", l->op == OP_LINEAR ? "a linear layer" : "a conv2d layer")) ||
+        !read_int(v, "out", 1, MAX_DIM, &l->out))
       return false;
     if ((v = yaml_get(n, "bias")) && !read_bool(v, "bias", &l->bias))
       return false;
-    return true;
+    if (l->op == OP_LINEAR)
+      return true;
+    if ((v = yaml_get(n, "groups")) && !read_int(v, "groups", 1, MAX_DIM, &l->groups))
+      return false;
+    return read_window(n, l, false);
+  case OP_MAXPOOL:
+  case OP_AVGPOOL:
+    return read_window(n, l, true);
   case OP_DROPOUT:
     return !(v = yaml_get(n, "p")) || read_number(v, "p", 0, 1, &l->p);
+  case OP_LEAKY_RELU:
+    l->slope = 0.01;
+    return !(v = yaml_get(n, "negative_slope")) || read_number(v, "negative_slope", -1e6, 1e6, &l->slope);
+  case OP_BATCHNORM:
+    l->eps = 1e-5;
+    return !(v = yaml_get(n, "eps")) || read_number(v, "eps", 1e-12, 1, &l->eps);
+  case OP_PIXEL_SHUFFLE:
+  case OP_PIXEL_UNSHUFFLE:
+    return (v = require(n, "factor", "a pixel shuffle layer")) && read_int(v, "factor", 1, 64, &l->factor);
   case OP_LSTM:
-  case OP_GRU: {
-    l->stack = 1;
-    const char *what = l->op == OP_LSTM ? "lstm layer" : "gru layer";
-    if (!(v = require(n, "hidden", what)) || !read_int(v, "hidden", 1, MAX_DIM, &l->hidden))
+  case OP_GRU:
+  case OP_CONVLSTM:
+  case OP_CONVGRU: {
+    char what[32];
+    snprintf(what, sizeof what, "%s layer", op_name[l->op]);
+    if (!read_hidden(n, l, what))
       return false;
-    if ((v = yaml_get(n, "layers")) && !read_int(v, "layers", 1, MAX_STACK, &l->stack))
-      return false;
-    int peephole = PEEPHOLE_NONE;
-    if ((v = yaml_get(n, "peephole")) && !read_choice(v, "peephole", peephole_name, 2, &peephole))
-      return false;
-    l->peephole = (Peephole)peephole;
+    if ((l->op == OP_LSTM || l->op == OP_GRU))
+      for (int k = 1; k < l->stack; k++)
+        if (l->hidden[k] != l->hidden[0]) {
+          diag_error(yaml_get(n, "hidden")->loc, "%s needs one hidden size for all its layers, as "
+                     "nn.%s has", op_name[l->op], l->op == OP_LSTM ? "LSTM" : "GRU");
+          return false;
+        }
+    if (l->op == OP_CONVLSTM || l->op == OP_CONVGRU) {
+      if (!(v = require(n, "kernel", what)) || !read_int(v, "kernel", 1, 63, &l->kernel))
+        return false;
+      if (l->kernel % 2 == 0) {
+        diag_error(v->loc, "'kernel' is %d: %s needs an odd kernel (padding kernel/2 keeps the "
+                   "frame size)", l->kernel, op_name[l->op]);
+        return false;
+      }
+    }
+    choice = PEEPHOLE_NONE;
+    if ((v = yaml_get(n, "peephole"))) {
+      bool conv = l->op == OP_CONVLSTM;
+      const char *const conv_names[] = {"none", "channel", "spatial"};
+      if (!read_choice(v, "peephole", conv ? conv_names : peephole_name, conv ? 3 : 2, &choice))
+        return false;
+      if (conv && choice)
+        choice += 1; /* channel, spatial */
+    }
+    l->peephole = (Peephole)choice;
+    if ((v = yaml_get(n, "output"))) {
+      const char *const modes[] = {"last", "concat"};
+      if (!read_choice(v, "output", modes, 2, &choice))
+        return false;
+      l->concat_output = choice == 1;
+    }
     return true;
   }
   default:
@@ -219,13 +371,17 @@ static bool parse_layer_fields(const YNode *n, Layer *l) {
   }
 }
 
-static bool has_weights(Op op) { return op == OP_LINEAR || op == OP_LSTM || op == OP_GRU; }
+static bool has_weights(Op op) {
+  return op == OP_LINEAR || op == OP_LSTM || op == OP_GRU || op == OP_CONV2D ||
+         op == OP_BATCHNORM || op == OP_CONVLSTM || op == OP_CONVGRU;
+}
 
 static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
   if (!expect_kind(n, Y_MAP, "a layer"))
     return false;
   l->loc = n->loc;
-  l->input = index - 1;
+  l->init_state = -1;
+  l->fused_into = l->fused_bn = l->fused_act = -1;
   const YNode *op = require(n, "op", "the layer");
   if (!op)
     return false;
@@ -235,16 +391,19 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
       found = i;
   if (found < 0) {
     const char *near = op->kind == Y_SCALAR ? nearest_word(op->str, op_name, OP_COUNT) : NULL;
-    if (near)
+    if (near) {
       diag_error(op->loc, "unknown op '%s'; did you mean '%s'?", op->str, near);
-    else
-      diag_error(op->loc, "unknown op %s; expected one of: linear, relu, sigmoid, tanh, softmax, "
-                 "dropout, lstm, gru", describe(op));
+    } else {
+      char all[512] = "";
+      for (int i = 0; i < OP_COUNT; i++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? ", " : "", op_name[i]);
+      diag_error(op->loc, "unknown op %s; expected one of: %s", describe(op), all);
+    }
     return false;
   }
   l->op = (Op)found;
-  char allowed[128];
-  snprintf(allowed, sizeof allowed, "op name%s%s", *op_keys[l->op] ? " " : "", op_keys[l->op]);
+  char allowed[160];
+  snprintf(allowed, sizeof allowed, "op name from%s%s", *op_keys[l->op] ? " " : "", op_keys[l->op]);
   char where[64];
   snprintf(where, sizeof where, "a %s layer", op_name[l->op]);
   if (!check_keys(n, allowed, where))
@@ -273,26 +432,137 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
   return parse_layer_fields(n, l);
 }
 
-static bool parse_layers(Arena *a, const YNode *n, Graph *g) {
-  if (!expect_kind(n, Y_SEQ, "'layers'"))
-    return false;
-  if (n->n == 0 || n->n > MAX_LAYERS) {
-    diag_error(n->loc, "'layers' has %d entries: expected 1 to %d", n->n, MAX_LAYERS);
+static int find_layer(const Graph *g, const char *name, int before) {
+  for (int i = 0; i < before; i++)
+    if (strcmp(g->layer[i].name, name) == 0)
+      return i;
+  return -2;
+}
+
+/* Inputs: `from:` names earlier layers of the same chain (or `input`);
+ * without it, the previous layer.  Checked per op: add and concat take two
+ * or more, a convgru one or one per stacked layer, the rest exactly one. */
+static bool resolve_inputs(Graph *g, int i, const YNode *from, const YNode *init) {
+  Layer *l = &g->layer[i];
+  int first = l->phase == PHASE_STEP ? 0 : g->n_step_layers;
+  if (!from) {
+    if (i > first)
+      l->input[l->n_input++] = i - 1;
+    else if (l->phase == PHASE_STEP)
+      l->input[l->n_input++] = -1;
+  } else {
+    l->from_loc = from->loc;
+    int count = from->kind == Y_SEQ ? from->n : 1;
+    if (from->kind == Y_MAP || count < 1 || count > MAX_INPUTS) {
+      diag_error(from->loc, "'from' must be a layer name or a list of 1 to %d names", MAX_INPUTS);
+      return false;
+    }
+    for (int k = 0; k < count; k++) {
+      const YNode *item = from->kind == Y_SEQ ? from->item[k] : from;
+      if (item->kind != Y_SCALAR) {
+        diag_error(item->loc, "'from' must list layer names, got %s", describe(item));
+        return false;
+      }
+      int src = strcmp(item->str, "input") == 0 && l->phase == PHASE_STEP ? -1 : find_layer(g, item->str, i);
+      if (src >= 0 && g->layer[src].phase != l->phase) {
+        diag_error(item->loc, "'%s' is in the %s chain: a layer reads layers of its own chain",
+                   item->str, g->layer[src].phase == PHASE_STEP ? "per-frame" : "forecast");
+        return false;
+      }
+      if (src == -2) {
+        diag_error(item->loc, "'from' names '%s', which is not an earlier layer%s", item->str,
+                   l->phase == PHASE_STEP ? " (or 'input')" : " of the forecast chain");
+        return false;
+      }
+      l->input[l->n_input++] = src;
+    }
+  }
+  int want_min = 1, want_max = 1;
+  if (l->op == OP_ADD || l->op == OP_CONCAT)
+    want_min = 2, want_max = MAX_INPUTS;
+  if (l->op == OP_CONVGRU)
+    want_max = l->stack;
+  if (l->n_input == 0 && l->op == OP_CONVLSTM) {
+    /* the forecaster's bottom layer: no external input */
+  } else if (l->n_input < want_min || l->n_input > want_max ||
+             (l->op == OP_CONVGRU && l->n_input != 1 && l->n_input != l->stack)) {
+    Loc at = from ? from->loc : l->loc;
+    if (l->n_input == 0)
+      diag_error(at, "%s '%s' is first in the forecast chain, which has no input: only a "
+                 "convlstm with init_state can start it", op_name[l->op], l->name);
+    else if (l->op == OP_CONVGRU)
+      diag_error(at, "convgru '%s' reads %d layers: expected 1, or one per stacked layer (%d)",
+                 l->name, l->n_input, l->stack);
+    else if (want_min == 2)
+      diag_error(at, "%s '%s' needs 'from' with at least two layers", op_name[l->op], l->name);
+    else
+      diag_error(at, "%s '%s' reads one layer, 'from' names %d", op_name[l->op], l->name, l->n_input);
     return false;
   }
-  g->layer = arena_alloc(a, (size_t)n->n * sizeof *g->layer);
-  g->n_layer = n->n;
-  bool ok = true;
-  for (int i = 0; i < n->n && ok; i++)
-    ok = parse_layer(a, n->item[i], i, &g->layer[i]);
-  for (int i = 0; i < g->n_layer && ok; i++)
-    for (int j = 0; j < i && ok; j++)
-      if (strcmp(g->layer[i].cname, g->layer[j].cname) == 0) {
-        diag_error(g->layer[i].loc, "layer name '%s' is already used", g->layer[i].name);
+  l->rcn = l->op == OP_CONVGRU && l->n_input > 1;
+  if (init) {
+    int src = init->kind == Y_SCALAR ? find_layer(g, init->str, g->n_step_layers) : -2;
+    if (l->phase != PHASE_FORECAST || i != g->n_step_layers || src < 0) {
+      diag_error(init->loc, l->phase != PHASE_FORECAST || i != g->n_step_layers
+                 ? "'init_state' belongs to the first layer of the forecast chain"
+                 : "'init_state' must name a convlstm of the per-frame chain");
+      return false;
+    }
+    const Layer *e = &g->layer[src];
+    bool same = e->op == OP_CONVLSTM && e->stack == l->stack;
+    for (int k = 0; same && k < l->stack; k++)
+      same = e->hidden[k] == l->hidden[k];
+    if (!same) {
+      diag_error(init->loc, "'init_state: %s' needs a convlstm with the same hidden sizes and layers "
+                 "as '%s'", init->str, l->name);
+      return false;
+    }
+    l->init_state = src;
+  }
+  return true;
+}
+
+static bool parse_chain(Arena *a, const YNode *n, Graph *g, Phase phase, const char *what) {
+  if (!expect_kind(n, Y_SEQ, what))
+    return false;
+  if (n->n == 0 || g->n_layer + n->n > MAX_LAYERS) {
+    diag_error(n->loc, "%s has %d entries: expected 1 to %d layers in all", what, n->n, MAX_LAYERS);
+    return false;
+  }
+  Layer *grown = arena_alloc(a, (size_t)(g->n_layer + n->n) * sizeof *grown);
+  if (g->n_layer)
+    memcpy(grown, g->layer, (size_t)g->n_layer * sizeof *grown);
+  g->layer = grown;
+  int base = g->n_layer;
+  for (int i = 0; i < n->n; i++) {
+    Layer *l = &g->layer[base + i];
+    l->phase = phase;
+    if (!parse_layer(a, n->item[i], base + i, l))
+      return false;
+    g->n_layer++;
+    for (int j = 0; j < base + i; j++)
+      if (strcmp(l->cname, g->layer[j].cname) == 0) {
+        diag_error(l->loc, "layer name '%s' is already used", l->name);
         diag_note(g->layer[j].loc, "by this layer '%s'", g->layer[j].name);
-        ok = false;
+        return false;
       }
-  return ok;
+    if (phase == PHASE_STEP)
+      g->n_step_layers = g->n_layer;
+    if (!resolve_inputs(g, base + i, yaml_get(n->item[i], "from"), yaml_get(n->item[i], "init_state")))
+      return false;
+  }
+  return true;
+}
+
+/* forecast: {steps: K, layers: [...]} */
+static bool parse_forecast(Arena *a, const YNode *n, Graph *g) {
+  if (!expect_kind(n, Y_MAP, "'forecast'") || !check_keys(n, "steps layers", "'forecast'"))
+    return false;
+  const YNode *v;
+  g->loc_forecast = n->loc;
+  if (!(v = require(n, "steps", "'forecast'")) || !read_int(v, "steps", 1, 10000, &g->forecast_steps))
+    return false;
+  return (v = require(n, "layers", "'forecast'")) && parse_chain(a, v, g, PHASE_FORECAST, "'forecast.layers'");
 }
 
 /* ---- the document:
@@ -303,7 +573,7 @@ static bool parse_layers(Arena *a, const YNode *n, Graph *g) {
 Graph *spec_parse(Arena *a, const char *file, const char *text, size_t len) {
   YNode *root = yaml_load(a, file, text, len);
   if (!root || !expect_kind(root, Y_MAP, "the spec") ||
-      !check_keys(root, "reel model input layers output", "the spec"))
+      !check_keys(root, "reel model input layers forecast output", "the spec"))
     return NULL;
   Graph *g = arena_alloc(a, sizeof *g);
   g->file = file;
@@ -332,7 +602,9 @@ Graph *spec_parse(Arena *a, const char *file, const char *text, size_t len) {
   if (!(v = require(root, "input", "the spec")) || !parse_input(v, g))
     return NULL;
   g->loc_input = v->loc;
-  if (!(v = require(root, "layers", "the spec")) || !parse_layers(a, v, g))
+  if (!(v = require(root, "layers", "the spec")) || !parse_chain(a, v, g, PHASE_STEP, "'layers'"))
+    return NULL;
+  if ((v = yaml_get(root, "forecast")) && !parse_forecast(a, v, g))
     return NULL;
   g->loc_output = root->loc;
   if ((v = yaml_get(root, "output"))) {

@@ -29,6 +29,12 @@ bool bind_weights(Arena *a, Graph *g, TensorFile *f) {
         continue;
       }
       t->used = true;
+      if (!t->data) {
+        diag_error(l->loc, "%s '%s' needs tensor '%s' as floats, but %s stores it as %s",
+                   op_name[l->op], l->name, p->name, f->path, t->dtype);
+        ok = false;
+        continue;
+      }
       if (!same_shape(t->shape, p->shape)) {
         diag_error(l->loc, "%s '%s' needs tensor '%s' of shape %s, but %s has shape %s",
                    op_name[l->op], l->name, p->name, shape_str(a, p->shape), f->path,
@@ -37,8 +43,12 @@ bool bind_weights(Arena *a, Graph *g, TensorFile *f) {
         continue;
       }
       p->data = t->data;
-      p->data_loc = t->loc;
     }
+    /* PyTorch saves a batch-norm counter the model never reads */
+    Tensor *counter = l->op == OP_BATCHNORM
+                          ? tensors_find(f, arena_printf(a, "%s.num_batches_tracked", l->name)) : NULL;
+    if (counter)
+      counter->used = true;
   }
   for (int i = 0; i < f->n && ok; i++)
     if (!f->t[i].used) {
@@ -58,22 +68,34 @@ static uint64_t next(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-/* PyTorch's default ranges: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for linear,
- * U(-1/sqrt(hidden), 1/sqrt(hidden)) for recurrent layers. */
+static double uniform(uint64_t *s) { return (double)(next(s) >> 11) * 0x1p-53; }
+
+/* PyTorch's default ranges: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in
+ * the input features of a linear, the inputs of one conv output, or the
+ * hidden size of an LSTM/GRU; batch norms get statistics near (0, 1). */
 void bind_random_weights(Arena *a, Graph *g, uint64_t seed) {
   uint64_t state = seed;
   for (int i = 0; i < g->n_layer; i++) {
     Layer *l = &g->layer[i];
-    int fan = l->op == OP_LINEAR ? (int)shape_elems(l->in_shape) : l->hidden;
-    float bound = 1.0f / sqrtf((float)(fan > 0 ? fan : 1));
     for (int j = 0; j < l->n_param; j++) {
       Param *p = &l->param[j];
-      int64_t n = shape_elems(p->shape);
+      int64_t n = shape_elems(p->shape), fan = l->hidden[0];
+      if (l->op == OP_LINEAR)
+        fan = shape_elems(l->in_shape);
+      else if (p->shape.rank == 4)
+        fan = p->shape.dim[1] * p->shape.dim[2] * p->shape.dim[3];
+      else if (l->op != OP_LSTM && l->op != OP_GRU && l->param[0].shape.rank == 4)
+        fan = l->param[0].shape.dim[1] * l->param[0].shape.dim[2] * l->param[0].shape.dim[3];
+      double bound = 1.0 / sqrt((double)(fan > 0 ? fan : 1));
       float *d = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *d);
-      for (int64_t k = 0; k < n; k++)
-        d[k] = bound * (float)((double)(next(&state) >> 11) * 0x1p-53 * 2.0 - 1.0);
+      for (int64_t k = 0; k < n; k++) {
+        double u = uniform(&state);
+        if (l->op == OP_BATCHNORM) /* gamma, beta, mean, var */
+          d[k] = (float)(j == 0 || j == 3 ? 0.5 + u : u - 0.5);
+        else
+          d[k] = (float)(bound * (2.0 * u - 1.0));
+      }
       p->data = d;
-      p->data_loc = (Loc){"--random-weights", 0, 0};
     }
   }
 }

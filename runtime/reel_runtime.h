@@ -19,6 +19,8 @@ void reel_f32_gemv_cat2_generic(float *y, const float *w, const float *b, const 
 
 /* ---- reel_pointwise_generic.c: y = f(x); y == x is allowed ---- */
 void reel_f32_relu_generic(float *y, const float *x, int n);
+void reel_f32_relu6_generic(float *y, const float *x, int n);
+void reel_f32_leaky_relu_generic(float *y, const float *x, float slope, int n);
 void reel_f32_sigmoid_generic(float *y, const float *x, int n);
 void reel_f32_tanh_generic(float *y, const float *x, int n);
 void reel_f32_softmax_generic(float *y, const float *x, int n);
@@ -28,6 +30,7 @@ void reel_f32_add_generic(float *acc, const float *x, int n);           /* acc +
 void reel_f32_axpy_generic(float *acc, float a, const float *x, int n); /* acc += a x */
 void reel_f32_max_generic(float *acc, const float *x, int n);           /* acc = max(acc, x) */
 void reel_f32_scale_generic(float *y, const float *x, float s, int n);  /* y = s x */
+void reel_f32_add2_generic(float *y, const float *a, const float *b, int n); /* y = a + b */
 
 /* ---- reel_cells_generic.c: recurrent cell gate math, in place on state ---- */
 
@@ -43,5 +46,54 @@ void reel_lstm_peephole_cell_generic(float *h, float *c, const float *gates, con
 /* gi = W_i x + b_i, gh = W_h h + b_h, each [r; z; n] (3n): PyTorch's GRU,
  * h = (1 - z) tanh(gi_n + r gh_n) + z h. */
 void reel_gru_cell_generic(float *h, const float *gi, const float *gh, int n);
+
+/* ---- reel_conv_generic.c: convolution, pooling and layout, NCHW ---- */
+
+/* Activations a conv applies to its output before storing it. */
+enum { REEL_ACT_NONE, REEL_ACT_RELU, REEL_ACT_RELU6, REEL_ACT_LEAKY_RELU };
+
+/* A 2-D convolution, PyTorch's cross-correlation: the input is the channel
+ * concatenation [x0; x1] (x1 may be NULL with in_c1 = 0) without building
+ * it; weights are (out_c, (in_c0 + in_c1) / groups, k_h, k_w) row-major.
+ * With accumulate, y += conv (bias ignored) instead of y = conv + b. */
+typedef struct {
+  int in_c0, in_c1, in_h, in_w;
+  int out_c, out_h, out_w;
+  int k_h, k_w, stride_h, stride_w, pad_top, pad_left, dil_h, dil_w;
+  int groups;
+  int act;
+  float slope; /* REEL_ACT_LEAKY_RELU */
+  int accumulate;
+} reel_conv2d_desc;
+
+void reel_f32_conv2d_generic(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
+                             const float *x0, const float *x1);
+
+/* nn.MaxPool2d / nn.AvgPool2d windows; the output size (ceil_mode
+ * included) is decided by the compiler. */
+typedef struct {
+  int c, in_h, in_w, out_h, out_w;
+  int k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+  int count_include_pad;
+} reel_pool2d_desc;
+
+void reel_f32_maxpool2d_generic(const reel_pool2d_desc *d, float *y, const float *x);
+void reel_f32_avgpool2d_generic(const reel_pool2d_desc *d, float *y, const float *x);
+void reel_f32_global_avgpool_generic(float *y, const float *x, int c, int hw);
+
+/* y[c][i] = scale[c] x[c][i] + shift[c]: a batch norm nothing could fold. */
+void reel_f32_channel_affine_generic(float *y, const float *x, const float *scale,
+                                     const float *shift, int c, int hw);
+
+/* [C r^2, H, W] -> [C, H r, W r] and back, PyTorch's channel order. */
+void reel_f32_pixel_shuffle_generic(float *y, const float *x, int c, int h, int w, int r);
+void reel_f32_pixel_unshuffle_generic(float *y, const float *x, int c, int h, int w, int r);
+
+/* ---- reel_cells_generic.c, ConvGRU (happyjin layout; gates = [r; z]) ---- */
+
+/* rh = s(r_pre) h, the candidate conv's recurrent input. */
+void reel_convgru_reset_generic(float *rh, const float *gates, const float *h, int n);
+/* h = (1 - s(z_pre)) h + s(z_pre) tanh(cand_pre). */
+void reel_convgru_update_generic(float *h, const float *gates, const float *cand, int n);
 
 #endif

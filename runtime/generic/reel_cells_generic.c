@@ -40,3 +40,17 @@ void reel_gru_cell_generic(float *h, const float *gi, const float *gh, int n) {
     h[k] = (1.0f - z) * cand + z * h[k];
   }
 }
+
+void reel_convgru_reset_generic(float *rh, const float *gates, const float *h, int n) {
+  int k;
+  for (k = 0; k < n; k++)
+    rh[k] = sigmoid(gates[k]) * h[k];
+}
+
+void reel_convgru_update_generic(float *h, const float *gates, const float *cand, int n) {
+  int k;
+  for (k = 0; k < n; k++) {
+    float z = sigmoid(gates[n + k]);
+    h[k] = (1.0f - z) * h[k] + z * tanhf(cand[k]);
+  }
+}

@@ -60,3 +60,21 @@ void reel_f32_scale_generic(float *y, const float *x, float s, int n) {
   for (i = 0; i < n; i++)
     y[i] = s * x[i];
 }
+
+void reel_f32_relu6_generic(float *y, const float *x, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    y[i] = x[i] < 0.0f ? 0.0f : x[i] > 6.0f ? 6.0f : x[i];
+}
+
+void reel_f32_leaky_relu_generic(float *y, const float *x, float slope, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    y[i] = x[i] >= 0.0f ? x[i] : slope * x[i];
+}
+
+void reel_f32_add2_generic(float *y, const float *a, const float *b, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    y[i] = a[i] + b[i];
+}
