@@ -1,0 +1,388 @@
+"""Independent float64 check of the goldens under tests/golden/ (numpy only, no torch).
+
+Usage:  /usr/bin/python3 tools/check_goldens.py [STEM ...]
+
+Re-implements every spec op from /work/shared/SEMANTICS.md in numpy float64, straight from the
+spec and the golden's weights file, and streams the golden input frame by frame (one step of the
+whole graph per frame, then the forecast chain), as the generated C does. It shares no code with
+tools/reference.py, so the two implementations check each other. Prints the largest absolute
+difference per golden tensor; exits 1 if any exceeds TOL.
+"""
+import glob
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOLDEN = os.path.join(ROOT, "tests", "golden")
+TOL = 2e-6
+
+
+def read_st(path):
+    buf = open(path, "rb").read()
+    (n,) = struct.unpack_from("<Q", buf, 0)
+    hdr = json.loads(buf[8:8 + n])
+    hdr.pop("__metadata__", None)
+    data, out = buf[8 + n:], {}
+    for k, v in hdr.items():
+        b, e = v["data_offsets"]
+        raw = data[b:e]
+        if v["dtype"] == "F32":
+            a = np.frombuffer(raw, "<f4").astype(np.float64)
+        elif v["dtype"] == "F16":
+            a = np.frombuffer(raw, "<f2").astype(np.float64)
+        elif v["dtype"] == "BF16":
+            a = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
+            a = a.astype(np.float64)
+        elif v["dtype"] == "I64":
+            a = np.frombuffer(raw, "<i8")
+        else:
+            raise ValueError(v["dtype"])
+        out[k] = a.reshape(v["shape"])
+    return out
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+sig = lambda x: 1.0 / (1.0 + np.exp(-x))
+
+
+# ---- per-frame ops on one frame (C, H, W) or (N,) -------------------------------------------
+def conv2d(x, w, b, stride=(1, 1), pad=(0, 0, 0, 0), dil=(1, 1), groups=1):
+    """pad = (top, bottom, left, right)."""
+    C, H, W = x.shape
+    O, cg, kh, kw = w.shape
+    assert cg * groups == C and O % groups == 0
+    xp = np.zeros((C, H + pad[0] + pad[1], W + pad[2] + pad[3]))
+    xp[:, pad[0]:pad[0] + H, pad[2]:pad[2] + W] = x
+    OH = (xp.shape[1] - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    OW = (xp.shape[2] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    assert OH >= 1 and OW >= 1
+    out = np.zeros((O, OH, OW))
+    og = O // groups
+    for g in range(groups):
+        xs = xp[g * cg:(g + 1) * cg]
+        for ky in range(kh):
+            for kx in range(kw):
+                y0, x0 = ky * dil[0], kx * dil[1]
+                patch = xs[:, y0:y0 + stride[0] * (OH - 1) + 1:stride[0],
+                           x0:x0 + stride[1] * (OW - 1) + 1:stride[1]]
+                out[g * og:(g + 1) * og] += np.einsum("oc,chw->ohw",
+                                                      w[g * og:(g + 1) * og, :, ky, kx], patch)
+    if b is not None:
+        out += b[:, None, None]
+    return out
+
+
+def pool_out(n, k, s, p, ceil):
+    num = n + 2 * p - k
+    o = (-(-num // s) if ceil else num // s) + 1
+    if ceil and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+def pool2d(x, kind, k, s, p, ceil, include_pad=True):
+    C, H, W = x.shape
+    OH, OW = pool_out(H, k[0], s[0], p[0], ceil), pool_out(W, k[1], s[1], p[1], ceil)
+    out = np.zeros((C, OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
+            h1, w1 = min(h0 + k[0], H + p[0]), min(w0 + k[1], W + p[1])
+            size = (h1 - h0) * (w1 - w0)       # window clipped to the padded input
+            h0c, w0c, h1c, w1c = max(h0, 0), max(w0, 0), min(h1, H), min(w1, W)
+            win = x[:, h0c:h1c, w0c:w1c]
+            if kind == "max":
+                out[:, i, j] = win.max(axis=(1, 2))
+            else:
+                div = size if include_pad else (h1c - h0c) * (w1c - w0c)
+                out[:, i, j] = win.sum(axis=(1, 2)) / div
+    return out
+
+
+def pixel_shuffle(x, r):
+    C, H, W = x.shape
+    out = np.zeros((C // (r * r), H * r, W * r))
+    for c in range(C // (r * r)):
+        for i in range(r):
+            for j in range(r):
+                out[c, i::r, j::r] = x[c * r * r + i * r + j]
+    return out
+
+
+def pixel_unshuffle(x, r):
+    C, H, W = x.shape
+    out = np.zeros((C * r * r, H // r, W // r))
+    for c in range(C):
+        for i in range(r):
+            for j in range(r):
+                out[c * r * r + i * r + j] = x[c, i::r, j::r]
+    return out
+
+
+def softmax(x):
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+# ---- the streaming interpreter ---------------------------------------------------------------
+class Stream:
+    def __init__(self, spec, w):
+        self.spec, self.w = spec, w
+        self.state = {}   # layer name -> recurrent state
+        self.used = set()
+
+    def W(self, key):
+        self.used.add(key)
+        return self.w[key]
+
+    def has(self, key):
+        return key in self.w
+
+    def run_chain(self, layers, x, vals, phase):
+        prev = x
+        for idx, L in enumerate(layers):
+            op, name = L["op"], L.get("name") or f"{phase}{idx}"
+            frm = L.get("from")
+            if frm is None:
+                ins = [prev]
+            else:
+                ins = [vals[f] for f in ([frm] if isinstance(frm, str) else frm)]
+            y = self.op(L, op, name, ins)
+            if L.get("name"):
+                vals[L["name"]] = y
+            prev = y
+        return prev
+
+    def op(self, L, op, name, ins):
+        x = ins[0]
+        if op == "relu":
+            return np.maximum(x, 0)
+        if op == "relu6":
+            return np.clip(x, 0, 6)
+        if op == "leaky_relu":
+            return np.where(x >= 0, x, x * L.get("negative_slope", 0.01))
+        if op == "sigmoid":
+            return sig(x)
+        if op == "tanh":
+            return np.tanh(x)
+        if op == "softmax":
+            return softmax(x)
+        if op == "dropout":
+            return x
+        if op == "linear":
+            b = self.W(f"{name}.bias") if L.get("bias", True) else None
+            y = self.W(f"{name}.weight") @ x
+            return y + b if b is not None else y
+        if op == "conv2d":
+            kh, kw = pair(L["kernel"])
+            dh, dw = pair(L.get("dilation", 1))
+            padding = L.get("padding", 0)
+            if padding == "same":
+                th, tw = dh * (kh - 1), dw * (kw - 1)
+                pad = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+            elif padding == "valid":
+                pad = (0, 0, 0, 0)
+            else:
+                ph, pw = pair(padding)
+                pad = (ph, ph, pw, pw)
+            b = self.W(f"{name}.bias") if L.get("bias", True) else None
+            return conv2d(x, self.W(f"{name}.weight"), b, pair(L.get("stride", 1)), pad,
+                          (dh, dw), L.get("groups", 1))
+        if op == "batchnorm":
+            g, b = self.W(f"{name}.weight"), self.W(f"{name}.bias")
+            m, v = self.W(f"{name}.running_mean"), self.W(f"{name}.running_var")
+            self.used.add(f"{name}.num_batches_tracked")
+            sh = (-1,) + (1,) * (x.ndim - 1)
+            return (x - m.reshape(sh)) / np.sqrt(v.reshape(sh) + L.get("eps", 1e-5)) \
+                * g.reshape(sh) + b.reshape(sh)
+        if op in ("maxpool", "avgpool"):
+            k = pair(L["kernel"])
+            return pool2d(x, op[:3], k, pair(L.get("stride", L["kernel"])),
+                          pair(L.get("padding", 0)), L.get("ceil_mode", False),
+                          L.get("count_include_pad", True))
+        if op == "global_avgpool":
+            return x.mean(axis=(1, 2), keepdims=True)
+        if op == "flatten":
+            return x.reshape(-1)
+        if op == "add":
+            return sum(ins[1:], ins[0])
+        if op == "concat":
+            return np.concatenate(ins, axis=0)
+        if op == "pixel_shuffle":
+            return pixel_shuffle(x, L["factor"])
+        if op == "pixel_unshuffle":
+            return pixel_unshuffle(x, L["factor"])
+        if op == "lstm":
+            return self.lstm(L, name, x)
+        if op == "gru":
+            return self.gru(L, name, x)
+        if op == "convlstm":
+            return self.convlstm(L, name, x)
+        if op == "convgru":
+            return self.convgru(L, name, ins)
+        raise ValueError(op)
+
+    def hidden(self, L):
+        h = L["hidden"]
+        return [h] * L.get("layers", 1) if isinstance(h, int) else list(h)
+
+    def lstm(self, L, name, x):
+        H, n = L["hidden"], L.get("layers", 1)
+        st = self.state.setdefault(name, [(np.zeros(H), np.zeros(H)) for _ in range(n)])
+        peep = L.get("peephole", "none") == "diagonal"
+        for k in range(n):
+            h, c = st[k]
+            a = self.W(f"{name}.weight_ih_l{k}") @ x + self.W(f"{name}.bias_ih_l{k}") + \
+                self.W(f"{name}.weight_hh_l{k}") @ h + self.W(f"{name}.bias_hh_l{k}")
+            ai, af, ag, ao = np.split(a, 4)
+            if peep:
+                ai = ai + self.W(f"{name}.weight_ci_l{k}") * c
+                af = af + self.W(f"{name}.weight_cf_l{k}") * c
+            c = sig(af) * c + sig(ai) * np.tanh(ag)
+            if peep:
+                ao = ao + self.W(f"{name}.weight_co_l{k}") * c
+            h = sig(ao) * np.tanh(c)
+            st[k] = (h, c)
+            x = h
+        return x
+
+    def gru(self, L, name, x):
+        H, n = L["hidden"], L.get("layers", 1)
+        st = self.state.setdefault(name, [np.zeros(H) for _ in range(n)])
+        for k in range(n):
+            h = st[k]
+            gi = self.W(f"{name}.weight_ih_l{k}") @ x + self.W(f"{name}.bias_ih_l{k}")
+            gh = self.W(f"{name}.weight_hh_l{k}") @ h + self.W(f"{name}.bias_hh_l{k}")
+            ir, iz, in_ = np.split(gi, 3)
+            hr, hz, hn = np.split(gh, 3)
+            r, z = sig(ir + hr), sig(iz + hz)
+            nn_ = np.tanh(in_ + r * hn)
+            h = (1 - z) * nn_ + z * h
+            st[k] = h
+            x = h
+        return x
+
+    def convlstm(self, L, name, x):
+        hid = self.hidden(L)
+        k = L["kernel"]
+        p = k // 2
+        if name not in self.state:
+            if L.get("init_state"):
+                src = self.state[L["init_state"]]
+                self.state[name] = [(h.copy(), c.copy()) for h, c in src]
+            else:
+                hw = x.shape[1:]
+                self.state[name] = [(np.zeros((H,) + hw), np.zeros((H,) + hw)) for H in hid]
+        st = self.state[name]
+        peep = L.get("peephole", "none") != "none"
+        hs = []
+        for l, H in enumerate(hid):
+            h, c = st[l]
+            inp = h if x is None else np.concatenate([x, h])
+            pre = f"{name}.cell_list.{l}"
+            a = conv2d(inp, self.W(f"{pre}.conv.weight"), self.W(f"{pre}.conv.bias"),
+                       pad=(p, p, p, p))
+            ai, af, ao, ag = np.split(a, 4)
+            if peep:
+                ai = ai + self.W(f"{pre}.weight_ci") * c
+                af = af + self.W(f"{pre}.weight_cf") * c
+            c = sig(af) * c + sig(ai) * np.tanh(ag)
+            if peep:
+                ao = ao + self.W(f"{pre}.weight_co") * c
+            h = sig(ao) * np.tanh(c)
+            st[l] = (h, c)
+            hs.append(h)
+            x = h
+        return np.concatenate(hs) if L.get("output", "last") == "concat" else hs[-1]
+
+    def convgru(self, L, name, ins):
+        hid = self.hidden(L)
+        k = L["kernel"]
+        p = (k // 2,) * 4
+        rcn = len(ins) > 1
+        if name not in self.state:
+            shapes = [i.shape[1:] for i in ins] if rcn else [ins[0].shape[1:]] * len(hid)
+            self.state[name] = [np.zeros((H,) + tuple(s)) for H, s in zip(hid, shapes)]
+        st = self.state[name]
+        x = ins[0]
+        for l, H in enumerate(hid):
+            h = st[l]
+            if rcn:
+                x = ins[l]
+            pre = f"{name}.cell_list.{l}"
+            g = conv2d(np.concatenate([x, h]), self.W(f"{pre}.conv_gates.weight"),
+                       self.W(f"{pre}.conv_gates.bias"), pad=p)
+            if rcn and l > 0:
+                below = pool2d(st[l - 1], "max", (2, 2), (2, 2), (0, 0), False)  # new h^{l-1}
+                g = g + conv2d(below, self.W(f"{pre}.conv_below.weight"), None, pad=p)
+            r, z = sig(g[:H]), sig(g[H:])
+            n = np.tanh(conv2d(np.concatenate([x, r * h]), self.W(f"{pre}.conv_can.weight"),
+                               self.W(f"{pre}.conv_can.bias"), pad=p))
+            h = (1 - z) * h + z * n
+            st[l] = h
+            x = h
+        return x
+
+
+def check(stem):
+    spec_base = stem[:-4] if stem.endswith("_f16") else stem[:-5] if stem.endswith("_bf16") \
+        else stem
+    for d in ("specs", "tests/specs"):
+        path = os.path.join(ROOT, d, spec_base + ".yaml")
+        if os.path.exists(path):
+            break
+    spec = yaml.safe_load(open(path))
+    w = read_st(os.path.join(GOLDEN, f"{stem}.weights.safetensors"))
+    io = read_st(os.path.join(GOLDEN, f"{stem}.io.safetensors"))
+    s = Stream(spec, w)
+    outs = []
+    for t in range(io["input"].shape[0]):
+        vals = {"input": io["input"][t]}
+        outs.append(s.run_chain(spec["layers"], io["input"][t], vals, "layer"))
+    got = {"output": np.stack(outs)}
+    mode = spec.get("output", {}).get("clip")
+    p = got["output"]
+    if mode == "mean":
+        got["clip"] = p.mean(0)
+    elif mode == "max":
+        got["clip"] = p.max(0)
+    elif mode == "last":
+        got["clip"] = p[-1]
+    elif mode == "weighted":
+        tw = np.arange(1, p.shape[0] + 1).reshape((-1,) + (1,) * (p.ndim - 1))
+        got["clip"] = (tw * p).sum(0) / tw.sum()
+    if "forecast" in spec:
+        fc = []
+        for _ in range(spec["forecast"]["steps"]):
+            fc.append(s.run_chain(spec["forecast"]["layers"], None, {}, "forecast"))
+        got["forecast"] = np.stack(fc)
+    unused = set(w) - s.used
+    assert not unused, f"{stem}: weights never used: {sorted(unused)}"
+    worst, report = 0.0, []
+    for k in ("output", "clip", "forecast"):
+        if k in io:
+            assert io[k].shape == got[k].shape, (k, io[k].shape, got[k].shape)
+            d = float(np.abs(io[k] - got[k]).max())
+            worst = max(worst, d)
+            report.append(f"{k} {d:.2e} (|max| {np.abs(got[k]).max():.3g})")
+    print(f"{stem}: {'ok  ' if worst <= TOL else 'FAIL'} " + ", ".join(report))
+    return worst <= TOL
+
+
+def main():
+    stems = sys.argv[1:] or sorted(os.path.basename(f)[:-len(".io.safetensors")]
+                                   for f in glob.glob(os.path.join(GOLDEN, "*.io.safetensors")))
+    ok = all([check(s) for s in stems])
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
