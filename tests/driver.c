@@ -2,7 +2,7 @@
 ** driver.c: runs one generated reel model on raw float32 files, for the Tcl
 ** tests (tests/lib.tcl builds it with build_model).
 **
-**   drive info                   print "IN_SIZE OUT_SIZE CLIP_SIZE" (0: no clip)
+**   drive info                   print "IN_SIZE OUT_SIZE CLIP_SIZE FORECAST_FLOATS" (0: none)
 **   drive MODE IN.f32 T OUT.f32  read T frames, run, write the outputs
 **
 ** Each run writes T per-frame outputs followed by the clip output when the
@@ -51,14 +51,21 @@
 #define CLIP_N 0
 #endif
 
+/* The same trick for a forecast: FC_N floats after the clip. */
+#if UP(_FORECAST_STEPS) > 0
+#define FC_N (UP(_FORECAST_STEPS) * UP(_FORECAST_SIZE))
+#else
+#define FC_N 0
+#endif
+
 #ifndef MAX_T
 #define MAX_T 256 /* longest clip the driver accepts */
 #endif
 
 typedef FN(_ctx) ctx_t;
 
-/* One run's outputs: T frames then the clip. */
-#define RUN_N (MAX_T * OUT_N + CLIP_N)
+/* One run's outputs: T frames, then the clip, then the forecast. */
+#define RUN_N (MAX_T * OUT_N + CLIP_N + FC_N)
 
 static ctx_t ctx_a, ctx_b;
 static float frames[MAX_T * IN_N];
@@ -123,13 +130,16 @@ static void step(ctx_t *ctx, long f, float *run, long t)
     FN(_step)(ctx, frames + f * IN_N, run + t * OUT_N);
 }
 
-/* Append the clip output (if any) after T frames of a run. */
+/* Append the clip output and the forecast (where the model has them)
+** after T frames of a run. */
 static void finish(ctx_t *ctx, float *run, long t)
 {
+    (void)ctx; (void)run; (void)t;
 #if CLIP_N > 0
     FN(_clip)(ctx, run + t * OUT_N);
-#else
-    (void)ctx; (void)run; (void)t;
+#endif
+#if FC_N > 0
+    FN(_forecast)(ctx, run + t * OUT_N + CLIP_N);
 #endif
 }
 
@@ -149,12 +159,13 @@ int main(int argc, char **argv)
     int fd;
 
     if (argc == 2 && strcmp(argv[1], "info") == 0) {
-        char b1[24], b2[24], b3[24];
-        const char *p[6];
+        char b1[24], b2[24], b3[24], b4[24];
+        const char *p[8];
         p[0] = utoa(IN_N, b1, sizeof b1); p[1] = " ";
         p[2] = utoa(OUT_N, b2, sizeof b2); p[3] = " ";
-        p[4] = utoa(CLIP_N, b3, sizeof b3); p[5] = "\n";
-        for (i = 0; i < 6; i++)
+        p[4] = utoa(CLIP_N, b3, sizeof b3); p[5] = " ";
+        p[6] = utoa(FC_N, b4, sizeof b4); p[7] = "\n";
+        for (i = 0; i < 8; i++)
             if (write(1, p[i], strlen(p[i])) < 0) fail("write failed", NULL);
         return 0;
     }
@@ -192,9 +203,9 @@ int main(int argc, char **argv)
 
     fd = open(argv[4], O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) fail("cannot create ", argv[4]);
-    if (strcmp(mode, "alone") != 0) write_floats(fd, run_a, (size_t)t * OUT_N + CLIP_N);
+    if (strcmp(mode, "alone") != 0) write_floats(fd, run_a, (size_t)t * OUT_N + CLIP_N + FC_N);
     if (strcmp(mode, "interleave") == 0 || strcmp(mode, "alone") == 0)
-        write_floats(fd, run_b, (size_t)t * OUT_N + CLIP_N);
+        write_floats(fd, run_b, (size_t)t * OUT_N + CLIP_N + FC_N);
     if (close(fd) != 0) fail("cannot write ", argv[4]);
     return 0;
 }

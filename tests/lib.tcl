@@ -451,12 +451,14 @@ proc run_drive {exe mode frames} {
     return $bytes
 }
 
-# Split a run (T frames then the clip) into {frames clip} lists of floats.
+# Split a run (T frames, the clip, the forecast) into {frames clip forecast}
+# lists of floats.
 proc split_run {exe bytes} {
-    lassign [drive_info $exe] in out clip
+    lassign [drive_info $exe] in out clip fc
     binary scan $bytes r* v
-    set n [expr {[llength $v] - $clip}]
-    return [list [lrange $v 0 $n-1] [lrange $v $n end]]
+    set n [expr {[llength $v] - $clip - $fc}]
+    set m [expr {$n + $clip}]
+    return [list [lrange $v 0 $n-1] [lrange $v $n $m-1] [lrange $v $m end]]
 }
 
 # T frames of deterministic pseudo-random input in [-1, 1).
