@@ -8,7 +8,7 @@ B = build
 
 SOURCES = $(wildcard compiler/*.c)
 OBJECTS = $(SOURCES:compiler/%.c=$(B)/%.o) $(B)/runtime_files.o
-RUNTIME = runtime/reel_runtime.h $(sort $(wildcard runtime/generic/*.c))
+RUNTIME = runtime/reel_runtime.h $(sort $(wildcard runtime/generic/*.c runtime/avx2/*.c runtime/avx2/*.h))
 SPECS = $(wildcard specs/*.yaml)
 
 all: $(B)/reelc
@@ -41,8 +41,10 @@ generated: $(B)/reelc
 	  mkdir -p generated/$$m && $(B)/reelc compile $$spec $$wopt -o generated/$$m || exit 1; \
 	done
 
+# The main job: compile the trained ConvLSTM forecaster, build it with a small
+# app, forecast a fresh bouncing-shapes clip into generated/forecast.png.
 demo: $(B)/reelc
-	sh tools/demo.sh
+	sh tools/forecast_demo.sh
 
 test: $(B)/reelc
 	tclsh tests/all.tcl

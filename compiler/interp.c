@@ -364,7 +364,12 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
                shape_str(a, g->input) + 1);
     return false;
   }
-  if (!x->data || !input_fits(a, g, x, inputs->path))
+  if (!x->data) {
+    diag_error((Loc){inputs->path, 0, 0}, "tensor 'input' is %s: expected floats (F32, F16, BF16 "
+               "or F64)", x->dtype);
+    return false;
+  }
+  if (!input_fits(a, g, x, inputs->path))
     return false;
   int64_t frame = shape_elems(g->input);
   int T = x->shape.dim[0], out = graph_out_size(g);
@@ -426,6 +431,17 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
     int64_t fsize = shape_elems(fc->out_shape);
     float *frames = arena_alloc(a, (size_t)(g->forecast_steps * fsize) * sizeof *frames);
     const Layer *first = &g->layer[g->n_step_layers];
+    for (int i = g->n_step_layers; i < g->n_layer; i++) { /* every forecast starts afresh */
+      const Layer *l = &g->layer[i];
+      int64_t rows = l->op == OP_CONVLSTM || l->op == OP_CONVGRU ? l->in_shape.dim[1] : 1;
+      int64_t cols = l->op == OP_CONVLSTM || l->op == OP_CONVGRU ? l->in_shape.dim[2] : 1;
+      for (int k = 0; k < l->stack; k++) {
+        if (l->rcn && k > 0)
+          rows /= 2, cols /= 2;
+        memset(in.s[i].h[k], 0, (size_t)(l->hidden[k] * rows * cols) * sizeof(double));
+        memset(in.s[i].c[k], 0, (size_t)(l->hidden[k] * rows * cols) * sizeof(double));
+      }
+    }
     if (first->init_state >= 0) /* the forecaster starts from the encoder's state */
       for (int k = 0; k < first->stack; k++) {
         size_t bytes = (size_t)first->hidden[k] * first->in_shape.dim[1] * first->in_shape.dim[2] * sizeof(double);

@@ -20,6 +20,12 @@
  *   COPY       y x                  dim: n, offset into y
  *   PIXEL_(UN)SHUFFLE y x           dim: c h w r (output c; h w of the smaller side)
  *   CONVGRU_RESET  rh gates h       dim: n;   CONVGRU_UPDATE h gates cand  dim: n
+ * With --target avx2 (runtime/avx2/ has the layouts, pack.c makes them):
+ *   GEMV       weights in panels of 8 rows, bias padded to 8
+ *   LSTM_STEP  h c scratch W b x [wci wcf wco]   dim: nx hidden   (a dense layer step)
+ *   GRU_STEP   h scratch W b x                   dim: nx hidden
+ *   CONV2D     y W b x0 x1 scratch  (stride 1, dilation 1, one group;
+ *              weights [out_c/4][in_c][kh][kw][4]; other convs stay generic)
  */
 #include <math.h>
 #include <string.h>
@@ -31,7 +37,7 @@ const char *const kernel_name[K_COUNT] = {
     "gemv", "gemv_cat2", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax",
     "lstm_cell", "lstm_peephole_cell", "gru_cell", "conv2d", "maxpool", "avgpool",
     "global_avgpool", "channel_affine", "add2", "copy", "pixel_shuffle", "pixel_unshuffle",
-    "convgru_reset", "convgru_update",
+    "convgru_reset", "convgru_update", "lstm_step", "gru_step",
 };
 
 typedef struct {
@@ -40,6 +46,7 @@ typedef struct {
   const Graph *g;
   int64_t weight_pos;
   int *out; /* per layer: the value holding its output */
+  bool avx2;
 } Lowering;
 
 static int add_value(Lowering *lw, ValueKind kind, int layer, int64_t size, const char *name) {
@@ -137,22 +144,93 @@ static int lower_pointwise(Lowering *lw, int li, KernelOp op) {
   Call *c = add_call(lw, op, li, -1, (int[]){y, x}, 2);
   dims(c, (int)lw->p->v[x].size, 0, 0, 0);
   c->slope = (float)l->slope;
+  c->avx2 = lw->avx2 && (op == K_RELU || op == K_SIGMOID || op == K_TANH);
   return y;
 }
 
 static int lower_linear(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
-  int x = input_value(lw, l, 0);
-  int w = weight_copy(lw, li, &l->param[0], vname(lw, l, "weight", -1));
-  int b = l->bias ? weight_copy(lw, li, &l->param[1], vname(lw, l, "bias", -1)) : -1;
+  int x = input_value(lw, l, 0), in = (int)lw->p->v[x].size;
+  int w, b = -1;
+  if (lw->avx2) { /* panels of 8 rows, bias padded to them */
+    w = add_value(lw, V_WEIGHT, li, round8(l->out) * in, vname(lw, l, "weight", -1));
+    float *wd = weight_data(lw, w, l->param[0].data);
+    if (wd)
+      pack_panels8(wd, l->param[0].data, l->out, in);
+    if (l->bias) {
+      b = add_value(lw, V_WEIGHT, li, round8(l->out), vname(lw, l, "bias", -1));
+      float *bd = weight_data(lw, b, l->param[1].data);
+      if (bd)
+        memcpy(bd, l->param[1].data, (size_t)l->out * sizeof *bd);
+    }
+  } else {
+    w = weight_copy(lw, li, &l->param[0], vname(lw, l, "weight", -1));
+    b = l->bias ? weight_copy(lw, li, &l->param[1], vname(lw, l, "bias", -1)) : -1;
+  }
   int y = add_value(lw, V_TRANSIENT, li, l->out, vname(lw, l, "out", -1));
-  dims(add_call(lw, K_GEMV, li, -1, (int[]){y, w, b, x}, 4), l->out, (int)lw->p->v[x].size, 0, 0);
+  Call *c = add_call(lw, K_GEMV, li, -1, (int[]){y, w, b, x}, 4);
+  dims(c, l->out, in, 0, 0);
+  c->avx2 = lw->avx2;
   return y;
+}
+
+/* AVX2: each stacked layer is one fused step over packed [W_ih | W_hh]. */
+static int lower_lstm_avx2(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int H = l->hidden[0], x = input_value(lw, l, 0), blocks = (H + 7) / 8;
+  for (int k = 0; k < l->stack; k++) {
+    const Param *wih = find_param(l, "weight_ih_l%d", k);
+    int in = wih->shape.dim[1];
+    int w = add_value(lw, V_WEIGHT, li, (int64_t)blocks * 32 * (in + H), vname(lw, l, "weight_l", k));
+    int b = add_value(lw, V_WEIGHT, li, (int64_t)blocks * 32, vname(lw, l, "bias_l", k));
+    float *wd = weight_data(lw, w, wih->data), *bd = weight_data(lw, b, wih->data);
+    if (wd)
+      pack_lstm(wd, bd, wih->data, find_param(l, "weight_hh_l%d", k)->data,
+                find_param(l, "bias_ih_l%d", k)->data, find_param(l, "bias_hh_l%d", k)->data, in, H);
+    int h = add_value(lw, V_STATE, li, H, vname(lw, l, "h", k));
+    int c = add_value(lw, V_STATE, li, H, vname(lw, l, "c", k));
+    int scratch = add_value(lw, V_TRANSIENT, li, H, vname(lw, l, "h_new", k));
+    int args[9] = {h, c, scratch, w, b, x, -1, -1, -1};
+    if (l->peephole == PEEPHOLE_DIAGONAL) {
+      args[6] = weight_copy(lw, li, find_param(l, "weight_ci_l%d", k), vname(lw, l, "ci_l", k));
+      args[7] = weight_copy(lw, li, find_param(l, "weight_cf_l%d", k), vname(lw, l, "cf_l", k));
+      args[8] = weight_copy(lw, li, find_param(l, "weight_co_l%d", k), vname(lw, l, "co_l", k));
+    }
+    Call *call = add_call(lw, K_LSTM_STEP, li, k, args, 9);
+    dims(call, in, H, 0, 0);
+    call->avx2 = true;
+    x = h;
+  }
+  return x;
+}
+
+static int lower_gru_avx2(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int H = l->hidden[0], x = input_value(lw, l, 0), blocks = (H + 7) / 8;
+  for (int k = 0; k < l->stack; k++) {
+    const Param *wih = find_param(l, "weight_ih_l%d", k);
+    int in = wih->shape.dim[1];
+    int w = add_value(lw, V_WEIGHT, li, (int64_t)blocks * 24 * (in + H), vname(lw, l, "weight_l", k));
+    int b = add_value(lw, V_WEIGHT, li, (int64_t)blocks * 32, vname(lw, l, "bias_l", k));
+    float *wd = weight_data(lw, w, wih->data), *bd = weight_data(lw, b, wih->data);
+    if (wd)
+      pack_gru(wd, bd, wih->data, find_param(l, "weight_hh_l%d", k)->data,
+               find_param(l, "bias_ih_l%d", k)->data, find_param(l, "bias_hh_l%d", k)->data, in, H);
+    int h = add_value(lw, V_STATE, li, H, vname(lw, l, "h", k));
+    int scratch = add_value(lw, V_TRANSIENT, li, H, vname(lw, l, "h_new", k));
+    Call *call = add_call(lw, K_GRU_STEP, li, k, (int[]){h, scratch, w, b, x}, 5);
+    dims(call, in, H, 0, 0);
+    call->avx2 = true;
+    x = h;
+  }
+  return x;
 }
 
 static int lower_lstm(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int H = l->hidden[0], x = input_value(lw, l, 0);
+  if (lw->avx2)
+    return lower_lstm_avx2(lw, li);
   for (int k = 0; k < l->stack; k++) {
     const Param *wih = find_param(l, "weight_ih_l%d", k), *whh = find_param(l, "weight_hh_l%d", k);
     const Param *bih = find_param(l, "bias_ih_l%d", k), *bhh = find_param(l, "bias_hh_l%d", k);
@@ -185,6 +263,8 @@ static int lower_lstm(Lowering *lw, int li) {
 static int lower_gru(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int H = l->hidden[0], x = input_value(lw, l, 0);
+  if (lw->avx2)
+    return lower_gru_avx2(lw, li);
   for (int k = 0; k < l->stack; k++) {
     const Param *wih = find_param(l, "weight_ih_l%d", k);
     int in = wih->shape.dim[1];
@@ -212,17 +292,48 @@ static Geom cell_geom(int in_c0, int in_c1, int rows, int cols, int out_c, int k
   return g;
 }
 
+static bool conv_fits_avx2(const Geom *g) {
+  return g->win.sh == 1 && g->win.sw == 1 && g->win.dh == 1 && g->win.dw == 1 && g->groups <= 1;
+}
+
+/* A conv call y (+)= conv([x0; x1]) + b, its weights given in PyTorch's
+ * layout (NULL when unbound) and stored as the chosen kernel reads them. */
+static Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *wt, int b,
+                       int y, int x0, int x1, Geom geom) {
+  int groups = geom.groups ? geom.groups : 1;
+  int64_t taps = (int64_t)(geom.in_c0 + geom.in_c1) / groups * geom.win.kh * geom.win.kw;
+  bool avx2 = lw->avx2 && conv_fits_avx2(&geom);
+  int64_t size = avx2 ? (geom.out_c + 3) / 4 * 4 * taps : geom.out_c * taps;
+  int w = add_value(lw, V_WEIGHT, li, size, wname);
+  float *wd = weight_data(lw, w, wt != NULL);
+  if (wd && avx2)
+    pack_conv4(wd, wt, geom.out_c, geom.in_c0 + geom.in_c1, geom.win.kh, geom.win.kw);
+  else if (wd)
+    memcpy(wd, wt, (size_t)size * sizeof *wd);
+  int scratch = -1;
+  if (avx2) /* the zero-bordered input, as reel_conv2d_scratch_avx2 sizes it */
+    scratch = add_value(lw, V_TRANSIENT, li,
+                        (int64_t)(geom.in_c0 + geom.in_c1) * (geom.out_h + geom.win.kh - 1) *
+                                (geom.out_w + geom.win.kw - 1) + 16,
+                        arena_printf(lw->a, "%s_padded", wname));
+  Call *c = add_call(lw, K_CONV2D, li, sub, (int[]){y, w, b, x0, x1, scratch}, 6);
+  c->geom = geom;
+  c->avx2 = avx2;
+  return c;
+}
+
 static int lower_conv2d(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   const Layer *bn = l->fused_bn >= 0 ? &lw->g->layer[l->fused_bn] : NULL;
   const Layer *act = l->fused_act >= 0 ? &lw->g->layer[l->fused_act] : NULL;
   int x = input_value(lw, l, 0);
   int out_c = l->out, per_out = (int)(shape_elems(l->param[0].shape) / out_c);
-  int w = add_value(lw, V_WEIGHT, li, shape_elems(l->param[0].shape), vname(lw, l, "weight", -1));
   int b = l->bias || bn ? add_value(lw, V_WEIGHT, li, out_c, vname(lw, l, "bias", -1)) : -1;
-  float *wd = weight_data(lw, w, l->param[0].data), *bd = b >= 0 ? weight_data(lw, b, l->param[0].data) : NULL;
-  if (wd) {
-    memcpy(wd, l->param[0].data, (size_t)out_c * per_out * sizeof *wd);
+  float *bd = b >= 0 ? weight_data(lw, b, l->param[0].data) : NULL;
+  float *wt = NULL;
+  if (l->param[0].data) {
+    wt = arena_alloc(lw->a, (size_t)out_c * per_out * sizeof *wt);
+    memcpy(wt, l->param[0].data, (size_t)out_c * per_out * sizeof *wt);
     for (int o = 0; bd && o < out_c; o++)
       bd[o] = l->bias ? l->param[1].data[o] : 0.0f;
     if (bn) { /* w' = w s, b' = (b - mean) s + beta, s = gamma / sqrt(var + eps) */
@@ -231,20 +342,20 @@ static int lower_conv2d(Lowering *lw, int li) {
       for (int o = 0; o < out_c; o++) {
         double s = gamma[o] / sqrt((double)var[o] + bn->eps);
         for (int i = 0; i < per_out; i++)
-          wd[(size_t)o * per_out + i] = (float)(wd[(size_t)o * per_out + i] * s);
+          wt[(size_t)o * per_out + i] = (float)(wt[(size_t)o * per_out + i] * s);
         bd[o] = (float)((bd[o] - (double)mean[o]) * s + beta[o]);
       }
     }
   }
   int y = add_value(lw, V_TRANSIENT, li, shape_elems(l->out_shape), vname(lw, l, "out", -1));
-  Call *c = add_call(lw, K_CONV2D, li, -1, (int[]){y, w, b, x, -1}, 5);
-  c->geom = (Geom){.in_c0 = l->in_shape.dim[0], .in_h = l->in_shape.dim[1], .in_w = l->in_shape.dim[2],
-                   .out_c = out_c, .out_h = l->out_shape.dim[1], .out_w = l->out_shape.dim[2],
-                   .win = l->win, .groups = l->groups};
+  Geom geom = {.in_c0 = l->in_shape.dim[0], .in_h = l->in_shape.dim[1], .in_w = l->in_shape.dim[2],
+               .out_c = out_c, .out_h = l->out_shape.dim[1], .out_w = l->out_shape.dim[2],
+               .win = l->win, .groups = l->groups};
   if (act) {
-    c->geom.act = act->op == OP_RELU ? 1 : act->op == OP_RELU6 ? 2 : 3;
-    c->geom.slope = (float)act->slope;
+    geom.act = act->op == OP_RELU ? 1 : act->op == OP_RELU6 ? 2 : 3;
+    geom.slope = (float)act->slope;
   }
+  conv_call(lw, li, -1, vname(lw, l, "weight", -1), wt, b, y, x, -1, geom);
   return y;
 }
 
@@ -327,20 +438,25 @@ static int state_value(Lowering *lw, int li, const char *what, int k) {
 static int lower_convlstm(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int rows = l->in_shape.dim[1], cols = l->in_shape.dim[2], plane = rows * cols;
-  int w[MAX_STACK], b[MAX_STACK], h[MAX_STACK], c[MAX_STACK], peep[MAX_STACK][3];
+  int b[MAX_STACK], h[MAX_STACK], c[MAX_STACK], peep[MAX_STACK][3];
+  const float *wt[MAX_STACK];
   for (int s = 0; s < l->stack; s++) {
     int H = l->hidden[s], n = H * plane;
     const Param *wp = find_param(l, "cell_list.%d.conv.weight", s);
     const Param *bp = find_param(l, "cell_list.%d.conv.bias", s);
-    int per_out = (int)(shape_elems(wp->shape) / (4 * H));
-    w[s] = add_value(lw, V_WEIGHT, li, shape_elems(wp->shape), vname(lw, l, "weight_l", s));
+    int64_t per_out = shape_elems(wp->shape) / (4 * H);
+    wt[s] = NULL; /* PyTorch layout with gate blocks reordered; packed by conv_call */
     b[s] = add_value(lw, V_WEIGHT, li, 4 * H, vname(lw, l, "bias_l", s));
-    float *wd = weight_data(lw, w[s], wp->data), *bd = weight_data(lw, b[s], wp->data);
-    for (int blk = 0; wd && blk < 4; blk++) {
-      int to = convlstm_block(blk);
-      memcpy(wd + (size_t)to * H * per_out, wp->data + (size_t)blk * H * per_out,
-             (size_t)H * per_out * sizeof *wd);
-      memcpy(bd + (size_t)to * H, bp->data + (size_t)blk * H, (size_t)H * sizeof *bd);
+    float *bd = weight_data(lw, b[s], wp->data);
+    if (wp->data) {
+      float *reordered = arena_alloc(lw->a, (size_t)(4 * H * per_out) * sizeof(float));
+      wt[s] = reordered;
+      for (int blk = 0; blk < 4; blk++) {
+        int to = convlstm_block(blk);
+        memcpy(reordered + (size_t)to * H * per_out, wp->data + (size_t)blk * H * per_out,
+               (size_t)(H * per_out) * sizeof(float));
+        memcpy(bd + (size_t)to * H, bp->data + (size_t)blk * H, (size_t)H * sizeof *bd);
+      }
     }
     static const char *const peep_param[3] = {"cell_list.%d.weight_ci", "cell_list.%d.weight_cf",
                                               "cell_list.%d.weight_co"};
@@ -367,13 +483,13 @@ static int lower_convlstm(Lowering *lw, int li) {
   for (int s = 0; s < l->stack; s++) {
     int H = l->hidden[s], n = H * plane;
     int gates = add_value(lw, V_TRANSIENT, li, 4 * n, vname(lw, l, "gates", s));
-    Call *call = add_call(lw, K_CONV2D, li, s, (int[]){gates, w[s], b[s], x, h[s]}, 5);
-    call->geom = cell_geom(in_c, H, rows, cols, 4 * H, l->kernel);
-    if (l->peephole)
-      dims(add_call(lw, K_LSTM_PEEPHOLE_CELL, li, s,
-                    (int[]){h[s], c[s], gates, peep[s][0], peep[s][1], peep[s][2]}, 6), n, 0, 0, 0);
-    else
-      dims(add_call(lw, K_LSTM_CELL, li, s, (int[]){h[s], c[s], gates}, 3), n, 0, 0, 0);
+    conv_call(lw, li, s, vname(lw, l, "weight_l", s), wt[s], b[s], gates, x, h[s],
+              cell_geom(in_c, H, rows, cols, 4 * H, l->kernel));
+    Call *cell = l->peephole
+        ? add_call(lw, K_LSTM_PEEPHOLE_CELL, li, s, (int[]){h[s], c[s], gates, peep[s][0], peep[s][1], peep[s][2]}, 6)
+        : add_call(lw, K_LSTM_CELL, li, s, (int[]){h[s], c[s], gates}, 3);
+    dims(cell, n, 0, 0, 0);
+    cell->avx2 = lw->avx2;
     x = h[s];
     in_c = H;
   }
@@ -402,32 +518,38 @@ static int lower_convgru(Lowering *lw, int li) {
       rows /= 2, cols /= 2;
     }
     int n = H * rows * cols;
-    int wg = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_gates.weight", s), vname(lw, l, "gates_weight_l", s));
     int bg = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_gates.bias", s), vname(lw, l, "gates_bias_l", s));
-    int wc = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_can.weight", s), vname(lw, l, "can_weight_l", s));
     int bc = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_can.bias", s), vname(lw, l, "can_bias_l", s));
     int h = add_value(lw, V_STATE, li, n, vname(lw, l, "h", s));
     int gates = add_value(lw, V_TRANSIENT, li, 2 * n, vname(lw, l, "gates", s));
-    Call *c = add_call(lw, K_CONV2D, li, s, (int[]){gates, wg, bg, x, h}, 5);
-    c->geom = cell_geom(in_c, H, rows, cols, 2 * H, k);
+    conv_call(lw, li, s, vname(lw, l, "gates_weight_l", s),
+              find_param(l, "cell_list.%d.conv_gates.weight", s)->data, bg, gates, x, h,
+              cell_geom(in_c, H, rows, cols, 2 * H, k));
+    Call *c;
     if (l->rcn && s > 0) { /* gates += conv_below(maxpool2x2(h of the layer below)) */
       int H0 = l->hidden[s - 1];
-      int wb = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_below.weight", s), vname(lw, l, "below_weight_l", s));
       int pooled = add_value(lw, V_TRANSIENT, li, (int64_t)H0 * rows * cols, vname(lw, l, "pooled", s));
       c = add_call(lw, K_MAXPOOL, li, s, (int[]){pooled, below}, 2);
       c->geom = (Geom){.in_c0 = H0, .in_h = below_rows, .in_w = below_cols, .out_c = H0,
                        .out_h = rows, .out_w = cols};
       c->geom.win = (Window){.kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
-      c = add_call(lw, K_CONV2D, li, s, (int[]){gates, wb, -1, pooled, -1}, 5);
-      c->geom = cell_geom(H0, 0, rows, cols, 2 * H, k);
-      c->geom.accumulate = true;
+      Geom below_geom = cell_geom(H0, 0, rows, cols, 2 * H, k);
+      below_geom.accumulate = true;
+      conv_call(lw, li, s, vname(lw, l, "below_weight_l", s),
+                find_param(l, "cell_list.%d.conv_below.weight", s)->data, -1, gates, pooled, -1,
+                below_geom);
     }
     int rh = add_value(lw, V_TRANSIENT, li, n, vname(lw, l, "rh", s));
-    dims(add_call(lw, K_CONVGRU_RESET, li, s, (int[]){rh, gates, h}, 3), n, 0, 0, 0);
+    c = add_call(lw, K_CONVGRU_RESET, li, s, (int[]){rh, gates, h}, 3);
+    dims(c, n, 0, 0, 0);
+    c->avx2 = lw->avx2;
     int cand = add_value(lw, V_TRANSIENT, li, n, vname(lw, l, "cand", s));
-    c = add_call(lw, K_CONV2D, li, s, (int[]){cand, wc, bc, x, rh}, 5);
-    c->geom = cell_geom(in_c, H, rows, cols, H, k);
-    dims(add_call(lw, K_CONVGRU_UPDATE, li, s, (int[]){h, gates, cand}, 3), n, 0, 0, 0);
+    conv_call(lw, li, s, vname(lw, l, "can_weight_l", s),
+              find_param(l, "cell_list.%d.conv_can.weight", s)->data, bc, cand, x, rh,
+              cell_geom(in_c, H, rows, cols, H, k));
+    c = add_call(lw, K_CONVGRU_UPDATE, li, s, (int[]){h, gates, cand}, 3);
+    dims(c, n, 0, 0, 0);
+    c->avx2 = lw->avx2;
     below = h;
     x = h;
     in_c = H;
@@ -504,11 +626,11 @@ static void fill_lifetimes(Program *p) {
     p->v[p->forecast_value].last = p->nc;
 }
 
-Program *lower(Arena *a, const Graph *g) {
+Program *lower(Arena *a, const Graph *g, Target t) {
   Program *p = arena_alloc(a, sizeof *p);
   p->g = g;
   p->forecast_value = -1;
-  Lowering lw = {a, p, g, 0, arena_alloc(a, (size_t)g->n_layer * sizeof(int))};
+  Lowering lw = {a, p, g, 0, arena_alloc(a, (size_t)g->n_layer * sizeof(int)), t == TARGET_AVX2};
   add_value(&lw, V_INPUT, -1, shape_elems(g->input), "in");
   for (int i = 0; i < g->n_layer; i++) {
     if (i == g->n_step_layers)

@@ -10,7 +10,7 @@
 
 static const char usage[] =
     "usage: reelc compile SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
-    "                     [-o DIR] [--target generic]\n"
+    "                     [-o DIR] [--target avx2|generic]\n"
     "       reelc check SPEC.yaml [-w WEIGHTS.safetensors]\n"
     "       reelc info SPEC.yaml\n"
     "       reelc run SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
@@ -18,7 +18,8 @@ static const char usage[] =
     "\n"
     "  compile   write DIR/<model>.h, <model>.c, <model>_weights.c and the runtime files\n"
     "            the model uses (DIR defaults to '.');\n"
-    "            build with cc -std=c99 -O2 -IDIR DIR/*.c app.c -lm\n"
+    "            build with cc -std=c99 -O2 -mavx2 -mfma -IDIR DIR/*.c app.c -lm\n"
+    "            (no -mavx2 -mfma for --target generic)\n"
     "  check     parse, validate and infer shapes (and check weights with -w); silent on success\n"
     "  info      per-layer table (shapes, parameters, MACs, state) and memory totals\n"
     "  run       run the reference interpreter: 'input' [T, ...frame] -> 'output' [T, OUT]\n"
@@ -28,7 +29,8 @@ static const char usage[] =
     "  -w FILE              trained weights, PyTorch state_dict names (F32, F16, BF16)\n"
     "  --random-weights N   deterministic random weights from seed N (for benchmarks)\n"
     "  -o PATH              output directory (compile) or file (run)\n"
-    "  --target T           kernel set: generic (portable C99)\n"
+    "  --target T           kernels: avx2 (AVX2 + FMA; the default where this machine has\n"
+    "                       them) or generic (portable C99)\n"
     "  --dump=PASS          print the IR after PASS (spec, shapes, fuse, lower, plan) to stdout\n"
     "  --no-reuse           give every transient its own arena slot (A/B checks)\n"
     "  -h, --help           this text;  --version  the version\n";
@@ -79,9 +81,12 @@ static int parse_args(int argc, char **argv, Options *o) {
       if (slot) {
         *slot = value;
       } else if (strcmp(arg, "--target") == 0) {
-        if (strcmp(value, "generic") != 0)
-          return usage_error("unknown target '%s': this reelc has generic", value);
-        o->target = TARGET_GENERIC;
+        if (strcmp(value, "generic") == 0)
+          o->target = TARGET_GENERIC;
+        else if (strcmp(value, "avx2") == 0)
+          o->target = TARGET_AVX2;
+        else
+          return usage_error("unknown target '%s': expected generic or avx2", value);
       } else {
         char *end;
         errno = 0;
@@ -148,7 +153,7 @@ static int pipeline(const Options *o, Arena *a) {
   fuse_layers(g);
   if (o->dump && strcmp(o->dump, "fuse") == 0)
     dump_graph(stdout, g);
-  Program *p = lower(a, g);
+  Program *p = lower(a, g, o->target);
   if (o->dump && strcmp(o->dump, "lower") == 0)
     dump_program(stdout, p);
   if (!plan_memory(p, !o->no_reuse))
@@ -162,8 +167,18 @@ static int pipeline(const Options *o, Arena *a) {
   return emit_c(a, p, o->target, o->output ? o->output : ".") ? 0 : 1;
 }
 
+/* The default target: AVX2 where the machine running reelc has it. */
+static Target host_target(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return TARGET_AVX2;
+#endif
+  return TARGET_GENERIC;
+}
+
 int main(int argc, char **argv) {
-  Options o = {0};
+  Options o = {.target = host_target()};
   int status = parse_args(argc, argv, &o);
   if (status >= 0)
     return status;

@@ -243,10 +243,12 @@ typedef enum {
   K_COPY,       /* y + offset <- x: concat slices, state hand-over */
   K_PIXEL_SHUFFLE, K_PIXEL_UNSHUFFLE,
   K_CONVGRU_RESET, K_CONVGRU_UPDATE,
+  K_LSTM_STEP,  /* AVX2: h, c <- a whole LSTM layer step, gate math fused */
+  K_GRU_STEP,   /* AVX2: h <- a whole GRU layer step */
   K_COUNT
 } KernelOp;
 
-enum { MAX_ARGS = 6 };
+enum { MAX_ARGS = 9 };
 
 /* The geometry of a conv or pool call. */
 typedef struct {
@@ -264,6 +266,7 @@ typedef struct {
   int dim[4];
   float slope; /* leaky relu */
   Geom geom;   /* conv, pools */
+  bool avx2;    /* the AVX2 kernel (with its packed weights), else generic */
   int layer;
   int sublayer; /* inside a stack, for comments; -1 otherwise */
 } Call;
@@ -287,15 +290,25 @@ typedef struct {
   int64_t state_floats;
 } Program;
 
+typedef enum { TARGET_GENERIC, TARGET_AVX2 } Target;
 extern const char *const kernel_name[K_COUNT];
-Program *lower(Arena *a, const Graph *g);
+Program *lower(Arena *a, const Graph *g, Target t);
+
+/* ---- pack.c: the AVX2 kernels' weight layouts ---- */
+int64_t round8(int64_t n);
+void pack_panels8(float *out, const float *w, int rows, int cols);
+void pack_panels8_cat2(float *out, const float *a, int na, const float *b, int nb, int rows);
+void pack_lstm(float *w_out, float *b_out, const float *wih, const float *whh, const float *bih,
+               const float *bhh, int nx, int hidden);
+void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, const float *bih,
+              const float *bhh, int nx, int hidden);
+void pack_conv4(float *out, const float *w, int out_c, int in_c, int kh, int kw);
 
 /* ---- plan.c: arena offsets from lifetimes ---- */
 bool plan_memory(Program *p, bool reuse);
 bool plan_check(const Program *p); /* no two live transients overlap */
 
 /* ---- emit_c.c: the model's header and source; emit_weights.c: its data ---- */
-typedef enum { TARGET_GENERIC } Target;
 bool emit_c(Arena *a, const Program *p, Target t, const char *dir);
 enum { WEIGHT_CHUNK = 1024 }; /* bytes per string literal in <model>_weights.c */
 int64_t weight_chunks(const Program *p);

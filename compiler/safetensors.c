@@ -154,7 +154,7 @@ static bool convert(Arena *a, const char *path, const unsigned char *data, Entry
       out[i] = e->dtype == 1 ? f16_to_f32(h) : bf16_to_f32(h);
     }
     if (!isfinite(out[i])) {
-      diag_error((Loc){path, 0, 0}, "tensor '%s': element %zu is %s: weights must be finite",
+      diag_error((Loc){path, 0, 0}, "tensor '%s': element %zu is %s: values must be finite",
                  e->t->name, i, isnan(out[i]) ? "NaN" : "infinite");
       return false;
     }

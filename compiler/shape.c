@@ -190,7 +190,8 @@ static bool infer_convgru(Arena *a, Graph *g, Layer *l) {
     } else {
       in = s == 0 ? l->in_shape.dim[0] : l->hidden[s - 1];
     }
-    if (!fits(l, (int64_t)2 * hid * (in + hid) * k * k, "gate weight"))
+    if (!fits(l, (int64_t)2 * hid * (in + hid) * k * k, "gate weight") ||
+        !fits(l, (int64_t)2 * hid * rows * cols, "gate tensor"))
       return false;
     add_param(a, l, oihw(2 * hid, in + hid, k, k), "cell_list.%d.conv_gates.weight", s);
     add_param(a, l, vec(2 * hid), "cell_list.%d.conv_gates.bias", s);

@@ -232,6 +232,11 @@ static bool read_window(const YNode *n, Layer *l, bool pool) {
     return false;
   if ((v = yaml_get(n, "padding")) && !read_padding(v, l))
     return false;
+  if (l->same_pad && pool) {
+    diag_error(v->loc, "'padding: same' is for conv2d; a pool takes an integer or [rows, cols], as "
+               "nn.MaxPool2d and nn.AvgPool2d do");
+    return false;
+  }
   if (l->same_pad && (w->sh != 1 || w->sw != 1)) {
     diag_error(v->loc, "'padding: same' needs stride 1, as in PyTorch");
     return false;
@@ -482,7 +487,7 @@ static bool resolve_inputs(Graph *g, int i, const YNode *from, const YNode *init
     want_min = 2, want_max = MAX_INPUTS;
   if (l->op == OP_CONVGRU)
     want_max = l->stack;
-  if (l->n_input == 0 && l->op == OP_CONVLSTM) {
+  if (l->n_input == 0 && l->op == OP_CONVLSTM && init) {
     /* the forecaster's bottom layer: no external input */
   } else if (l->n_input < want_min || l->n_input > want_max ||
              (l->op == OP_CONVGRU && l->n_input != 1 && l->n_input != l->stack)) {

@@ -96,4 +96,39 @@ void reel_convgru_reset_generic(float *rh, const float *gates, const float *h, i
 /* h = (1 - s(z_pre)) h + s(z_pre) tanh(cand_pre). */
 void reel_convgru_update_generic(float *h, const float *gates, const float *cand, int n);
 
+/* ---- AVX2 (+FMA) kernels: runtime/avx2/, built with -mavx2 -mfma ---- */
+
+/* reel_gemv_avx2.c: weights in panels of 8 rows ([row/8][col][8], zero rows
+ * pad the last panel); b padded to a multiple of 8. */
+void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x, int rows,
+                        int cols);
+void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const float *x0, int n0,
+                             const float *x1, int n1, int rows);
+
+/* reel_pointwise_avx2.c */
+void reel_f32_relu_avx2(float *y, const float *x, int n);
+void reel_f32_sigmoid_avx2(float *y, const float *x, int n);
+void reel_f32_tanh_avx2(float *y, const float *x, int n);
+
+/* reel_cells_avx2.c: a whole LSTM or GRU step in one pass over its weights
+ * (layouts in that file); scratch holds `hidden` floats.  The peephole
+ * vectors may be NULL. */
+void reel_lstm_step_avx2(float *h, float *c, float *scratch, const float *w, const float *b,
+                         const float *x, int nx, int hidden, const float *wci, const float *wcf,
+                         const float *wco);
+void reel_gru_step_avx2(float *h, float *scratch, const float *w, const float *b, const float *x,
+                        int nx, int hidden);
+void reel_lstm_cell_avx2(float *h, float *c, const float *gates, int n);
+void reel_lstm_peephole_cell_avx2(float *h, float *c, const float *gates, const float *wci,
+                                  const float *wcf, const float *wco, int n);
+void reel_convgru_reset_avx2(float *rh, const float *gates, const float *h, int n);
+void reel_convgru_update_avx2(float *h, const float *gates, const float *cand, int n);
+
+/* reel_conv_avx2.c: stride 1, dilation 1, groups 1; weights
+ * [out_c/4][in_c][k_h][k_w][4]; scratch of reel_conv2d_scratch_avx2(d)
+ * floats for the zero-bordered input. */
+long reel_conv2d_scratch_avx2(const reel_conv2d_desc *d);
+void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
+                          const float *x0, const float *x1, float *scratch);
+
 #endif

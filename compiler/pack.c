@@ -1,0 +1,70 @@
+/* Weight layouts of the AVX2 kernels (runtime/avx2/ describes each), made
+ * at compile time so the kernels stream their weights in reading order.
+ * Each packer takes PyTorch's row-major layout; `out` is zeroed, so padding
+ * rows, units and channels are zero. */
+#include <string.h>
+
+#include "reel.h"
+
+int64_t round8(int64_t n) { return (n + 7) / 8 * 8; }
+
+/* [rows][cols] -> panels [rows/8][cols][8]. */
+void pack_panels8(float *out, const float *w, int rows, int cols) {
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < cols; j++)
+      out[((int64_t)(r / 8) * cols + j) * 8 + r % 8] = w[(int64_t)r * cols + j];
+}
+
+/* Two matrices side by side ([a | b], rows each) as one panel layout of
+ * na + nb columns. */
+void pack_panels8_cat2(float *out, const float *a, int na, const float *b, int nb, int rows) {
+  int n = na + nb;
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < n; j++)
+      out[((int64_t)(r / 8) * n + j) * 8 + r % 8] =
+          j < na ? a[(int64_t)r * na + j] : b[(int64_t)r * nb + j - na];
+}
+
+/* LSTM: per block of 8 units, column j holds [i f g o] x 8 units; the
+ * gate g of unit k is row g*H + k of W_ih (columns < nx) or W_hh. */
+void pack_lstm(float *w_out, float *b_out, const float *wih, const float *whh, const float *bih,
+               const float *bhh, int nx, int hidden) {
+  int n = nx + hidden;
+  for (int k = 0; k < hidden; k++)
+    for (int g = 0; g < 4; g++) {
+      int64_t row = (int64_t)g * hidden + k, blk = k / 8, lane = k % 8;
+      for (int j = 0; j < n; j++)
+        w_out[(blk * n + j) * 32 + g * 8 + lane] =
+            j < nx ? wih[row * nx + j] : whh[row * hidden + j - nx];
+      b_out[blk * 32 + g * 8 + lane] = bih[row] + bhh[row];
+    }
+}
+
+/* GRU: per block of 8 units, x columns hold [r z n] x 8, then h columns
+ * [r z n] x 8; bias [b_ir + b_hr, b_iz + b_hz, b_in, b_hn] x 8. */
+void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, const float *bih,
+              const float *bhh, int nx, int hidden) {
+  int64_t block = 24 * (int64_t)(nx + hidden);
+  for (int k = 0; k < hidden; k++) {
+    int64_t blk = k / 8, lane = k % 8;
+    for (int g = 0; g < 3; g++) {
+      int64_t row = (int64_t)g * hidden + k;
+      for (int j = 0; j < nx; j++)
+        w_out[blk * block + (int64_t)j * 24 + g * 8 + lane] = wih[row * nx + j];
+      for (int j = 0; j < hidden; j++)
+        w_out[blk * block + 24 * (int64_t)nx + (int64_t)j * 24 + g * 8 + lane] = whh[row * hidden + j];
+    }
+    b_out[blk * 32 + lane] = bih[k] + bhh[k];
+    b_out[blk * 32 + 8 + lane] = bih[hidden + k] + bhh[hidden + k];
+    b_out[blk * 32 + 16 + lane] = bih[2 * hidden + k];
+    b_out[blk * 32 + 24 + lane] = bhh[2 * hidden + k];
+  }
+}
+
+/* Conv weights (out_c, in_c, kh, kw) -> [out_c/4][in_c][kh][kw][4]. */
+void pack_conv4(float *out, const float *w, int out_c, int in_c, int kh, int kw) {
+  int64_t taps = (int64_t)in_c * kh * kw;
+  for (int o = 0; o < out_c; o++)
+    for (int64_t t = 0; t < taps; t++)
+      out[((int64_t)(o / 4) * taps + t) * 4 + o % 4] = w[(int64_t)o * taps + t];
+}

@@ -1,0 +1,97 @@
+/* AVX2 direct convolution for stride 1, dilation 1, one group (ConvLSTM and
+ * ConvGRU gates, most of a ResNet); other shapes use the generic kernel.
+ *
+ * The input [x0; x1] is first copied into `scratch` with its zero border,
+ * so the inner loop has no bounds tests.  Weights are packed in blocks of
+ * 4 output channels, [oc/4][ic][kh][kw][4] (zero channels pad the last
+ * block).  The micro-kernel holds 4 output channels x 16 output columns in
+ * 8 accumulators: per tap it loads two input vectors and broadcasts four
+ * weights for 8 FMAs, and it writes NCHW directly: no layout conversion. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "reel_runtime.h"
+
+static float act1(int act, float slope, float v) {
+  if (act == REEL_ACT_RELU)
+    return v > 0.0f ? v : 0.0f;
+  if (act == REEL_ACT_RELU6)
+    return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+  if (act == REEL_ACT_LEAKY_RELU)
+    return v >= 0.0f ? v : slope * v;
+  return v;
+}
+
+/* Floats of scratch the kernel needs: the padded input and one vector of slack. */
+long reel_conv2d_scratch_avx2(const reel_conv2d_desc *d) {
+  return (long)(d->in_c0 + d->in_c1) * (d->out_h + d->k_h - 1) * (d->out_w + d->k_w - 1) + 16;
+}
+
+static void pad_input(const reel_conv2d_desc *d, const float *x0, const float *x1, float *pad) {
+  int ph = d->out_h + d->k_h - 1, pw = d->out_w + d->k_w - 1, c, r;
+  memset(pad, 0, (size_t)reel_conv2d_scratch_avx2(d) * sizeof *pad);
+  for (c = 0; c < d->in_c0 + d->in_c1; c++) {
+    const float *src = c < d->in_c0 ? x0 + (long)c * d->in_h * d->in_w
+                                    : x1 + (long)(c - d->in_c0) * d->in_h * d->in_w;
+    for (r = 0; r < d->in_h; r++) {
+      int pr = r + d->pad_top;
+      if (pr >= ph)
+        break;
+      memcpy(pad + ((long)c * ph + pr) * pw + d->pad_left, src + (long)r * d->in_w,
+             (size_t)(d->in_w < pw - d->pad_left ? d->in_w : pw - d->pad_left) * sizeof *pad);
+    }
+  }
+}
+
+/* 4 output channels x 16 columns starting at (oh, ow) of the padded input. */
+static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, __m256 acc[4][2],
+                 int oh, int ow) {
+  int ph = d->out_h + d->k_h - 1, pw = d->out_w + d->k_w - 1;
+  int in_c = d->in_c0 + d->in_c1, c, kh, kw, o;
+  for (c = 0; c < in_c; c++)
+    for (kh = 0; kh < d->k_h; kh++) {
+      const float *row = pad + ((long)c * ph + oh + kh) * pw + ow;
+      for (kw = 0; kw < d->k_w; kw++, w += 4) {
+        __m256 x0 = _mm256_loadu_ps(row + kw), x1 = _mm256_loadu_ps(row + kw + 8);
+        for (o = 0; o < 4; o++) {
+          __m256 wv = _mm256_broadcast_ss(w + o);
+          acc[o][0] = _mm256_fmadd_ps(wv, x0, acc[o][0]);
+          acc[o][1] = _mm256_fmadd_ps(wv, x1, acc[o][1]);
+        }
+      }
+    }
+}
+
+void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
+                          const float *x0, const float *x1, float *scratch) {
+  int in_c = d->in_c0 + d->in_c1, plane = d->out_h * d->out_w;
+  long wblock = 4L * in_c * d->k_h * d->k_w;
+  int ocb, oh, ow, o, v, i;
+  pad_input(d, x0, x1, scratch);
+  for (ocb = 0; ocb < d->out_c; ocb += 4) {
+    int nout = d->out_c - ocb < 4 ? d->out_c - ocb : 4;
+    const float *wb = w + (long)(ocb / 4) * wblock;
+    for (oh = 0; oh < d->out_h; oh++)
+      for (ow = 0; ow < d->out_w; ow += 16) {
+        __m256 acc[4][2];
+        float out[4][16];
+        int ncol = d->out_w - ow < 16 ? d->out_w - ow : 16;
+        for (o = 0; o < 4; o++)
+          for (v = 0; v < 2; v++)
+            acc[o][v] = _mm256_setzero_ps();
+        tile(d, scratch, wb, acc, oh, ow);
+        for (o = 0; o < 4; o++) {
+          _mm256_storeu_ps(out[o], acc[o][0]);
+          _mm256_storeu_ps(out[o] + 8, acc[o][1]);
+        }
+        for (o = 0; o < nout; o++) {
+          float *yr = y + (long)(ocb + o) * plane + (long)oh * d->out_w + ow;
+          float bias = b && !d->accumulate ? b[ocb + o] : 0.0f;
+          for (i = 0; i < ncol; i++) {
+            float s = out[o][i] + (d->accumulate ? yr[i] : bias);
+            yr[i] = act1(d->act, d->slope, s);
+          }
+        }
+      }
+  }
+}

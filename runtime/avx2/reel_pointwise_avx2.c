@@ -1,0 +1,28 @@
+/* AVX2 element-wise kernels: the generic ones' vector twins (y == x
+ * allowed).  sigmoid and tanh use reel_vmath_avx2.h's approximations. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "reel_runtime.h"
+#include "reel_vmath_avx2.h"
+
+#define POINTWISE(name, expr)                                  \
+  void name(float *y, const float *x, int n) {                 \
+    int i;                                                     \
+    for (i = 0; i + 8 <= n; i += 8) {                          \
+      __m256 v = _mm256_loadu_ps(x + i);                       \
+      _mm256_storeu_ps(y + i, expr);                           \
+    }                                                          \
+    if (i < n) {                                               \
+      float tmp[8] = {0};                                      \
+      __m256 v;                                                \
+      memcpy(tmp, x + i, (size_t)(n - i) * sizeof *x);         \
+      v = _mm256_loadu_ps(tmp);                                \
+      _mm256_storeu_ps(tmp, expr);                             \
+      memcpy(y + i, tmp, (size_t)(n - i) * sizeof *y);         \
+    }                                                          \
+  }
+
+POINTWISE(reel_f32_relu_avx2, _mm256_max_ps(v, _mm256_setzero_ps()))
+POINTWISE(reel_f32_sigmoid_avx2, reel_sigmoid_avx2(v))
+POINTWISE(reel_f32_tanh_avx2, reel_tanh_avx2(v))
