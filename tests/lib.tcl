@@ -37,6 +37,24 @@ set ::reel_target [expr {[info exists ::env(REEL_TARGET)] ? $::env(REEL_TARGET) 
 
 # Flags every generated model is built with (the product promises them).
 set ::reel_cflags {-std=c99 -O2 -Wall -Wextra -Werror -pedantic}
+# The specs the per-spec tests loop over: specs/, then tests/specs/ when
+# ALL is 1.  The full-width ResNet-18 LRCN (11.7M weights) is left to
+# resnet.test; its narrow twin tests/specs/lrcn_resnet18_narrow.yaml has the
+# same topology and goes through every loop.
+proc model_specs {{all 0}} {
+    set specs {}
+    foreach f [lsort [glob [file join $::root specs *.yaml]]] {
+        if {[file tail $f] ne "lrcn_resnet18.yaml"} {lappend specs $f}
+    }
+    if {$all} {lappend specs {*}[lsort [glob [file join $::root tests specs *.yaml]]]}
+    return $specs
+}
+
+# What the code in DIR needs from the C compiler: AVX2 and FMA when reelc
+# copied AVX2 kernels there (--target avx2).
+proc target_cflags {dir} {
+    return [expr {[llength [glob -nocomplain -directory $dir *_avx2.c]] ? {-mavx2 -mfma} : {}}]
+}
 
 #-------------------------------------------------------------------------
 # Scratch space: one fresh directory per run, removed by finish_test when
@@ -370,7 +388,7 @@ proc compile_model {spec w dir {target {}}} {
 proc model_name {dir} {
     set hs {}
     foreach h [glob -nocomplain -tails -directory $dir *.h] {
-        if {$h ne "reel_runtime.h"} {lappend hs [file rootname $h]}
+        if {![string match reel_* $h]} {lappend hs [file rootname $h]}  ;# runtime headers
     }
     if {[llength $hs] != 1} {
         error "expected one model header in $dir, found: [lsort $hs]"
@@ -395,7 +413,7 @@ proc build_driver {dir args} {
     set exe [file join $dir drive]
     unset -nocomplain ::reel_memo([list info $exe])
     set srcs [lsort [glob -nocomplain -directory $dir *.c]]
-    cc_run [dict get $opt -cc] {*}$::reel_cflags {*}[dict get $opt -cflags] \
+    cc_run [dict get $opt -cc] {*}$::reel_cflags {*}[target_cflags $dir] {*}[dict get $opt -cflags] \
         -I$dir -DREEL_MODEL=$m -DREEL_MODEL_UP=[string toupper $m] \
         -DREEL_MODEL_H=\"$m.h\" \
         {*}$srcs [file join $::testdir driver.c] {*}[dict get $opt -extra] \
