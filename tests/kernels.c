@@ -1,0 +1,204 @@
+/* Every AVX2 kernel against its generic twin, on sizes below, at and above
+ * the vector width and tile sizes (remainders included), with weights
+ * packed by the compiler's own pack.c; and the vector sigmoid/tanh against
+ * the C library.  Prints "name max_abs_error" lines for kernels.test. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reel.h"
+#include "reel_runtime.h"
+
+static unsigned long long rng = 88172645463325252ull;
+
+static float frand(void) { /* uniform in [-1, 1) */
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (float)((double)(rng >> 11) * 0x1p-53 * 2.0 - 1.0);
+}
+
+static float *rnd(size_t n) {
+  float *p = calloc(n + 1, sizeof *p);
+  for (size_t i = 0; i < n; i++)
+    p[i] = frand();
+  return p;
+}
+
+static double maxdiff(const float *a, const float *b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - b[i]);
+    if (d > m || d != d)
+      m = d != d ? INFINITY : d;
+  }
+  return m;
+}
+
+static const int sizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 33, 64};
+enum { NS = sizeof sizes / sizeof sizes[0] };
+
+static void gemv(void) {
+  double err = 0, err2 = 0;
+  for (int a = 0; a < NS; a++)
+    for (int c = 0; c < NS; c++) {
+      int rows = sizes[a], n0 = sizes[c], n1 = sizes[(a + c) % NS];
+      float *w = rnd((size_t)rows * (n0 + n1)), *b = rnd((size_t)round8(rows)), *x = rnd(n0 + n1);
+      float *wp = calloc((size_t)round8(rows) * (n0 + n1), sizeof *wp);
+      float *y0 = calloc(rows, 4), *y1 = calloc(rows, 4);
+      pack_panels8(wp, w, rows, n0 + n1);
+      reel_f32_gemv_generic(y0, w, b, x, rows, n0 + n1);
+      reel_f32_gemv_avx2(y1, wp, b, x, rows, n0 + n1);
+      err = fmax(err, maxdiff(y0, y1, rows));
+      /* [x0 | x1] from two pointers */
+      float *wa = calloc((size_t)rows * n0, 4), *wb = calloc((size_t)rows * n1, 4);
+      for (int r = 0; r < rows; r++) {
+        memcpy(wa + (size_t)r * n0, w + (size_t)r * (n0 + n1), (size_t)n0 * 4);
+        memcpy(wb + (size_t)r * n1, w + (size_t)r * (n0 + n1) + n0, (size_t)n1 * 4);
+      }
+      pack_panels8_cat2(wp, wa, n0, wb, n1, rows);
+      reel_f32_gemv_cat2_avx2(y1, wp, NULL, x, n0, x + n0, n1, rows);
+      reel_f32_gemv_cat2_generic(y0, w, NULL, x, n0, x + n0, n1, rows);
+      err2 = fmax(err2, maxdiff(y0, y1, rows));
+      free(w), free(b), free(x), free(wp), free(y0), free(y1), free(wa), free(wb);
+    }
+  printf("gemv %g\ngemv_cat2 %g\n", err, err2);
+}
+
+static void lstm_gru(void) {
+  double el = 0, ep = 0, eg = 0;
+  for (int a = 0; a < NS; a++)
+    for (int c = 0; c < NS; c += 2) {
+      int H = sizes[a], nx = sizes[c], blocks = (H + 7) / 8;
+      float *wih = rnd((size_t)4 * H * nx), *whh = rnd((size_t)4 * H * H);
+      float *bih = rnd(4 * H), *bhh = rnd(4 * H), *x = rnd(nx);
+      float *pc[3] = {rnd(H), rnd(H), rnd(H)};
+      for (int peep = 0; peep < 2; peep++) {
+        float *h0 = rnd(H), *c0 = rnd(H), *h1 = malloc(H * 4), *c1 = malloc(H * 4), *s = malloc(H * 4);
+        float *wcat = malloc((size_t)4 * H * (nx + H) * 4), *bsum = malloc(4 * H * 4), *g = malloc(4 * H * 4);
+        float *wp = calloc((size_t)blocks * 32 * (nx + H), 4), *bp = calloc((size_t)blocks * 32, 4);
+        memcpy(h1, h0, H * 4), memcpy(c1, c0, H * 4);
+        for (int r = 0; r < 4 * H; r++) {
+          memcpy(wcat + (size_t)r * (nx + H), wih + (size_t)r * nx, (size_t)nx * 4);
+          memcpy(wcat + (size_t)r * (nx + H) + nx, whh + (size_t)r * H, (size_t)H * 4);
+          bsum[r] = bih[r] + bhh[r];
+        }
+        reel_f32_gemv_cat2_generic(g, wcat, bsum, x, nx, h0, H, 4 * H);
+        if (peep)
+          reel_lstm_peephole_cell_generic(h0, c0, g, pc[0], pc[1], pc[2], H);
+        else
+          reel_lstm_cell_generic(h0, c0, g, H);
+        pack_lstm(wp, bp, wih, whh, bih, bhh, nx, H);
+        reel_lstm_step_avx2(h1, c1, s, wp, bp, x, nx, H, peep ? pc[0] : NULL, peep ? pc[1] : NULL,
+                            peep ? pc[2] : NULL);
+        double e = fmax(maxdiff(h0, h1, H), maxdiff(c0, c1, H));
+        if (peep)
+          ep = fmax(ep, e);
+        else
+          el = fmax(el, e);
+        free(h0), free(c0), free(h1), free(c1), free(s), free(wcat), free(bsum), free(g), free(wp), free(bp);
+      }
+      /* GRU: PyTorch's gates with the two biases apart */
+      float *gi = malloc(3 * H * 4), *gh = malloc(3 * H * 4), *h0 = rnd(H), *h1 = malloc(H * 4), *s = malloc(H * 4);
+      float *wp = calloc((size_t)blocks * 24 * (nx + H), 4), *bp = calloc((size_t)blocks * 32, 4);
+      memcpy(h1, h0, H * 4);
+      reel_f32_gemv_generic(gi, wih, bih, x, 3 * H, nx);
+      reel_f32_gemv_generic(gh, whh, bhh, h0, 3 * H, H);
+      reel_gru_cell_generic(h0, gi, gh, H);
+      pack_gru(wp, bp, wih, whh, bih, bhh, nx, H);
+      reel_gru_step_avx2(h1, s, wp, bp, x, nx, H);
+      eg = fmax(eg, maxdiff(h0, h1, H));
+      free(gi), free(gh), free(h0), free(h1), free(s), free(wp), free(bp);
+      free(wih), free(whh), free(bih), free(bhh), free(x), free(pc[0]), free(pc[1]), free(pc[2]);
+    }
+  printf("lstm_step %g\nlstm_step_peephole %g\ngru_step %g\n", el, ep, eg);
+}
+
+static void conv(void) {
+  double err = 0;
+  for (int trial = 0; trial < 60; trial++) {
+    reel_conv2d_desc d = {0};
+    int k = 1 + 2 * (trial % 3), pad = trial % 4 == 0 ? 0 : k / 2;
+    d.in_c0 = 1 + trial % 5;
+    d.in_c1 = trial % 3 ? trial % 4 : 0;
+    d.in_h = 3 + trial % 7;
+    d.in_w = 2 + (trial * 5) % 23;
+    d.k_h = d.k_w = k;
+    d.stride_h = d.stride_w = d.dil_h = d.dil_w = d.groups = 1;
+    d.pad_top = d.pad_left = pad;
+    d.out_h = d.in_h + 2 * pad - k + 1;
+    d.out_w = d.in_w + 2 * pad - k + 1;
+    if (d.out_h < 1 || d.out_w < 1)
+      continue;
+    d.out_c = 1 + trial % 9;
+    d.act = trial % 4;
+    d.slope = 0.1f;
+    d.accumulate = trial % 5 == 4;
+    int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;
+    float *w = rnd((size_t)d.out_c * in_c * k * k), *b = rnd(d.out_c);
+    float *x0 = rnd((size_t)d.in_c0 * d.in_h * d.in_w), *x1 = rnd((size_t)d.in_c1 * d.in_h * d.in_w + 1);
+    float *wp = calloc((size_t)(d.out_c + 3) / 4 * 4 * in_c * k * k, 4);
+    float *y0 = rnd(n), *y1 = malloc((size_t)n * 4), *s = malloc((size_t)reel_conv2d_scratch_avx2(&d) * 4);
+    memcpy(y1, y0, (size_t)n * 4);
+    pack_conv4(wp, w, d.out_c, in_c, k, k);
+    reel_f32_conv2d_generic(&d, y0, w, b, x0, d.in_c1 ? x1 : NULL);
+    reel_f32_conv2d_avx2(&d, y1, wp, b, x0, d.in_c1 ? x1 : NULL, s);
+    err = fmax(err, maxdiff(y0, y1, n));
+    free(w), free(b), free(x0), free(x1), free(wp), free(y0), free(y1), free(s);
+  }
+  printf("conv2d %g\n", err);
+}
+
+static void pointwise(void) {
+  double er = 0, es = 0, et = 0, ec = 0, ep = 0, eg = 0;
+  for (int a = 0; a < NS; a++) {
+    int n = sizes[a];
+    float *x = rnd(4 * n), *y0 = malloc(4 * n * 4), *y1 = malloc(4 * n * 4);
+    for (int i = 0; i < 4 * n; i++)
+      x[i] *= 8;
+    reel_f32_relu_generic(y0, x, n), reel_f32_relu_avx2(y1, x, n), er = fmax(er, maxdiff(y0, y1, n));
+    reel_f32_sigmoid_generic(y0, x, n), reel_f32_sigmoid_avx2(y1, x, n), es = fmax(es, maxdiff(y0, y1, n));
+    reel_f32_tanh_generic(y0, x, n), reel_f32_tanh_avx2(y1, x, n), et = fmax(et, maxdiff(y0, y1, n));
+    float *h0 = rnd(n), *c0 = rnd(n), *h1 = malloc(n * 4), *c1 = malloc(n * 4), *p = rnd(3 * n);
+    memcpy(h1, h0, n * 4), memcpy(c1, c0, n * 4);
+    reel_lstm_cell_generic(h0, c0, x, n), reel_lstm_cell_avx2(h1, c1, x, n);
+    ec = fmax(ec, fmax(maxdiff(h0, h1, n), maxdiff(c0, c1, n)));
+    reel_lstm_peephole_cell_generic(h0, c0, x, p, p + n, p + 2 * n, n);
+    reel_lstm_peephole_cell_avx2(h1, c1, x, p, p + n, p + 2 * n, n);
+    ep = fmax(ep, fmax(maxdiff(h0, h1, n), maxdiff(c0, c1, n)));
+    reel_convgru_reset_generic(y0, x, h0, n), reel_convgru_reset_avx2(y1, x, h0, n);
+    eg = fmax(eg, maxdiff(y0, y1, n));
+    memcpy(h1, h0, n * 4);
+    reel_convgru_update_generic(h0, x, x + 2 * n, n), reel_convgru_update_avx2(h1, x, x + 2 * n, n);
+    eg = fmax(eg, maxdiff(h0, h1, n));
+    free(x), free(y0), free(y1), free(h0), free(c0), free(h1), free(c1), free(p);
+  }
+  printf("relu %g\nsigmoid %g\ntanh %g\nlstm_cell %g\nlstm_peephole_cell %g\nconvgru_cells %g\n",
+         er, es, et, ec, ep, eg);
+}
+
+/* The documented bounds of reel_vmath_avx2.h, against double libm. */
+static void vmath(void) {
+  enum { N = 60001 + 6 };
+  static float x[N], s[N], t[N];
+  double es = 0, et = 0;
+  for (int i = 0; i < 60001; i++)
+    x[i] = -30.0f + 0.001f * (float)i;
+  x[60001] = -100.0f, x[60002] = 100.0f, x[60003] = -1e30f, x[60004] = 1e30f;
+  x[60005] = 1e-30f, x[60006] = -88.0f;
+  reel_f32_sigmoid_avx2(s, x, N);
+  reel_f32_tanh_avx2(t, x, N);
+  for (int i = 0; i < N; i++) {
+    es = fmax(es, fabs(s[i] - 1.0 / (1.0 + exp(-(double)x[i]))));
+    et = fmax(et, fabs(t[i] - tanh((double)x[i])));
+  }
+  printf("vmath_sigmoid %g\nvmath_tanh %g\n", es, et);
+}
+
+int main(void) {
+  gemv();
+  lstm_gru();
+  conv();
+  pointwise();
+  vmath();
+  return 0;
+}
