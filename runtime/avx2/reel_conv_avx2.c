@@ -43,47 +43,56 @@ static void pad_input(const reel_conv2d_desc *d, const float *x0, const float *x
   }
 }
 
-/* 4 output channels x 16 columns starting at (oh, ow) of the padded input. */
-static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, __m256 acc[4][2],
+/* 4 output channels x 16 columns starting at (oh, ow) of the padded input,
+ * into out[4][16].  The eight accumulators are plain locals so they stay in
+ * registers across the whole reduction. */
+static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, float out[4][16],
                  int oh, int ow) {
   int ph = d->out_h + d->k_h - 1, pw = d->out_w + d->k_w - 1;
-  int in_c = d->in_c0 + d->in_c1, c, kh, kw, o;
-  for (c = 0; c < in_c; c++)
+  int in_c = d->in_c0 + d->in_c1, c, kh, kw;
+  __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps();
+  __m256 a11 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps();
+  __m256 a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps();
+  const float *plane = pad + (long)oh * pw + ow;
+  for (c = 0; c < in_c; c++, plane += (long)ph * pw)
     for (kh = 0; kh < d->k_h; kh++) {
-      const float *row = pad + ((long)c * ph + oh + kh) * pw + ow;
+      const float *row = plane + (long)kh * pw;
       for (kw = 0; kw < d->k_w; kw++, w += 4) {
-        __m256 x0 = _mm256_loadu_ps(row + kw), x1 = _mm256_loadu_ps(row + kw + 8);
-        for (o = 0; o < 4; o++) {
-          __m256 wv = _mm256_broadcast_ss(w + o);
-          acc[o][0] = _mm256_fmadd_ps(wv, x0, acc[o][0]);
-          acc[o][1] = _mm256_fmadd_ps(wv, x1, acc[o][1]);
-        }
+        __m256 x0 = _mm256_loadu_ps(row + kw), x1 = _mm256_loadu_ps(row + kw + 8), wv;
+        wv = _mm256_broadcast_ss(w);
+        a00 = _mm256_fmadd_ps(wv, x0, a00);
+        a01 = _mm256_fmadd_ps(wv, x1, a01);
+        wv = _mm256_broadcast_ss(w + 1);
+        a10 = _mm256_fmadd_ps(wv, x0, a10);
+        a11 = _mm256_fmadd_ps(wv, x1, a11);
+        wv = _mm256_broadcast_ss(w + 2);
+        a20 = _mm256_fmadd_ps(wv, x0, a20);
+        a21 = _mm256_fmadd_ps(wv, x1, a21);
+        wv = _mm256_broadcast_ss(w + 3);
+        a30 = _mm256_fmadd_ps(wv, x0, a30);
+        a31 = _mm256_fmadd_ps(wv, x1, a31);
       }
     }
+  _mm256_storeu_ps(out[0], a00), _mm256_storeu_ps(out[0] + 8, a01);
+  _mm256_storeu_ps(out[1], a10), _mm256_storeu_ps(out[1] + 8, a11);
+  _mm256_storeu_ps(out[2], a20), _mm256_storeu_ps(out[2] + 8, a21);
+  _mm256_storeu_ps(out[3], a30), _mm256_storeu_ps(out[3] + 8, a31);
 }
 
 void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
                           const float *x0, const float *x1, float *scratch) {
   int in_c = d->in_c0 + d->in_c1, plane = d->out_h * d->out_w;
   long wblock = 4L * in_c * d->k_h * d->k_w;
-  int ocb, oh, ow, o, v, i;
+  int ocb, oh, ow, o, i;
   pad_input(d, x0, x1, scratch);
   for (ocb = 0; ocb < d->out_c; ocb += 4) {
     int nout = d->out_c - ocb < 4 ? d->out_c - ocb : 4;
     const float *wb = w + (long)(ocb / 4) * wblock;
     for (oh = 0; oh < d->out_h; oh++)
       for (ow = 0; ow < d->out_w; ow += 16) {
-        __m256 acc[4][2];
         float out[4][16];
         int ncol = d->out_w - ow < 16 ? d->out_w - ow : 16;
-        for (o = 0; o < 4; o++)
-          for (v = 0; v < 2; v++)
-            acc[o][v] = _mm256_setzero_ps();
-        tile(d, scratch, wb, acc, oh, ow);
-        for (o = 0; o < 4; o++) {
-          _mm256_storeu_ps(out[o], acc[o][0]);
-          _mm256_storeu_ps(out[o] + 8, acc[o][1]);
-        }
+        tile(d, scratch, wb, out, oh, ow);
         for (o = 0; o < nout; o++) {
           float *yr = y + (long)(ocb + o) * plane + (long)oh * d->out_w + ow;
           float bias = b && !d->accumulate ? b[ocb + o] : 0.0f;
