@@ -1,5 +1,6 @@
 # reel: `make` builds build/reelc; `make test` runs every test;
-# `make generated` compiles specs/ into generated/; `make demo` runs the demo.
+# `make generated` compiles specs/ into generated/; `make demo` runs the demo;
+# `make bench` measures against PyTorch and oneDNN.
 CC ?= cc
 CFLAGS ?= -O2 -g
 COMPILER_FLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Icompiler -MMD -MP
@@ -49,9 +50,14 @@ demo: $(B)/reelc
 test: $(B)/reelc
 	tclsh tests/all.tcl
 
+# Latency of every spec and of the LSTM/GRU/ConvLSTM cells against PyTorch and
+# oneDNN on one pinned core; writes bench/RESULTS.md.  Not part of `test`.
+bench: $(B)/reelc
+	sh bench/run.sh
+
 clean:
 	rm -rf $(B) tests/tmp
 	find generated -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 
-.PHONY: all generated demo test clean
+.PHONY: all generated demo test bench clean
 -include $(OBJECTS:.o=.d)

@@ -1,0 +1,396 @@
+#!/usr/bin/python3
+"""Format bench/run.sh's raw measurements as bench/RESULTS.md (Markdown on stdout).
+
+    python3 bench/report.py bench/build/raw > bench/RESULTS.md
+
+The raw directory holds, all written by run.sh:
+  meta.txt              key=value lines: machine, compilers, flags, targets, peers
+  fma.jsonl             fma_peak.c: the single-core AVX2 FMA peak
+  bandwidth.jsonl       bandwidth.c: read bandwidth for L1/L2/L3/DRAM-sized buffers and for a
+                        buffer the size of each model's weights ("weights:<model>")
+  info-<model>.txt      `reelc info SPEC`: per-layer MACs and params, "weights: N bytes"
+  spec-<model>.txt      the spec's path
+  reel-<target>.jsonl   time_model.c, one line per model (and per forecaster's forecast)
+  torch.jsonl           torch_bench.py: every spec, and the bare cells
+  onednn.jsonl          onednn_bench.c with the library's best ISA; onednn-avx2.jsonl capped
+                        at AVX2 (DNNL_MAX_CPU_ISA=AVX2)
+
+Derived numbers, per model and phase (a step, or one forecast frame):
+  GFLOP/s          2 * MACs / median time; MACs from `reelc info` (the rows of the phase)
+  % FMA peak       that rate over the measured AVX2 FMA peak
+  % BW roofline    a batch-1 step reads every weight once: it cannot take less than
+                   weight bytes / the read bandwidth measured on a buffer of that size.  Shown
+                   where that bound exceeds the compute bound (flops / FMA peak), i.e. for the
+                   memory-bound recurrent cells; "-" (compute-bound) elsewhere.
+  speed-up         peer time / reel time: above 1, reel is faster.
+"""
+import collections
+import glob
+import json
+import os
+import re
+import sys
+
+try:
+    import yaml
+except ImportError:  # only needed to split a forecaster's MACs by phase
+    yaml = None
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CELLS = [("lstm512", "LSTM 512->512, one step, batch 1"),
+         ("gru512", "GRU 512->512, one step, batch 1"),
+         ("convlstm64", "ConvLSTM step, 32x32, C=H=64, 3x3 (gate conv 128->256)")]
+NA_MISSING = "n/a (not installed)"
+
+
+def read_jsonl(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip().startswith("{")]
+
+
+def read_meta(raw):
+    meta = collections.defaultdict(lambda: "?")  # a key an older run.sh did not write: "?"
+    with open(os.path.join(raw, "meta.txt")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            meta[k] = v
+    return meta
+
+
+def parse_info(path):
+    """`reelc info` -> (rows [(name, op, params, macs)], weight bytes)."""
+    rows, weights = [], None
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^\s*\d+\s+(\S+)\s+(\S+)\s.*?\s(\d+)\s+(\d+)\s+(\d+)\s*$", line)
+            if m:
+                rows.append((m.group(1), m.group(2), int(m.group(3)), int(m.group(4))))
+            m = re.match(r"^weights:\s*(\d+) bytes", line)
+            if m:
+                weights = int(m.group(1))
+    return rows, weights
+
+
+def forecast_layers(spec_path):
+    """How many layers the spec's forecast chain has (0: none); they are the last rows of
+    `reelc info`."""
+    if yaml is None:
+        return 0
+    with open(os.path.join(ROOT, spec_path)) as f:  # spec paths are relative to the repo
+        spec = yaml.safe_load(f)
+    return len(spec.get("forecast", {}).get("layers", []))
+
+
+class Model:
+    """One spec: MACs and weight bytes per phase ('step', 'forecast_frame')."""
+
+    def __init__(self, raw, name):
+        self.name = name
+        rows, total_weights = parse_info(os.path.join(raw, f"info-{name}.txt"))
+        with open(os.path.join(raw, f"spec-{name}.txt")) as f:
+            self.spec = f.read().strip()
+        nf = forecast_layers(self.spec)
+        observe, forecast = (rows[:-nf], rows[-nf:]) if nf else (rows, [])
+        self.macs = {"step": sum(r[3] for r in observe)}
+        # A single-phase step reads all the packed weights; a two-phase model reads each
+        # phase's own (counted from its parameters, 4 bytes each).
+        self.weight_bytes = {"step": total_weights if not nf else
+                             4 * sum(r[2] for r in observe)}
+        if nf:
+            self.macs["forecast_frame"] = sum(r[3] for r in forecast)
+            self.weight_bytes["forecast_frame"] = 4 * sum(r[2] for r in forecast)
+        self.total_weights = total_weights
+
+
+def fmt_us(v):
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if v < 10:
+        return f"{v:.2f}"
+    if v < 1000:
+        return f"{v:.1f}"
+    return f"{v:,.0f}"
+
+
+def fmt_ratio(peer, reel):
+    if isinstance(peer, str) or isinstance(reel, str) or peer is None or reel is None:
+        return "-"
+    return f"{peer / reel:.2f}x"
+
+
+def fmt_bytes(n):
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} B"
+
+
+def level_of(nbytes, meta):
+    for name, key in (("L1", "l1d"), ("L2", "l2"), ("L3", "l3")):
+        if nbytes <= int(meta[key]):
+            return name
+    return "DRAM"
+
+
+def main():
+    raw = sys.argv[1] if len(sys.argv) > 1 else "bench/build/raw"
+    meta = read_meta(raw)
+    targets = meta["targets"].split()
+    best = "avx2" if "avx2" in targets else "generic"
+
+    fma = read_jsonl(os.path.join(raw, "fma.jsonl"))[0]
+    peak = fma["gflops"]
+    bw = {r["label"]: r for r in read_jsonl(os.path.join(raw, "bandwidth.jsonl"))}
+
+    # reel[target][(model, what)] = record (or {"error": ...})
+    reel = {}
+    for t in ("generic", "avx2"):
+        recs = read_jsonl(os.path.join(raw, f"reel-{t}.jsonl")) or []
+        reel[t] = {}
+        for r in recs:
+            reel[t][(r["model"], r.get("what", "step"))] = r
+    torch_recs = read_jsonl(os.path.join(raw, "torch.jsonl"))
+    dnnl = {"native": read_jsonl(os.path.join(raw, "onednn.jsonl")),
+            "avx2": read_jsonl(os.path.join(raw, "onednn-avx2.jsonl"))}
+
+    models = {}
+    for path in sorted(glob.glob(os.path.join(raw, "info-*.txt"))):
+        name = os.path.basename(path)[5:-4]
+        models[name] = Model(raw, name)
+
+    def reel_us(t, name, what):
+        if t not in targets:
+            return "n/a (no avx2 target)" if t == "avx2" else "n/a"
+        r = reel[t].get((name, what))
+        if r is None:
+            return "n/a"
+        return r["median_us"] if "error" not in r else f"failed ({r['error']})"
+
+    def torch_us(name, what, key="model"):
+        if meta.get("have_torch") != "1":
+            return NA_MISSING
+        if torch_recs is None:
+            return "n/a (failed)"
+        for r in torch_recs:
+            if r.get(key) == name and r.get("what") == what:
+                return r["median_us"]
+        return "n/a"
+
+    def dnnl_rec(which, cell, layout=None):
+        if meta.get("have_onednn") != "1":
+            return None
+        for r in dnnl[which] or []:
+            if r.get("cell") == cell and (layout is None or r.get("layout") == layout):
+                return r
+        return None
+
+    def dnnl_us(which, cell, layout=None):
+        if meta.get("have_onednn") != "1":
+            return NA_MISSING
+        r = dnnl_rec(which, cell, layout)
+        return r["median_us"] if r else "n/a (failed)"
+
+    def derived(name, what, us):
+        """(GFLOP/s, % FMA peak, % BW roofline, level) for a reel time in us."""
+        m = models[name]
+        if isinstance(us, str) or us is None:
+            return "-", "-", "-", "-"
+        flops = 2.0 * m.macs[what]
+        wbytes = m.weight_bytes[what]
+        gflops = flops / (us * 1e-6) * 1e-9
+        label = f"weights:{name}"
+        bw_gbs = bw[label]["gbs"] if label in bw and what == "step" else None
+        if bw_gbs is None:  # forecast phase: the level's bandwidth
+            bw_gbs = bw[level_of(wbytes, meta)]["gbs"]
+        t_mem = wbytes / (bw_gbs * 1e9) * 1e6
+        t_comp = flops / (peak * 1e9) * 1e6
+        level = level_of(wbytes, meta)
+        pct_bw = f"{100 * t_mem / us:.0f}%" if t_mem > t_comp else "compute-bound"
+        return f"{gflops:.2f}", f"{100 * gflops / peak:.1f}%", pct_bw, level
+
+    out = []
+    w = out.append
+    cpu = meta["cpu_model"]
+    w("# reel benchmark results")
+    w("")
+    w(f"Written by `make bench` (bench/run.sh) on {meta['date']}. Every number below is from "
+      f"this machine, one core (`taskset -c {meta['pinned_cpu'] or '(unpinned)'}`), one thread, "
+      f"batch 1, float32; times are the **median** per step over many steps after a warm-up "
+      f"(about {meta['seconds']} s of timed steps per measurement; p10/p90 at the end).")
+    w("")
+    busy = re.search(rf"\bcpu{meta['pinned_cpu']} (\d+)%", meta["busy_before"])
+    if busy and int(busy.group(1)) > 10:
+        w(f"**Warning: the pinned core was {busy.group(1)}% busy with other work just before "
+          f"the timings** (see \"CPU busy\" below): the medians of long steps, the FMA median "
+          f"and the p90s are inflated; short steps and the best-of-repetitions peak and "
+          f"bandwidths are the least affected. Rerun on a quiet machine for clean numbers.")
+        w("")
+    w("## Machine")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    w(f"| CPU | {cpu} ({meta['cpus']} logical CPUs; under a hypervisor: {meta['hypervisor']}; "
+      f"AVX-512: {meta['avx512']}) |")
+    w(f"| caches (core {meta['pinned_cpu'] or '?'}) | L1d {fmt_bytes(int(meta['l1d']))}, "
+      f"L2 {fmt_bytes(int(meta['l2']))}, L3 {fmt_bytes(int(meta['l3']))} |")
+    w(f"| kernel | {meta['kernel']} |")
+    w(f"| C compiler | {meta['cc']} |")
+    w(f"| generated models built with | generic: `{meta['cflags_generic']}`; "
+      f"avx2: `{meta['cflags_avx2']}` |")
+    w(f"| FMA / bandwidth loops built with | `{meta['micro_cflags']}` |")
+    w(f"| reelc | {meta['reelc']}; targets: {', '.join(targets)}"
+      f"{'' if 'avx2' in targets else ' (`--target avx2` rejected: generic only)'} |")
+    tv = next((r for r in torch_recs or [] if r.get("what") == "version"), None)
+    w("| PyTorch | " + (f"{tv['version']} (Debian python3-torch), {tv['threads']} thread, "
+                         f"ATen CPU capability {tv['cpu_capability']}, no_grad"
+                         if tv else NA_MISSING) + " |")
+    dv = {k: next((r for r in v or [] if r.get("what") == "version"), None)
+          for k, v in dnnl.items()}
+    w("| oneDNN | " + (f"{dv['native']['version']} (Debian libdnnl-dev, C API, OpenMP, "
+                        f"OMP_NUM_THREADS=1); ISA {dv['native']['isa']} by default, "
+                        f"{dv['avx2']['isa'] if dv['avx2'] else '?'} with DNNL_MAX_CPU_ISA=AVX2"
+                        if dv["native"] else NA_MISSING) + " |")
+    w(f"| CPU busy over 1 s (all processes) | before the timings: {meta.get('busy_before', '?')}; "
+      f"after: {meta.get('busy_after', '?')} |")
+    w("")
+    w("### Peak and bandwidth, measured by the harness")
+    w("")
+    w(f"FP32 FMA peak, AVX2 (`bench/fma_peak.c`, 12 independent ymm FMA chains): "
+      f"**{peak:.1f} GFLOP/s** (best of {fma['reps']} repetitions; median "
+      f"{fma['median_gflops']:.1f})." +
+      (f" Core clock estimated at {fma['clock_ghz']:.2f} GHz (a dependent imul chain): two "
+       f"256-bit FMA pipes would give 32 flops/cycle = {32 * fma['clock_ghz']:.1f} GFLOP/s."
+       if fma.get("clock_ghz") else ""))
+    w("")
+    w("Streaming read bandwidth (`bench/bandwidth.c`, 32-byte loads, best of the repetitions):")
+    w("")
+    w("| buffer | size | GB/s (best) | GB/s (median) |")
+    w("|---|---|---|---|")
+    for label in ("L1", "L2", "L3", "DRAM"):
+        if label in bw:
+            r = bw[label]
+            w(f"| {label} | {fmt_bytes(r['bytes'])} | {r['gbs']:.1f} | {r['median_gbs']:.1f} |")
+    for label, r in bw.items():
+        if label.startswith("weights:"):
+            name = label.split(":", 1)[1]
+            w(f"| {name}'s weights ({level_of(r['bytes'], meta)}) | {fmt_bytes(r['bytes'])} "
+              f"| {r['gbs']:.1f} | {r['median_gbs']:.1f} |")
+    w("")
+
+    # ---- the cells ---------------------------------------------------------------------------
+    bl = f"reel {best}"
+    w("## Cells")
+    w("")
+    w(f"GFLOP/s, % of the FMA peak and % of the bandwidth roofline are reel's, for its "
+      f"**{best}** target{'' if best == 'avx2' else ' (no avx2 target in this reelc yet)'}. "
+      f"Speed-ups are peer time / {bl} time: above 1x, reel is faster. \"oneDNN AVX2\" is "
+      f"capped with DNNL_MAX_CPU_ISA=AVX2, like reel's kernels and the FMA peak above; "
+      f"\"oneDNN native\" may use wider vectors, so it can pass 100% of that peak.")
+    w("")
+    w("| cell | reel generic us | reel avx2 us | PyTorch us | oneDNN AVX2 us | "
+      "oneDNN native us | GFLOP/s | % FMA peak | weights | % BW roofline | "
+      "speed-up vs PyTorch | vs oneDNN AVX2 | vs oneDNN native |")
+    w("|---|" + "---|" * 12)
+    for name, desc in CELLS:
+        if name not in models:
+            continue
+        g = reel_us("generic", name, "step")
+        a = reel_us("avx2", name, "step")
+        r = a if best == "avx2" else g
+        tu = torch_us(name, "cell", key="cell")
+        layout = "any" if name == "convlstm64" else None
+        da, dn = dnnl_us("avx2", name, layout), dnnl_us("native", name, layout)
+        gf, pp, pb, _ = derived(name, "step", r)
+        lvl = level_of(models[name].weight_bytes["step"], meta)
+        mark = "*" if name == "convlstm64" and not isinstance(da, str) else ""
+        w(f"| {name}: {desc} | {fmt_us(g)} | {fmt_us(a)} | {fmt_us(tu)} | {fmt_us(da)}{mark} | "
+          f"{fmt_us(dn)}{mark} | {gf} | {pp} | {fmt_bytes(models[name].weight_bytes['step'])} "
+          f"({lvl}) | {pb} | {fmt_ratio(tu, r)} | {fmt_ratio(da, r)} | {fmt_ratio(dn, r)} |")
+    w("")
+    notes = []
+    if meta.get("have_onednn") == "1":
+        na = dnnl_rec("avx2", "convlstm64", "nchw")
+        nn_ = dnnl_rec("native", "convlstm64", "nchw")
+        ia = dnnl_rec("avx2", "convlstm64", "any")
+        inn = dnnl_rec("native", "convlstm64", "any")
+        notes.append(
+            "\\* oneDNN has no ConvLSTM: its convlstm64 time is the gate convolution alone "
+            "(128->256, 3x3, pad 1, direct), without the gate math, with the layout the library "
+            f"prefers for activations (`any`: {ia['impl'] if ia else '?'} / "
+            f"{inn['impl'] if inn else '?'}). With plain NCHW activations, as reel's, it takes "
+            f"{fmt_us(na['median_us'] if na else None)} us (AVX2, {na['impl'] if na else '?'}) / "
+            f"{fmt_us(nn_['median_us'] if nn_ else None)} us (native, "
+            f"{nn_['impl'] if nn_ else '?'}).")
+        rnn = [dnnl_rec(k, c) for k in ("avx2", "native") for c in ("lstm512", "gru512")]
+        if all(rnn):
+            notes.append("oneDNN RNN implementations: LSTM " + rnn[0]["impl"] + " (AVX2) / " +
+                         rnn[2]["impl"] + " (native); LBR GRU " + rnn[1]["impl"] + " / " +
+                         rnn[3]["impl"] + ".")
+    tc = torch_us("convlstm64", "conv_only", key="cell")
+    if not isinstance(tc, str):
+        notes.append(f"PyTorch's convlstm64 cell is tools/convrnn.py's ConvLSTMCell (conv + "
+                     f"gates); its conv alone takes {fmt_us(tc)} us. Its LSTM/GRU cells are "
+                     f"bare nn.LSTM / nn.GRU modules stepped with their state.")
+    for n in notes:
+        w(n)
+        w("")
+
+    # ---- every spec --------------------------------------------------------------------------
+    w("## Every spec")
+    w("")
+    w("Each spec compiled with `--random-weights 1` and timed one frame at a time with its state "
+      "carried over (bench/time_model.c); PyTorch runs the same spec through tools/reference.py's "
+      "`build_model`, stepped frame by frame (bench/torch_bench.py). Forecasters also time "
+      "`m_forecast`, per predicted frame.")
+    w("")
+    w("| spec | phase | MACs | weights | reel generic us | reel avx2 us | PyTorch us | "
+      "GFLOP/s | % FMA peak | % BW roofline | speed-up vs PyTorch |")
+    w("|---|" + "---|" * 10)
+    for name, m in sorted(models.items(), key=lambda kv: (kv[1].spec.startswith("bench/"),
+                                                          kv[0])):
+        for what in m.macs:
+            g = reel_us("generic", name, what)
+            a = reel_us("avx2", name, what)
+            r = a if best == "avx2" else g
+            tu = torch_us(name, what)
+            gf, pp, pb, _ = derived(name, what, r)
+            lvl = level_of(m.weight_bytes[what], meta)
+            phase = "step" if what == "step" else "forecast, per frame"
+            w(f"| `{m.spec}` | {phase} | {m.macs[what] / 1e6:,.2f} M | "
+              f"{fmt_bytes(m.weight_bytes[what])} ({lvl}) | {fmt_us(g)} | {fmt_us(a)} | "
+              f"{fmt_us(tu)} | {gf} | {pp} | {pb} | {fmt_ratio(tu, r)} |")
+    w("")
+
+    # ---- raw ---------------------------------------------------------------------------------
+    w("## All measurements")
+    w("")
+    w("| what | median us | p10 us | p90 us | timed steps |")
+    w("|---|---|---|---|---|")
+    for t in targets:
+        for (name, what), r in sorted(reel[t].items()):
+            if "error" in r:
+                w(f"| reel {t} {name} {what} | {r['error']} | | | |")
+            else:
+                w(f"| reel {t} {name} {what} | {fmt_us(r['median_us'])} | {fmt_us(r['p10_us'])} "
+                  f"| {fmt_us(r['p90_us'])} | {r['steps']} |")
+    for r in torch_recs or []:
+        if "median_us" in r:
+            label = r.get("model") or r.get("cell")
+            w(f"| PyTorch {label} {r['what']} | {fmt_us(r['median_us'])} | "
+              f"{fmt_us(r['p10_us'])} | {fmt_us(r['p90_us'])} | {r['steps']} |")
+    for k, recs in dnnl.items():
+        for r in recs or []:
+            if "median_us" in r:
+                w(f"| oneDNN {k} {r['cell']} ({r['layout']}, {r['impl']}) | "
+                  f"{fmt_us(r['median_us'])} | {fmt_us(r['p10_us'])} | {fmt_us(r['p90_us'])} "
+                  f"| {r['steps']} |")
+    w("")
+    sys.stdout.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

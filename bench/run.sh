@@ -1,0 +1,213 @@
+#!/bin/sh
+# bench/run.sh: reel's benchmark harness (`make bench`).
+#
+# Times every spec in specs/ and bench/specs/ as generated C, one frame step
+# at a time, for each code-generator target (generic, and avx2 when this
+# reelc has it); the same models and the benchmark cells in PyTorch
+# (Debian's python3-torch) and the cells in oneDNN (Debian's libdnnl-dev);
+# measures this core's FMA peak and read bandwidths for the rooflines; and
+# writes bench/RESULTS.md.  Everything timed runs pinned to one core.
+#
+# Installs nothing: a missing peer is reported and its column says
+# "n/a (not installed)".  Raw measurements (JSON lines) and all builds go to
+# bench/build/ (not in git).  No part of this is run by `make test`.
+#
+# Environment (all optional):
+#   BENCH_CPU      core to pin to (default 1)
+#   BENCH_SECONDS  timed seconds per measurement (default 2)
+#   BENCH_CFLAGS_GENERIC  flags for models built for --target generic
+#                  (default -O2: portable C, as `reelc --help` says to build it)
+#   BENCH_CFLAGS_AVX2     flags for --target avx2 (default -O2 -mavx2 -mfma)
+#   BENCH_SPECS    specs to run (default specs/*.yaml bench/specs/*.yaml)
+#   CC             C compiler (default cc)
+#   BENCH_PYTHON   the python3 with torch (default /usr/bin/python3, Debian's)
+#   REELC          the compiler to use (default build/reelc, built with make)
+set -eu
+cd "$(dirname "$0")/.."
+
+CPU=${BENCH_CPU:-1}
+SECS=${BENCH_SECONDS:-2}
+CC=${CC:-cc}
+CFLAGS_generic=${BENCH_CFLAGS_GENERIC:--O2}
+CFLAGS_avx2=${BENCH_CFLAGS_AVX2:--O2 -mavx2 -mfma}
+MICRO_CFLAGS="-O2 -mavx2 -mfma"
+SPECS=${BENCH_SPECS:-$(echo specs/*.yaml bench/specs/*.yaml)}
+PY=${BENCH_PYTHON:-/usr/bin/python3}
+REELC=${REELC:-build/reelc}
+B=bench/build
+RAW=$B/raw
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+rm -rf "$RAW"
+mkdir -p "$RAW"
+
+# ---- the compiler ---------------------------------------------------------
+if [ "$REELC" = build/reelc ] && ! make -s >&2; then
+  [ -x build/reelc ] || { say "make failed and there is no build/reelc"; exit 1; }
+  say "warning: make failed; using the existing build/reelc"
+fi
+
+# ---- pinning --------------------------------------------------------------
+if command -v taskset >/dev/null 2>&1 && taskset -c "$CPU" true 2>/dev/null; then
+  PIN="taskset -c $CPU"
+else
+  PIN=""
+  say "warning: cannot pin to core $CPU (taskset missing or core absent): timings unpinned"
+fi
+
+# ---- peers: check, never install ------------------------------------------
+missing=""
+HAVE_TORCH=0
+if [ -x "$PY" ] && "$PY" -c 'import torch, yaml' 2>/dev/null; then
+  HAVE_TORCH=1
+else
+  missing="$missing python3-torch python3-yaml"
+  say "PyTorch column skipped: $PY cannot import torch and yaml"
+fi
+HAVE_DNNL=0
+if [ -f /usr/include/oneapi/dnnl/dnnl.h ] &&
+   $CC -std=c99 -O2 -o "$B/onednn_bench" bench/onednn_bench.c -ldnnl -lm 2>"$RAW/onednn_build.log"; then
+  HAVE_DNNL=1
+else
+  missing="$missing libdnnl-dev"
+  say "oneDNN column skipped: cannot build bench/onednn_bench.c against -ldnnl (see $RAW/onednn_build.log)"
+fi
+[ -z "$missing" ] || say "to compare with every peer: apt-get install -y$missing"
+
+# ---- targets --------------------------------------------------------------
+TARGETS="generic"
+if ! grep -q ' avx2' /proc/cpuinfo || ! grep -q ' fma' /proc/cpuinfo; then
+  say "this CPU has no AVX2 + FMA: generic target only"
+elif $REELC compile bench/specs/lstm512.yaml --random-weights 1 --target avx2 \
+     -o "$B/probe-avx2" >/dev/null 2>"$RAW/avx2_probe.log"; then
+  TARGETS="generic avx2"
+  rm -rf "$B/probe-avx2"
+else
+  say "this reelc rejects --target avx2 ($(head -n 1 "$RAW/avx2_probe.log")): generic only"
+fi
+
+# ---- machine --------------------------------------------------------------
+cache_bytes() { # cache_bytes LEVEL TYPE: size in bytes of that cache of $CPU, 0 if unknown
+  for d in /sys/devices/system/cpu/cpu"$CPU"/cache/index*; do
+    [ "$(cat "$d/level")" = "$1" ] && [ "$(cat "$d/type")" = "$2" ] || continue
+    s=$(cat "$d/size")
+    case $s in
+      *K) echo $(( ${s%K} * 1024 )); return ;;
+      *M) echo $(( ${s%M} * 1048576 )); return ;;
+      *) echo "$s"; return ;;
+    esac
+  done
+  echo 0
+}
+L1=$(cache_bytes 1 Data); L2=$(cache_bytes 2 Unified); L3=$(cache_bytes 3 Unified)
+[ "$L1" -gt 0 ] || L1=32768
+[ "$L2" -gt 0 ] || L2=1048576
+[ "$L3" -gt 0 ] || L3=33554432
+{
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "cpus=$(nproc)"
+  echo "pinned_cpu=${PIN:+$CPU}"
+  echo "hypervisor=$(grep -q ' hypervisor' /proc/cpuinfo && echo yes || echo no)"
+  echo "avx512=$(grep -q ' avx512f' /proc/cpuinfo && echo yes || echo no)"
+  echo "l1d=$L1"; echo "l2=$L2"; echo "l3=$L3"
+  echo "kernel=$(uname -sr)"
+  echo "cc=$($CC --version | head -n 1)"
+  echo "cflags_generic=-std=c99 $CFLAGS_generic"
+  echo "cflags_avx2=-std=c99 $CFLAGS_avx2"
+  echo "micro_cflags=-std=c99 $MICRO_CFLAGS"
+  echo "reelc=$($REELC --version 2>&1 | head -n 1)"
+  echo "targets=$TARGETS"
+  echo "seconds=$SECS"
+  echo "have_torch=$HAVE_TORCH"
+  echo "have_onednn=$HAVE_DNNL"
+} >"$RAW/meta.txt"
+
+# ---- build everything first, so nothing of ours competes with the timings --
+$CC -std=c99 $MICRO_CFLAGS -o "$B/fma_peak" bench/fma_peak.c
+$CC -std=c99 $MICRO_CFLAGS -o "$B/bandwidth" bench/bandwidth.c
+
+models=""
+for spec in $SPECS; do
+  m=$(sed -n 's/^model:[[:space:]]*\([A-Za-z0-9_]*\).*/\1/p' "$spec" | head -n 1)
+  [ -n "$m" ] || { say "skipping $spec: no 'model:' line"; continue; }
+  models="$models $m"
+  echo "$spec" >"$RAW/spec-$m.txt"
+  $REELC info "$spec" >"$RAW/info-$m.txt"
+  for t in $TARGETS; do
+    d=$B/$t/$m
+    rm -rf "$d" && mkdir -p "$d"
+    say "compile $spec --target $t"
+    eval "flags=\$CFLAGS_$t"
+    if ! $REELC compile "$spec" --random-weights 1 --target "$t" -o "$d" 2>"$d/error.log" ||
+       ! $CC -std=c99 $flags -DREEL_MODEL="$m" \
+           -DREEL_MODEL_UP="$(echo "$m" | tr 'a-z' 'A-Z')" -DREEL_MODEL_H="\"$m.h\"" \
+           -I"$d" -o "$d/time_model" bench/time_model.c "$d"/*.c -lm 2>>"$d/error.log"; then
+      say "FAILED: $spec --target $t (see $d/error.log)"
+      printf '{"model": "%s", "target": "%s", "error": "build failed"}\n' "$m" "$t" \
+        >>"$RAW/reel-$t.jsonl"
+      rm -f "$d/time_model"
+    fi
+    rm -f "$d/${m}_weights.c" # random weights, up to 140 MB of C: only the binary is needed
+  done
+done
+
+# ---- measure --------------------------------------------------------------
+# How busy each CPU was over one second, before and after the timings (other
+# work on the pinned core shows as noise: wide p10..p90, a low median FMA rate).
+busy() {
+  a=$(grep '^cpu[0-9]' /proc/stat); sleep 1; b=$(grep '^cpu[0-9]' /proc/stat)
+  printf '%s\n%s\n' "$a" "$b" | awk '
+    { idle = $5 + $6; total = 0; for (i = 2; i <= NF; i++) total += $i
+      if ($1 in t) { printf "%s%s %.0f%%", sep, $1, 100 * (1 - (idle - d[$1]) / (total - t[$1])); sep = ", " }
+      else { d[$1] = idle; t[$1] = total } }
+    END { print "" }'
+}
+echo "busy_before=$(busy)" >>"$RAW/meta.txt"
+
+say "FMA peak and read bandwidths on core $CPU"
+$PIN "$B/fma_peak" 1 >"$RAW/fma.jsonl"
+sizes="L1=$((L1 / 2)) L2=$((L2 / 2))"
+l3=$((L2 * 8)); [ "$l3" -le $((L3 / 2)) ] || l3=$((L3 / 2))
+dram=$((L3 * 4)); [ "$dram" -ge $((512 * 1048576)) ] || dram=$((512 * 1048576))
+avail=$(awk '/^MemAvailable:/ { printf "%.0f", $2 * 1024; exit }' /proc/meminfo)
+[ -z "$avail" ] || [ "$dram" -le $((avail / 4)) ] || dram=$((avail / 4))
+sizes="$sizes L3=$l3 DRAM=$dram"
+for m in $models; do # each model's weights, for its roofline
+  w=$(sed -n 's/^weights:[[:space:]]*\([0-9]*\) bytes.*/\1/p' "$RAW/info-$m.txt")
+  [ -z "$w" ] || sizes="$sizes weights:$m=$w"
+done
+$PIN "$B/bandwidth" --seconds 0.5 $sizes >"$RAW/bandwidth.jsonl"
+
+for t in $TARGETS; do
+  for m in $models; do
+    [ -x "$B/$t/$m/time_model" ] || continue
+    say "reel $t: $m"
+    $PIN "$B/$t/$m/time_model" "$SECS" >>"$RAW/reel-$t.jsonl" ||
+      printf '{"model": "%s", "target": "%s", "error": "run failed"}\n' "$m" "$t" \
+        >>"$RAW/reel-$t.jsonl"
+  done
+done
+
+if [ "$HAVE_TORCH" = 1 ]; then
+  say "PyTorch: every spec and the cells"
+  specs_list=""
+  for m in $models; do specs_list="$specs_list $(cat "$RAW/spec-$m.txt")"; done
+  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PIN "$PY" bench/torch_bench.py --seconds "$SECS" \
+    $specs_list >"$RAW/torch.jsonl" || say "warning: torch_bench.py failed"
+fi
+
+if [ "$HAVE_DNNL" = 1 ]; then
+  say "oneDNN: the cells, native ISA and AVX2 only"
+  OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" >"$RAW/onednn.jsonl" ||
+    say "warning: onednn_bench failed"
+  DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" \
+    >"$RAW/onednn-avx2.jsonl" || say "warning: onednn_bench (AVX2) failed"
+fi
+
+echo "busy_after=$(busy)" >>"$RAW/meta.txt"
+# The table needs only a plain python3 (and python3-yaml to split a forecaster's phases).
+REPORT_PY=$PY; [ -x "$REPORT_PY" ] || REPORT_PY=python3
+"$REPORT_PY" bench/report.py "$RAW" >"$B/RESULTS.md" && cp "$B/RESULTS.md" bench/RESULTS.md
+say "wrote bench/RESULTS.md"

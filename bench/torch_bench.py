@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""PyTorch timings for bench/run.sh: the same models and cells as reel's, one frame at a time.
+
+    OMP_NUM_THREADS=1 taskset -c 1 /usr/bin/python3 bench/torch_bench.py [--seconds S] SPEC...
+
+For each spec, tools/reference.py's spec-driven build_model() makes the PyTorch model (default
+random init), and one frame step is timed: batch 1, float32, torch.no_grad(), one thread, the
+recurrent state carried from step to step as in streaming. reference.py evaluates whole clips
+layer by layer, so this file walks the same layer nodes one frame at a time (Stepper, below);
+before timing, it checks that streaming a short clip gives reference.run_all()'s outputs (and
+forecast). A spec with a forecast is also timed on its forecast, per predicted frame.
+
+Then the three benchmark cells as bare modules: nn.LSTM(512, 512) and nn.GRU(512, 512) for one
+step, and the ConvLSTM cell on 32x32 with C = H = 64, 3x3 (tools/convrnn.py's ConvLSTMCell: one
+conv over cat[x, h], 128 -> 256 channels, then the gates), plus that cell's conv alone (to set
+beside oneDNN, which has only the conv).
+
+Timing as in bench/time_model.c: warm-up (at least 3 calls and 0.3 s), then about S seconds of
+calls, each timed on its own (time.perf_counter_ns); median, p10, p90 in microseconds. Output:
+one JSON object per line.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import convrnn  # noqa: E402
+import reference  # noqa: E402
+
+WARMUP_MIN, WARMUP_SECONDS = 3, 0.3
+MIN_TIMED, MAX_TIMED = 11, 200000
+POOL = 16  # distinct random input frames, streamed round-robin
+
+
+def cpu_capability():
+    """ATen's kernel ISA, e.g. AVX2 (torch 1.13 reports it only in its config text)."""
+    m = re.search(r"CPU capability usage: (\S+)", torch.__config__.show())
+    return m.group(1) if m else "?"
+
+
+def emit(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+def measure(fn, seconds, per=1):
+    """Time fn() call by call after a warm-up; returns a dict of statistics in microseconds,
+    each sample divided by `per` (the frames one call produces)."""
+    clock = time.perf_counter_ns
+    warm, t0 = 0, clock()
+    while warm < WARMUP_MIN or clock() - t0 < WARMUP_SECONDS * 1e9:
+        fn()
+        warm += 1
+    est = (clock() - t0) / 1e9 / warm
+    n = min(MAX_TIMED, max(MIN_TIMED, int(seconds / est)))
+    samples = []
+    for _ in range(n):
+        t = clock()
+        fn()
+        samples.append((clock() - t) / 1e3 / per)
+    samples.sort()
+
+    def q(p):  # linear interpolation, as time_model.c's quantile()
+        pos = p * (n - 1)
+        i = int(pos)
+        return samples[-1] if i + 1 >= n else samples[i] + (pos - i) * (samples[i + 1] - samples[i])
+
+    return {"warmup": warm, "steps": n, "median_us": round(q(0.5), 3), "p10_us": round(q(0.1), 3),
+            "p90_us": round(q(0.9), 3), "mean_us": round(sum(samples) / n, 3),
+            "min_us": round(samples[0], 3)}
+
+
+class Stepper:
+    """Runs a reference.ReelModel one frame at a time, keeping every recurrent layer's state
+    between frames. It mirrors ReelModel._run_chain, with T = 1 and the states carried over:
+    per-frame ops see the frame as a batch of 1, recurrent modules are stepped with their state.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.reset()
+
+    def reset(self):
+        self.states = {}  # layer name -> that layer's recurrent state
+
+    def step(self, x):
+        """x: one frame (1, *frame) -> that frame's output (1, *out)."""
+        vals, prev = {"input": x}, x
+        for node in self.model._nodes:
+            ins = [prev] if node.srcs is None else [vals[s] for s in node.srcs]
+            state = self.states.get(node.name)
+            if node.op in ("lstm", "gru"):
+                out, state = self._rnn_step(node.module, ins[0], state)
+            elif node.op == "convlstm":
+                if state is None and node.init_state:
+                    state = self.states.get(node.init_state)
+                out, state = node.module.step(ins[0], state)
+            elif node.op == "convgru":
+                out, state = node.module.step(ins if node.module.rcn else ins[0], state)
+            else:
+                out = node.fn(*ins)
+            if node.op in reference.RECURRENT:
+                self.states[node.name] = state
+            if node.name is not None:
+                vals[node.name] = out
+            prev = out
+        return prev
+
+    @staticmethod
+    def _rnn_step(mod, x, state):
+        """One step of nn.LSTM / nn.GRU (state: their hx) or reference.PeepholeLSTM (state: a
+        list of (h, c) per layer, the equations of PeepholeLSTM.forward)."""
+        if not isinstance(mod, reference.PeepholeLSTM):
+            out, state = mod(x.unsqueeze(1), state)  # (T = 1, batch 1, N)
+            return out.squeeze(1), state
+        H = mod.hidden_size
+        state = state or [(x.new_zeros(H), x.new_zeros(H))] * mod.num_layers
+        inp, new = x[0], []
+        for k, (h, c) in enumerate(state):
+            p = lambda n: getattr(mod, f"{n}_l{k}")  # noqa: E731
+            gi, gf, gg, go = (nn.functional.linear(inp, p("weight_ih"), p("bias_ih")) +
+                              nn.functional.linear(h, p("weight_hh"), p("bias_hh"))).chunk(4)
+            i = torch.sigmoid(gi + p("weight_ci") * c)
+            f = torch.sigmoid(gf + p("weight_cf") * c)
+            c = f * c + i * torch.tanh(gg)
+            h = torch.sigmoid(go + p("weight_co") * c) * torch.tanh(c)
+            new.append((h, c))
+            inp = h
+        return inp.unsqueeze(0), new
+
+    def forecast(self):
+        """The forecast from the frames seen so far: (steps, *frame). The observed states are
+        kept (the forecaster works on a copy), as in the generated m_forecast."""
+        m = self.model
+        return m._run_chain(m._forecast, None, {}, dict(self.states), steps=m.forecast_steps)
+
+
+def check_stepper(model, spec, frames):
+    """Streaming frames one by one must give reference.run_all()'s outputs and forecast."""
+    ref = reference.run_all(model, spec, frames)
+    stepper = Stepper(model)
+    outs = torch.cat([stepper.step(frames[t:t + 1]) for t in range(frames.shape[0])])
+    err = (outs - ref["output"]).abs().max().item()
+    if "forecast" in ref:
+        err = max(err, (stepper.forecast() - ref["forecast"]).abs().max().item())
+    if not err <= 1e-4:
+        sys.exit(f"torch_bench: streaming {spec['model']} differs from reference.run_all "
+                 f"by {err}")
+    return err
+
+
+def bench_spec(path, seconds):
+    with open(path) as f:
+        spec = yaml.safe_load(f)
+    name = spec["model"]
+    torch.manual_seed(0)
+    model = reference.build_model(spec)
+    frame = tuple(spec["input"]["frame"])
+    frames = torch.rand(POOL, *frame) * 2 - 1
+    err = check_stepper(model, spec, frames[:2])
+
+    stepper, k = Stepper(model), [0]
+
+    def step():
+        stepper.step(frames[k[0] % POOL:k[0] % POOL + 1])
+        k[0] += 1
+
+    emit(peer="torch", model=name, what="step", check_err=err, **measure(step, seconds))
+    if model.forecast_steps:
+        emit(peer="torch", model=name, what="forecast_frame",
+             **measure(stepper.forecast, seconds, per=model.forecast_steps))
+
+
+def bench_cells(seconds):
+    torch.manual_seed(0)
+    n = 512
+    x = torch.rand(1, 1, n) * 2 - 1
+    lstm, gru = nn.LSTM(n, n).eval(), nn.GRU(n, n).eval()
+    st = {"lstm": (torch.zeros(1, 1, n), torch.zeros(1, 1, n)), "gru": torch.zeros(1, 1, n)}
+
+    def lstm_step():
+        _, st["lstm"] = lstm(x, st["lstm"])
+
+    def gru_step():
+        _, st["gru"] = gru(x, st["gru"])
+
+    emit(peer="torch", cell="lstm512", what="cell", module="nn.LSTM(512, 512)",
+         **measure(lstm_step, seconds))
+    emit(peer="torch", cell="gru512", what="cell", module="nn.GRU(512, 512)",
+         **measure(gru_step, seconds))
+
+    C = H = 64
+    cell = convrnn.ConvLSTMCell(C, H, 3).eval()
+    xc = torch.rand(1, C, 32, 32) * 2 - 1
+    st["conv"] = (torch.zeros(1, H, 32, 32), torch.zeros(1, H, 32, 32))
+
+    def convlstm_step():
+        st["conv"] = cell(xc, st["conv"])
+
+    xh = torch.rand(1, C + H, 32, 32) * 2 - 1
+
+    def conv_only():
+        cell.conv(xh)
+
+    emit(peer="torch", cell="convlstm64", what="cell",
+         module="convrnn.ConvLSTMCell(64, 64, 3): conv 128->256 3x3 over cat[x, h] + gates",
+         **measure(convlstm_step, seconds))
+    emit(peer="torch", cell="convlstm64", what="conv_only",
+         module="nn.Conv2d(128, 256, 3, padding=1)", **measure(conv_only, seconds))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=2.0, help="timed budget per measurement")
+    ap.add_argument("--no-cells", action="store_true", help="skip the bare-module cells")
+    ap.add_argument("specs", nargs="*", help="reel spec files")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    emit(peer="torch", what="version", version=torch.__version__,
+         threads=torch.get_num_threads(), mkldnn=torch.backends.mkldnn.is_available(),
+         cpu_capability=cpu_capability())
+    with torch.no_grad():
+        for path in args.specs:
+            bench_spec(path, args.seconds)
+        if not args.no_cells:
+            bench_cells(args.seconds)
+
+
+if __name__ == "__main__":
+    main()
