@@ -50,6 +50,17 @@ demo: $(B)/reelc
 test: $(B)/reelc
 	tclsh tests/all.tcl
 
+# reelc built with AddressSanitizer and UBSan (clang), then the whole suite
+# run against it: any memory error or undefined behaviour fails a test.
+SAN = $(B)/san
+sanitize: $(B)/runtime_files.c
+	mkdir -p $(SAN)
+	for f in $(SOURCES) $(B)/runtime_files.c; do \
+	  clang $(COMPILER_FLAGS) -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -c $$f -o $(SAN)/$$(basename $$f .c).o || exit 1; done
+	clang -fsanitize=address,undefined $(SAN)/*.o $(LDLIBS) -o $(SAN)/reelc
+	REELC=$(CURDIR)/$(SAN)/reelc tclsh tests/all.tcl
+
 # Latency of every spec and of the LSTM/GRU/ConvLSTM cells against PyTorch and
 # oneDNN on one pinned core; writes bench/RESULTS.md.  Not part of `test`.
 bench: $(B)/reelc
@@ -59,5 +70,5 @@ clean:
 	rm -rf $(B) tests/tmp
 	find generated -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 
-.PHONY: all generated demo test bench clean
+.PHONY: all generated demo test sanitize bench clean
 -include $(OBJECTS:.o=.d)
