@@ -46,8 +46,8 @@ static void pad_input(const reel_conv2d_desc *d, const float *x0, const float *x
 /* 4 output channels x 16 columns starting at (oh, ow) of the padded input,
  * into out[4][16].  The eight accumulators are plain locals so they stay in
  * registers across the whole reduction. */
-static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, float out[4][16],
-                 int oh, int ow) {
+static __inline void tile_kw(const reel_conv2d_desc *d, const float *pad, const float *w,
+                            float out[4][16], int oh, int ow, int k_h, int k_w) {
   int ph = d->out_h + d->k_h - 1, pw = d->out_w + d->k_w - 1;
   int in_c = d->in_c0 + d->in_c1, c, kh, kw;
   __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps();
@@ -55,9 +55,9 @@ static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, fl
   __m256 a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps();
   const float *plane = pad + (long)oh * pw + ow;
   for (c = 0; c < in_c; c++, plane += (long)ph * pw)
-    for (kh = 0; kh < d->k_h; kh++) {
+    for (kh = 0; kh < k_h; kh++) {
       const float *row = plane + (long)kh * pw;
-      for (kw = 0; kw < d->k_w; kw++, w += 4) {
+      for (kw = 0; kw < k_w; kw++, w += 4) {
         __m256 x0 = _mm256_loadu_ps(row + kw), x1 = _mm256_loadu_ps(row + kw + 8), wv;
         wv = _mm256_broadcast_ss(w);
         a00 = _mm256_fmadd_ps(wv, x0, a00);
@@ -77,6 +77,16 @@ static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, fl
   _mm256_storeu_ps(out[1], a10), _mm256_storeu_ps(out[1] + 8, a11);
   _mm256_storeu_ps(out[2], a20), _mm256_storeu_ps(out[2] + 8, a21);
   _mm256_storeu_ps(out[3], a30), _mm256_storeu_ps(out[3] + 8, a31);
+}
+
+/* 3-wide kernels (most of ConvLSTM, ConvGRU and ResNet) get a copy with the
+ * tap loop unrolled (unrolling the rows as well measured slower). */
+static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, float out[4][16],
+                 int oh, int ow) {
+  if (d->k_w == 3)
+    tile_kw(d, pad, w, out, oh, ow, d->k_h, 3);
+  else
+    tile_kw(d, pad, w, out, oh, ow, d->k_h, d->k_w);
 }
 
 void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
