@@ -419,8 +419,9 @@ bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
 
   /* The runtime: its header, each kernel file some call needs (the clip
    * aggregate uses the generic pointwise file), the AVX2 vector math. */
-  const char *files[2 * K_COUNT + 2];
+  const char *files[K_COUNT + 3];
   int n = 0;
+  bool avx2 = false;
   files[n++] = "reel_runtime.h";
   if (p->g->clip)
     files[n++] = "reel_pointwise_generic.c";
@@ -434,14 +435,10 @@ bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
       seen |= strcmp(files[i], name) == 0;
     if (!seen)
       files[n++] = name;
-    if (call->avx2 && strcmp(files[n - 1], name) == 0 && !seen) {
-      bool math = false;
-      for (int i = 0; i < n; i++)
-        math |= strcmp(files[i], "reel_vmath_avx2.h") == 0;
-      if (!math)
-        files[n++] = "reel_vmath_avx2.h";
-    }
+    avx2 |= call->avx2;
   }
+  if (avx2)
+    files[n++] = "reel_vmath_avx2.h";
   for (int i = 0; i < n; i++)
     if (!copy_runtime(a, dir, files[i]))
       return false;

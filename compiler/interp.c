@@ -10,6 +10,7 @@
 typedef struct {
   double *h[MAX_STACK], *c[MAX_STACK]; /* recurrent state per stacked layer */
   double *y;                           /* this layer's output for the current frame */
+  double *work;                        /* conv cells' gates and temporaries, reused each step */
 } LayerState;
 
 typedef struct {
@@ -142,7 +143,7 @@ static void convlstm_step(Interp *in, const Layer *l, LayerState *s) {
   Window win = same_window(l->kernel);
   for (int k = 0; k < l->stack; k++) {
     int H = l->hidden[k], n = H * plane;
-    double *gates = zeros(in->a, 4 * (int64_t)n), *h = s->h[k], *c = s->c[k];
+    double *gates = s->work, *h = s->h[k], *c = s->c[k];
     conv(gates, false, x, c_in, h, H, rows, cols, find_param(l, "cell_list.%d.conv.weight", k)->data,
          find_param(l, "cell_list.%d.conv.bias", k)->data, 4 * H, rows, cols, &win, 1);
     const float *wci = NULL, *wcf = NULL, *wco = NULL;
@@ -188,13 +189,12 @@ static void convgru_step(Interp *in, const Layer *l, LayerState *s) {
       rows /= 2, cols /= 2;
     }
     int n = H * rows * cols;
-    double *gates = zeros(in->a, 2 * (int64_t)n), *cand = zeros(in->a, n), *rh = zeros(in->a, n);
-    double *h = s->h[k];
+    double *gates = s->work, *cand = gates + 2 * n, *rh = cand + n, *h = s->h[k];
     conv(gates, false, x, c_in, h, H, rows, cols, find_param(l, "cell_list.%d.conv_gates.weight", k)->data,
          find_param(l, "cell_list.%d.conv_gates.bias", k)->data, 2 * H, rows, cols, &win, 1);
     if (l->rcn && k > 0) {
       int H0 = l->hidden[k - 1];
-      double *pooled = zeros(in->a, (int64_t)H0 * rows * cols);
+      double *pooled = rh + n; /* H0 x rows x cols <= the largest state */
       pool(pooled, s->h[k - 1], H0, prev_rows, prev_cols, rows, cols, &two, true);
       conv(gates, true, pooled, H0, NULL, 0, rows, cols,
            find_param(l, "cell_list.%d.conv_below.weight", k)->data, NULL, 2 * H, rows, cols, &win, 1);
@@ -381,12 +381,17 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
     in.s[i].y = zeros(a, shape_elems(l->out_shape));
     int rows = l->op == OP_CONVLSTM || l->op == OP_CONVGRU ? l->in_shape.dim[1] : 1;
     int cols = l->op == OP_CONVLSTM || l->op == OP_CONVGRU ? l->in_shape.dim[2] : 1;
+    int64_t largest = 0; /* floats in the largest state of the stack */
     for (int k = 0; k < l->stack; k++) {
       if (l->rcn && k > 0)
         rows /= 2, cols /= 2;
       in.s[i].h[k] = zeros(a, (int64_t)l->hidden[k] * rows * cols);
       in.s[i].c[k] = zeros(a, (int64_t)l->hidden[k] * rows * cols);
+      if ((int64_t)l->hidden[k] * rows * cols > largest)
+        largest = (int64_t)l->hidden[k] * rows * cols;
     }
+    if (l->op == OP_CONVLSTM || l->op == OP_CONVGRU) /* 4 gate planes, or 2 + cand + rh + pooled */
+      in.s[i].work = zeros(a, 5 * largest);
     if (4 * (int64_t)l->hidden[0] > widest)
       widest = 4 * (int64_t)l->hidden[0];
   }

@@ -21,25 +21,6 @@
 #include "reel_runtime.h"
 #include "reel_vmath_avx2.h"
 
-/* Loads n <= 8 floats (the rest zero) or stores them back. */
-static __m256 load_part(const float *p, int n) {
-  float tmp[8] = {0};
-  if (n >= 8)
-    return _mm256_loadu_ps(p);
-  memcpy(tmp, p, (size_t)n * sizeof *p);
-  return _mm256_loadu_ps(tmp);
-}
-
-static void store_part(float *p, __m256 v, int n) {
-  float tmp[8];
-  if (n >= 8) {
-    _mm256_storeu_ps(p, v);
-    return;
-  }
-  _mm256_storeu_ps(tmp, v);
-  memcpy(p, tmp, (size_t)n * sizeof *p);
-}
-
 /* acc[g] += sum_j w[j][g] x[j] for `gates` gate vectors of 8 units. */
 static void sweep(__m256 *acc, const float *w, const float *x, int n, int gates) {
   int j, g;
@@ -66,20 +47,20 @@ void reel_lstm_step_avx2(float *h, float *c, float *scratch, const float *w, con
     /* two sweeps keep eight independent FMA chains in flight */
     sweep(acc, w, x, nx, 4);
     sweep(acc2, w + 32L * nx, h, hidden, 4);
-    cell = load_part(c + u, n);
+    cell = reel_load_part_avx2(c + u, n);
     i = _mm256_add_ps(acc[0], acc2[0]);
     f = _mm256_add_ps(acc[1], acc2[1]);
     g = reel_tanh_avx2(_mm256_add_ps(acc[2], acc2[2]));
     o = _mm256_add_ps(acc[3], acc2[3]);
     if (wci) { /* peepholes: i, f see the old cell, o the new one */
-      i = _mm256_fmadd_ps(load_part(wci + u, n), cell, i);
-      f = _mm256_fmadd_ps(load_part(wcf + u, n), cell, f);
+      i = _mm256_fmadd_ps(reel_load_part_avx2(wci + u, n), cell, i);
+      f = _mm256_fmadd_ps(reel_load_part_avx2(wcf + u, n), cell, f);
     }
     cell = _mm256_fmadd_ps(reel_sigmoid_avx2(f), cell, _mm256_mul_ps(reel_sigmoid_avx2(i), g));
     if (wco)
-      o = _mm256_fmadd_ps(load_part(wco + u, n), cell, o);
-    store_part(c + u, cell, n);
-    store_part(scratch + u, _mm256_mul_ps(reel_sigmoid_avx2(o), reel_tanh_avx2(cell)), n);
+      o = _mm256_fmadd_ps(reel_load_part_avx2(wco + u, n), cell, o);
+    reel_store_part_avx2(c + u, cell, n);
+    reel_store_part_avx2(scratch + u, _mm256_mul_ps(reel_sigmoid_avx2(o), reel_tanh_avx2(cell)), n);
   }
   memcpy(h, scratch, (size_t)hidden * sizeof *h);
 }
@@ -102,9 +83,9 @@ void reel_gru_step_avx2(float *h, float *scratch, const float *w, const float *b
     z = reel_sigmoid_avx2(_mm256_add_ps(_mm256_add_ps(ax[1], ah[1]), _mm256_loadu_ps(b + 8)));
     cand = _mm256_add_ps(ax[2], _mm256_loadu_ps(b + 16));
     cand = reel_tanh_avx2(_mm256_fmadd_ps(r, _mm256_add_ps(ah[2], _mm256_loadu_ps(b + 24)), cand));
-    hv = load_part(h + u, n);
+    hv = reel_load_part_avx2(h + u, n);
     /* (1 - z) n + z h = n + z (h - n) */
-    store_part(scratch + u, _mm256_fmadd_ps(z, _mm256_sub_ps(hv, cand), cand), n);
+    reel_store_part_avx2(scratch + u, _mm256_fmadd_ps(z, _mm256_sub_ps(hv, cand), cand), n);
   }
   memcpy(h, scratch, (size_t)hidden * sizeof *h);
 }
@@ -113,13 +94,13 @@ void reel_lstm_cell_avx2(float *h, float *c, const float *gates, int n) {
   int k;
   for (k = 0; k < n; k += 8) {
     int m = n - k < 8 ? n - k : 8;
-    __m256 i = reel_sigmoid_avx2(load_part(gates + k, m));
-    __m256 f = reel_sigmoid_avx2(load_part(gates + n + k, m));
-    __m256 g = reel_tanh_avx2(load_part(gates + 2 * n + k, m));
-    __m256 o = reel_sigmoid_avx2(load_part(gates + 3 * n + k, m));
-    __m256 cell = _mm256_fmadd_ps(f, load_part(c + k, m), _mm256_mul_ps(i, g));
-    store_part(c + k, cell, m);
-    store_part(h + k, _mm256_mul_ps(o, reel_tanh_avx2(cell)), m);
+    __m256 i = reel_sigmoid_avx2(reel_load_part_avx2(gates + k, m));
+    __m256 f = reel_sigmoid_avx2(reel_load_part_avx2(gates + n + k, m));
+    __m256 g = reel_tanh_avx2(reel_load_part_avx2(gates + 2 * n + k, m));
+    __m256 o = reel_sigmoid_avx2(reel_load_part_avx2(gates + 3 * n + k, m));
+    __m256 cell = _mm256_fmadd_ps(f, reel_load_part_avx2(c + k, m), _mm256_mul_ps(i, g));
+    reel_store_part_avx2(c + k, cell, m);
+    reel_store_part_avx2(h + k, _mm256_mul_ps(o, reel_tanh_avx2(cell)), m);
   }
 }
 
@@ -128,14 +109,14 @@ void reel_lstm_peephole_cell_avx2(float *h, float *c, const float *gates, const 
   int k;
   for (k = 0; k < n; k += 8) {
     int m = n - k < 8 ? n - k : 8;
-    __m256 old = load_part(c + k, m);
-    __m256 i = reel_sigmoid_avx2(_mm256_fmadd_ps(load_part(wci + k, m), old, load_part(gates + k, m)));
-    __m256 f = reel_sigmoid_avx2(_mm256_fmadd_ps(load_part(wcf + k, m), old, load_part(gates + n + k, m)));
-    __m256 g = reel_tanh_avx2(load_part(gates + 2 * n + k, m));
+    __m256 old = reel_load_part_avx2(c + k, m);
+    __m256 i = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wci + k, m), old, reel_load_part_avx2(gates + k, m)));
+    __m256 f = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wcf + k, m), old, reel_load_part_avx2(gates + n + k, m)));
+    __m256 g = reel_tanh_avx2(reel_load_part_avx2(gates + 2 * n + k, m));
     __m256 cell = _mm256_fmadd_ps(f, old, _mm256_mul_ps(i, g));
-    __m256 o = reel_sigmoid_avx2(_mm256_fmadd_ps(load_part(wco + k, m), cell, load_part(gates + 3 * n + k, m)));
-    store_part(c + k, cell, m);
-    store_part(h + k, _mm256_mul_ps(o, reel_tanh_avx2(cell)), m);
+    __m256 o = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wco + k, m), cell, reel_load_part_avx2(gates + 3 * n + k, m)));
+    reel_store_part_avx2(c + k, cell, m);
+    reel_store_part_avx2(h + k, _mm256_mul_ps(o, reel_tanh_avx2(cell)), m);
   }
 }
 
@@ -143,7 +124,7 @@ void reel_convgru_reset_avx2(float *rh, const float *gates, const float *h, int 
   int k;
   for (k = 0; k < n; k += 8) {
     int m = n - k < 8 ? n - k : 8;
-    store_part(rh + k, _mm256_mul_ps(reel_sigmoid_avx2(load_part(gates + k, m)), load_part(h + k, m)), m);
+    reel_store_part_avx2(rh + k, _mm256_mul_ps(reel_sigmoid_avx2(reel_load_part_avx2(gates + k, m)), reel_load_part_avx2(h + k, m)), m);
   }
 }
 
@@ -151,8 +132,8 @@ void reel_convgru_update_avx2(float *h, const float *gates, const float *cand, i
   int k;
   for (k = 0; k < n; k += 8) {
     int m = n - k < 8 ? n - k : 8;
-    __m256 z = reel_sigmoid_avx2(load_part(gates + n + k, m));
-    __m256 nv = reel_tanh_avx2(load_part(cand + k, m)), hv = load_part(h + k, m);
-    store_part(h + k, _mm256_fmadd_ps(z, _mm256_sub_ps(nv, hv), hv), m);
+    __m256 z = reel_sigmoid_avx2(reel_load_part_avx2(gates + n + k, m));
+    __m256 nv = reel_tanh_avx2(reel_load_part_avx2(cand + k, m)), hv = reel_load_part_avx2(h + k, m);
+    reel_store_part_avx2(h + k, _mm256_fmadd_ps(z, _mm256_sub_ps(nv, hv), hv), m);
   }
 }

@@ -3,9 +3,9 @@
  * column j are contiguous, so a step is one broadcast of x[j] and one
  * 32-byte load per block: the weights stream through once, in order. */
 #include <immintrin.h>
-#include <string.h>
 
 #include "reel_runtime.h"
+#include "reel_vmath_avx2.h"
 
 /* acc += panel(8 x n) x, with four independent FMA chains. */
 static __m256 panel_dot(const float *p, const float *x, int n) {
@@ -23,16 +23,6 @@ static __m256 panel_dot(const float *p, const float *x, int n) {
   return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
 }
 
-static void store_rows(float *y, __m256 v, int n) {
-  float tmp[8];
-  if (n >= 8) {
-    _mm256_storeu_ps(y, v);
-    return;
-  }
-  _mm256_storeu_ps(tmp, v);
-  memcpy(y, tmp, (size_t)n * sizeof *y);
-}
-
 void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x, int rows,
                         int cols) {
   int r;
@@ -40,7 +30,7 @@ void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x
     __m256 acc = panel_dot(w + (long)r * cols, x, cols);
     if (b)
       acc = _mm256_add_ps(acc, _mm256_loadu_ps(b + r));
-    store_rows(y + r, acc, rows - r);
+    reel_store_part_avx2(y + r, acc, rows - r);
   }
 }
 
@@ -52,6 +42,6 @@ void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const flo
     __m256 acc = _mm256_add_ps(panel_dot(p, x0, n0), panel_dot(p + 8 * n0, x1, n1));
     if (b)
       acc = _mm256_add_ps(acc, _mm256_loadu_ps(b + r));
-    store_rows(y + r, acc, rows - r);
+    reel_store_part_avx2(y + r, acc, rows - r);
   }
 }

@@ -1,7 +1,6 @@
 /* AVX2 element-wise kernels: the generic ones' vector twins (y == x
  * allowed).  sigmoid and tanh use reel_vmath_avx2.h's approximations. */
 #include <immintrin.h>
-#include <string.h>
 
 #include "reel_runtime.h"
 #include "reel_vmath_avx2.h"
@@ -14,12 +13,8 @@
       _mm256_storeu_ps(y + i, expr);                           \
     }                                                          \
     if (i < n) {                                               \
-      float tmp[8] = {0};                                      \
-      __m256 v;                                                \
-      memcpy(tmp, x + i, (size_t)(n - i) * sizeof *x);         \
-      v = _mm256_loadu_ps(tmp);                                \
-      _mm256_storeu_ps(tmp, expr);                             \
-      memcpy(y + i, tmp, (size_t)(n - i) * sizeof *y);         \
+      __m256 v = reel_load_part_avx2(x + i, n - i);            \
+      reel_store_part_avx2(y + i, expr, n - i);                \
     }                                                          \
   }
 

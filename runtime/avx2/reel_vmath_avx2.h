@@ -1,4 +1,5 @@
-/* Vector exp, sigmoid and tanh for the AVX2 kernels (8 floats at a time).
+/* Helpers shared by the AVX2 kernels: loads and stores of a last, partial
+ * vector, and vector exp, sigmoid and tanh (8 floats at a time).
  *
  * exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a
  * degree-6 polynomial for e^r (Cephes' expf coefficients) and 2^n built in
@@ -13,6 +14,26 @@
 #define REEL_VMATH_AVX2_H
 
 #include <immintrin.h>
+#include <string.h>
+
+/* n <= 8 floats into a vector (the rest zero), and back. */
+static __inline __m256 reel_load_part_avx2(const float *p, int n) {
+  float tmp[8] = {0};
+  if (n >= 8)
+    return _mm256_loadu_ps(p);
+  memcpy(tmp, p, (size_t)n * sizeof *p);
+  return _mm256_loadu_ps(tmp);
+}
+
+static __inline void reel_store_part_avx2(float *p, __m256 v, int n) {
+  float tmp[8];
+  if (n >= 8) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  _mm256_storeu_ps(tmp, v);
+  memcpy(p, tmp, (size_t)n * sizeof *p);
+}
 
 static __inline __m256 reel_exp_avx2(__m256 x) {
   const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
