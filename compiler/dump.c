@@ -73,7 +73,7 @@ void dump_program(FILE *f, const Program *p) {
       else if (i < 3 && (call->op <= K_GEMV_CAT2 || call->op == K_CONV2D))
         fprintf(f, " -");
     fprintf(f, "  [%d %d %d]  # %s\n", call->dim[0], call->dim[1], call->dim[2],
-            p->g->layer[call->layer].name);
+            call->layer < 0 ? "(forecast feedback)" : p->g->layer[call->layer].name);
   }
   fprintf(f, "  output v%d", p->out_value);
   if (p->forecast_value >= 0)
@@ -101,7 +101,9 @@ void print_info(FILE *f, Arena *a, const Graph *g, const Program *p) {
     int64_t n = 0;
     for (int j = 0; j < l->n_param; j++)
       n += shape_elems(l->param[j].shape);
-    int64_t sb = layer_state_floats(l) * 4;
+    int64_t sb = 0; /* recurrent state, windows, pools, attention weights */
+    for (int v = 0; v < p->nv; v++)
+      sb += p->v[v].kind == V_STATE && p->v[v].layer == i ? p->v[v].size * 4 : 0;
     fprintf(f, "%-3d %-16s %-8s %-12s %-12s %10lld %12lld %10lld\n", i, l->name, op_name[l->op],
             shape_str(a, l->in_shape), shape_str(a, l->out_shape), (long long)n,
             (long long)l->macs, (long long)sb);

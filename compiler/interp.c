@@ -11,13 +11,18 @@ typedef struct {
   double *h[MAX_STACK], *c[MAX_STACK]; /* recurrent state per stacked layer */
   double *y;                           /* this layer's output for the current frame */
   double *work;                        /* conv cells' gates and temporaries, reused each step */
+  double *ring;   /* `window`: the last outputs; a windowed temporal op: the last inputs */
+  double *acc;    /* a clip pool's running max, sum or concatenation */
+  double *weights; /* attention: the last softmax, as reported */
 } LayerState;
 
 typedef struct {
   Arena *a;
   const Graph *g;
   LayerState *s;
-  const double *input; /* the current frame */
+  const double *input;  /* the current frame */
+  double *feedback;     /* a forecast's input: the last frame, then its own output */
+  unsigned long frames; /* since reset, the current one included */
 } Interp;
 
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -88,7 +93,137 @@ static void pool(double *y, const double *x, int c, int h, int w, int oh, int ow
 }
 
 static const double *layer_input(Interp *in, const Layer *l, int k) {
-  return l->input[k] < 0 ? in->input : in->s[l->input[k]].y;
+  if (l->input[k] < 0)
+    return l->phase == PHASE_FORECAST ? in->feedback : in->input;
+  return in->s[l->input[k]].y;
+}
+
+/* Entries of a ring of n that hold frames, and the slot of the entry `age`
+ * frames old (frame t (1-based) is in slot (t - 1) % n). */
+static int ring_valid(const Interp *in, int n) {
+  return in->frames < (unsigned long)n ? (int)in->frames : n;
+}
+
+static int ring_slot(const Interp *in, int n, int age) {
+  return (int)((in->frames - 1 - (unsigned long)age) % (unsigned long)n);
+}
+
+/* Attention over a window (keys by age) or a map's positions. */
+static void attention(Interp *in, const Layer *l, LayerState *s) {
+  const Graph *g = in->g;
+  const Layer *kl = l->input[0] >= 0 ? &g->layer[l->input[0]] : NULL;
+  const Layer *q_layer = &g->layer[l->query];
+  const double *q = l->query_prev ? in->s[l->query].h[q_layer->stack - 1] : in->s[l->query].y;
+  int dq = l->query_prev ? q_layer->hidden[q_layer->stack - 1] : (int)shape_elems(q_layer->out_shape);
+  int n = l->keys_map ? l->keys_n : ring_valid(in, l->keys_n), dk = l->key_dim, dv = l->value_dim;
+  const double *keys = l->keys_map ? layer_input(in, l, 0) : in->s[l->input[0]].ring;
+  const double *vals = l->values < 0 ? keys : l->keys_map ? in->s[l->values].y : in->s[l->values].ring;
+  double *e = s->work, *proj = s->work + l->keys_n;
+  (void)kl;
+  memset(s->y, 0, (size_t)dv * sizeof(double));
+  memset(s->weights, 0, (size_t)l->keys_n * sizeof(double));
+  /* key i's element k: entry i of the window (by age), or position i of the map */
+#define KEY(base, dim, i, k) (l->keys_map ? (base)[(size_t)(k) * l->keys_n + (i)] \
+                                          : (base)[(size_t)ring_slot(in, l->keys_n, i) * (dim) + (k)])
+  if (l->score == SCORE_GENERAL)
+    matvec(proj, find_param(l, "w_q.weight", 0)->data, NULL, q, dk, dq);
+  if (l->score == SCORE_ADDITIVE)
+    matvec(proj, find_param(l, "w_h.weight", 0)->data, NULL, q, l->hidden[0], dq);
+  if (l->score == SCORE_LOCATION)
+    matvec(e, l->param[0].data, l->param[1].data, q, n, dq);
+  for (int i = 0; i < n; i++) {
+    double score = 0;
+    if (l->score == SCORE_DOT || l->score == SCORE_GENERAL) {
+      const double *qq = l->score == SCORE_DOT ? q : proj;
+      for (int k = 0; k < dk; k++)
+        score += qq[k] * KEY(keys, dk, i, k);
+      if (l->scale)
+        score /= sqrt((double)dk);
+    } else if (l->score == SCORE_ADDITIVE) {
+      const float *wx = find_param(l, "w_x.weight", 0)->data, *bx = find_param(l, "w_x.bias", 0)->data;
+      const float *v = find_param(l, "v.weight", 0)->data;
+      for (int a = 0; a < l->hidden[0]; a++) {
+        double t = bx[a] + proj[a];
+        for (int k = 0; k < dk; k++)
+          t += wx[(size_t)a * dk + k] * KEY(keys, dk, i, k);
+        score += v[a] * tanh(t);
+      }
+    } else {
+      score = e[i];
+    }
+    e[i] = score;
+  }
+  if (n == 0)
+    return;
+  double max = e[0], sum = 0;
+  for (int i = 1; i < n; i++)
+    max = e[i] > max ? e[i] : max;
+  for (int i = 0; i < n; i++)
+    sum += e[i] = exp(e[i] - max);
+  for (int i = 0; i < n; i++) {
+    s->weights[i] = e[i] / sum;
+    for (int k = 0; k < dv; k++)
+      s->y[k] += s->weights[i] * KEY(vals, dv, i, k);
+  }
+#undef KEY
+}
+
+/* A windowed temporal op on the frames of its ring, oldest first (a window
+ * not yet full: the frames so far; temporal_conv pads it with zeros). */
+static void temporal_window(Interp *in, const Layer *l, LayerState *s) {
+  int w = l->frames, valid = ring_valid(in, w), size = (int)shape_elems(l->in_shape);
+  if (l->op == OP_TEMPORAL_POOL) {
+    for (int i = 0; i < size; i++) {
+      double acc = l->tmode == TPOOL_MAX ? -INFINITY : 0;
+      for (int t = 0; t < valid; t++) {
+        double v = s->ring[(size_t)ring_slot(in, w, t) * size + i];
+        acc = l->tmode == TPOOL_MAX ? (v > acc || isnan(v) ? v : acc) : acc + v;
+      }
+      s->y[i] = l->tmode == TPOOL_MAX ? acc : acc / valid;
+    }
+    return;
+  }
+  int c = l->in_shape.dim[0], h = l->in_shape.dim[1], wd = l->in_shape.dim[2];
+  int oh = l->out_shape.dim[1], ow = l->out_shape.dim[2], kh = l->win.kh, kw = l->win.kw;
+  const float *wt = l->param[0].data;
+  for (int o = 0; o < l->out; o++)
+    for (int r = 0; r < oh; r++)
+      for (int q = 0; q < ow; q++) {
+        double acc = l->bias ? l->param[1].data[o] : 0;
+        for (int t = 0; t < valid; t++) { /* position t of the window: frame age valid-1-t */
+          const double *frame = s->ring + (size_t)ring_slot(in, w, valid - 1 - t) * size;
+          for (int ch = 0; ch < c; ch++)
+            for (int kr = 0; kr < kh; kr++)
+              for (int kq = 0; kq < kw; kq++) {
+                int ir = r - l->win.pad_top + kr, iq = q - l->win.pad_left + kq;
+                if (ir >= 0 && ir < h && iq >= 0 && iq < wd)
+                  acc += wt[((((size_t)o * c + ch) * w + t) * kh + kr) * kw + kq] *
+                         frame[((size_t)ch * h + ir) * wd + iq];
+              }
+        }
+        s->y[((size_t)o * oh + r) * ow + q] = acc;
+      }
+}
+
+/* h0, c0 = tanh(init_h / init_c (mean of the first frame's features)). */
+static void lstm_init_from(Interp *in, const Layer *l, LayerState *s) {
+  const Layer *f = &in->g->layer[l->init_from];
+  const double *x = in->s[l->init_from].y;
+  int d = f->out_shape.dim[0], H = l->hidden[0];
+  int64_t plane = shape_elems(f->out_shape) / d;
+  double *m = s->work;
+  for (int k = 0; k < d; k++) {
+    double sum = 0;
+    for (int64_t i = 0; i < plane; i++)
+      sum += x[k * plane + i];
+    m[k] = sum / (double)plane;
+  }
+  matvec(s->h[0], find_param(l, "init_h.weight", 0)->data, find_param(l, "init_h.bias", 0)->data, m, H, d);
+  matvec(s->c[0], find_param(l, "init_c.weight", 0)->data, find_param(l, "init_c.bias", 0)->data, m, H, d);
+  for (int j = 0; j < H; j++) {
+    s->h[0][j] = tanh(s->h[0][j]);
+    s->c[0][j] = tanh(s->c[0][j]);
+  }
 }
 
 static void lstm_step(const Layer *l, LayerState *s, const double *x, double *gates, double *hr) {
@@ -252,6 +387,8 @@ static void run_layer(Interp *in, int li, double *t1, double *t2) {
     memcpy(y, x, (size_t)n * sizeof *y);
     break;
   case OP_LSTM:
+    if (l->init_from >= 0 && in->frames == 1 && l->phase == PHASE_STEP)
+      lstm_init_from(in, l, s);
     lstm_step(l, s, x, t1, t2);
     memcpy(y, s->h[l->stack - 1], (size_t)n * sizeof *y);
     break;
@@ -332,9 +469,96 @@ static void run_layer(Interp *in, int li, double *t1, double *t2) {
   case OP_CONVGRU:
     convgru_step(in, l, s);
     break;
+  case OP_ATTENTION:
+    attention(in, l, s);
+    break;
+  case OP_TEMPORAL_POOL:
+  case OP_TEMPORAL_CONV:
+    temporal_window(in, l, s);
+    break;
   default:
     break;
   }
+}
+
+static bool window_closes(const Interp *in, const Layer *t) {
+  return in->frames >= (unsigned long)t->frames &&
+         (in->frames - (unsigned long)t->frames) % (unsigned long)t->tstride == 0;
+}
+
+/* Values a clip pool has folded in: frames, or closed windows. */
+static unsigned long pool_values(const Interp *in, const Layer *l) {
+  if (l->gate < 0)
+    return in->frames;
+  const Layer *t = &in->g->layer[l->gate];
+  return in->frames >= (unsigned long)t->frames
+             ? (in->frames - (unsigned long)t->frames) / (unsigned long)t->tstride + 1 : 0;
+}
+
+static void push(double *ring, const double *x, int64_t size, int n, unsigned long frames) {
+  memcpy(ring + (size_t)((frames - 1) % (unsigned long)n) * size, x, (size_t)size * sizeof(double));
+}
+
+/* One frame through the per-frame chain, at each layer's rate. */
+static void step_frame(Interp *in, double *t1, double *t2) {
+  const Graph *g = in->g;
+  for (int i = 0; i < g->n_step_layers; i++) {
+    const Layer *l = &g->layer[i];
+    LayerState *s = &in->s[i];
+    bool windowed = (l->op == OP_TEMPORAL_POOL && l->frames) || l->op == OP_TEMPORAL_CONV;
+    if (windowed)
+      push(s->ring, layer_input(in, l, 0), shape_elems(l->in_shape), l->frames, in->frames);
+    if (l->rate == RATE_CLIP) { /* a clip pool folds; the layers after it wait for clip() */
+      if (l->op != OP_TEMPORAL_POOL || (l->gate >= 0 && !window_closes(in, &g->layer[l->gate])))
+        continue;
+      int64_t size = shape_elems(l->in_shape);
+      unsigned long k = pool_values(in, l);
+      const double *x = layer_input(in, l, 0);
+      for (int64_t j = 0; j < size; j++) {
+        if (l->tmode == TPOOL_MAX)
+          s->acc[j] = k == 1 || x[j] > s->acc[j] || isnan(x[j]) ? x[j] : s->acc[j];
+        else if (l->tmode == TPOOL_MEAN)
+          s->acc[j] += x[j];
+        else if (k <= (unsigned long)l->count)
+          s->acc[(k - 1) * size + j] = x[j];
+      }
+      continue;
+    }
+    if (l->rate == RATE_WINDOW && !window_closes(in, &g->layer[l->gate]))
+      continue;
+    run_layer(in, i, t1, t2);
+    if (l->window)
+      push(s->ring, s->y, shape_elems(l->out_shape), l->window, in->frames);
+  }
+}
+
+/* The per-clip layers on the pools' current values (a pool whose input
+ * windows have not closed yet: the frames so far as its one window). */
+static const double *eval_clip(Interp *in, double *t1, double *t2) {
+  const Graph *g = in->g;
+  for (int i = 0; i < g->n_step_layers; i++) {
+    const Layer *l = &g->layer[i];
+    LayerState *s = &in->s[i];
+    if (l->rate != RATE_CLIP)
+      continue;
+    if (l->op != OP_TEMPORAL_POOL) {
+      run_layer(in, i, t1, t2);
+      continue;
+    }
+    int64_t size = shape_elems(l->in_shape), total = shape_elems(l->out_shape);
+    unsigned long k = pool_values(in, l);
+    if (l->gate >= 0 && k == 0) { /* the partial window, through the layers it feeds */
+      for (int j = l->gate; j < i; j++)
+        if (g->layer[j].rate == RATE_WINDOW && g->layer[j].gate == l->gate)
+          run_layer(in, j, t1, t2);
+      memset(s->y, 0, (size_t)total * sizeof(double));
+      memcpy(s->y, layer_input(in, l, 0), (size_t)size * sizeof(double));
+      continue;
+    }
+    for (int64_t j = 0; j < total; j++)
+      s->y[j] = k == 0 ? 0 : l->tmode == TPOOL_MEAN ? s->acc[j] / (double)k : s->acc[j];
+  }
+  return in->s[g->n_step_layers - 1].y;
 }
 
 /* [T, *frame], or [T, frame elements]: the same floats in the same order. */
@@ -374,8 +598,8 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
   int64_t frame = shape_elems(g->input);
   int T = x->shape.dim[0], out = graph_out_size(g);
 
-  Interp in = {a, g, arena_alloc(a, (size_t)g->n_layer * sizeof(LayerState)), zeros(a, frame)};
-  int64_t widest = 1;
+  Interp in = {a, g, arena_alloc(a, (size_t)g->n_layer * sizeof(LayerState)), zeros(a, frame), NULL, 0};
+  int64_t widest = 1, attention_floats = 0;
   for (int i = 0; i < g->n_layer; i++) {
     const Layer *l = &g->layer[i];
     in.s[i].y = zeros(a, shape_elems(l->out_shape));
@@ -392,19 +616,39 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
     }
     if (l->op == OP_CONVLSTM || l->op == OP_CONVGRU) /* 4 gate planes, or 2 + cand + rh + pooled */
       in.s[i].work = zeros(a, 5 * largest);
+    if (l->op == OP_ATTENTION) { /* scores, then the projected query */
+      int proj = l->key_dim > l->hidden[0] ? l->key_dim : l->hidden[0];
+      in.s[i].work = zeros(a, (int64_t)l->keys_n + proj);
+      in.s[i].weights = zeros(a, l->keys_n);
+      attention_floats += l->phase == PHASE_STEP ? l->keys_n : 0;
+    }
+    if (l->init_from >= 0) /* the mean feature */
+      in.s[i].work = zeros(a, g->layer[l->init_from].out_shape.dim[0]);
+    if (l->window)
+      in.s[i].ring = zeros(a, l->window * shape_elems(l->out_shape));
+    if (l->op == OP_TEMPORAL_CONV || (l->op == OP_TEMPORAL_POOL && l->frames))
+      in.s[i].ring = zeros(a, l->frames * shape_elems(l->in_shape));
+    if (l->op == OP_TEMPORAL_POOL && !l->frames)
+      in.s[i].acc = zeros(a, shape_elems(l->out_shape));
     if (4 * (int64_t)l->hidden[0] > widest)
       widest = 4 * (int64_t)l->hidden[0];
   }
   double *t1 = zeros(a, widest), *t2 = zeros(a, widest), *acc = zeros(a, out);
   float *per_frame = arena_alloc(a, (size_t)T * out * sizeof(float));
+  float *clip_steps = arena_alloc(a, (size_t)T * out * sizeof(float));
+  float *weights = arena_alloc(a, (size_t)(T * attention_floats + 1) * sizeof(float));
+  double *last = zeros(a, frame);
 
   for (int t = 0; t < T; t++) {
     double *frame_in = (double *)in.input;
     for (int64_t i = 0; i < frame; i++)
-      frame_in[i] = x->data[t * frame + i];
-    for (int i = 0; i < g->n_step_layers; i++)
-      run_layer(&in, i, t1, t2);
+      frame_in[i] = last[i] = x->data[t * frame + i];
+    in.frames++;
+    step_frame(&in, t1, t2);
     const double *y = in.s[g->n_step_layers - 1].y;
+    if (g->clip_head)
+      y = eval_clip(&in, t1, t2);
+    double scale = g->clip == CLIP_MEAN ? 1.0 / (t + 1) : g->clip == CLIP_WEIGHTED ? 2.0 / ((t + 1.0) * (t + 2)) : 1.0;
     for (int i = 0; i < out; i++) {
       double p = y[i];
       per_frame[(size_t)t * out + i] = (float)p;
@@ -414,23 +658,29 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
         acc[i] += (t + 1) * p;
       else if (g->clip == CLIP_MAX)
         acc[i] = t == 0 || p > acc[i] ? p : acc[i];
-      else if (g->clip == CLIP_LAST)
-        acc[i] = p;
+      else
+        acc[i] = p; /* last, or the per-clip output */
+      clip_steps[(size_t)t * out + i] = (float)(acc[i] * scale);
     }
+    int64_t at = 0;
+    for (int i = 0; i < g->n_step_layers; i++)
+      for (int j = 0; g->layer[i].op == OP_ATTENTION && j < g->layer[i].keys_n; j++)
+        weights[t * attention_floats + at++] = (float)in.s[i].weights[j];
   }
 
-  Tensor result[3];
+  Tensor result[6];
   int n = 0;
   Shape out_shape = g->layer[g->n_step_layers - 1].out_shape;
   if (g->per_frame)
     result[n++] = (Tensor){.name = "output", .shape = with_time(T, out_shape), .data = per_frame};
-  if (g->clip) {
-    float *clip = arena_alloc(a, (size_t)out * sizeof *clip);
-    double scale = g->clip == CLIP_MEAN ? 1.0 / T : g->clip == CLIP_WEIGHTED ? 2.0 / ((double)T * (T + 1)) : 1.0;
-    for (int i = 0; i < out; i++)
-      clip[i] = (float)(acc[i] * scale);
-    result[n++] = (Tensor){.name = "clip", .shape = out_shape, .data = clip};
+  if (g->clip || g->clip_head) {
+    result[n++] = (Tensor){.name = "clip", .shape = out_shape,
+                           .data = clip_steps + (size_t)(T - 1) * out};
+    result[n++] = (Tensor){.name = "clip_steps", .shape = with_time(T, out_shape), .data = clip_steps};
   }
+  if (attention_floats)
+    result[n++] = (Tensor){.name = "attention", .shape = (Shape){2, {T, (int)attention_floats}},
+                           .data = weights};
   const Layer *fc = forecast_output(g);
   if (fc) {
     int64_t fsize = shape_elems(fc->out_shape);
@@ -449,15 +699,20 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
     }
     if (first->init_state >= 0) /* the forecaster starts from the encoder's state */
       for (int k = 0; k < first->stack; k++) {
-        size_t bytes = (size_t)first->hidden[k] * first->in_shape.dim[1] * first->in_shape.dim[2] * sizeof(double);
+        bool conv = first->op == OP_CONVLSTM;
+        size_t bytes = (size_t)first->hidden[k] * (conv ? first->in_shape.dim[1] * first->in_shape.dim[2] : 1) *
+                       sizeof(double);
         memcpy(in.s[g->n_step_layers].h[k], in.s[first->init_state].h[k], bytes);
         memcpy(in.s[g->n_step_layers].c[k], in.s[first->init_state].c[k], bytes);
       }
+    in.feedback = last; /* the last observed frame, then each forecast frame */
     for (int k = 0; k < g->forecast_steps; k++) {
       for (int i = g->n_step_layers; i < g->n_layer; i++)
         run_layer(&in, i, t1, t2);
       for (int64_t i = 0; i < fsize; i++)
         frames[k * fsize + i] = (float)in.s[g->n_layer - 1].y[i];
+      if (g->feedback)
+        memcpy(last, in.s[g->n_layer - 1].y, (size_t)fsize * sizeof(double));
     }
     result[n++] = (Tensor){.name = "forecast", .shape = with_time(g->forecast_steps, fc->out_shape),
                            .data = frames};

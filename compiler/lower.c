@@ -20,6 +20,11 @@
  *   COPY       y x                  dim: n, offset into y
  *   PIXEL_(UN)SHUFFLE y x           dim: c h w r (output c; h w of the smaller side)
  *   CONVGRU_RESET  rh gates h       dim: n;   CONVGRU_UPDATE h gates cand  dim: n
+ *   WINDOW_PUSH ring x              dim: size n  (a ring of the last n frames)
+ *   WINDOW_GATHER, _MAX, _MEAN  y ring   dim: size n
+ *   ATTN_DOT   e keys q             attn;   ATTN_ADDITIVE e keys hq wx bx v  attn, dim: hidden
+ *   ATTN_APPLY out weights e values attn
+ *   TPOOL_FOLD acc x, TPOOL_READ y acc, TPOOL_FIRST y x   dim: size mode count
  * With --target avx2 (runtime/avx2/ has the layouts, pack.c makes them):
  *   GEMV       weights in panels of 8 rows, bias padded to 8
  *   LSTM_STEP  h c scratch W b x [wci wcf wco]   dim: nx hidden   (a dense layer step)
@@ -37,16 +42,28 @@ const char *const kernel_name[K_COUNT] = {
     "gemv", "gemv_cat2", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax",
     "lstm_cell", "lstm_peephole_cell", "gru_cell", "conv2d", "maxpool", "avgpool",
     "global_avgpool", "channel_affine", "add2", "copy", "pixel_shuffle", "pixel_unshuffle",
-    "convgru_reset", "convgru_update", "lstm_step", "gru_step",
+    "convgru_reset", "convgru_update", "lstm_step", "gru_step", "window_push", "window_gather",
+    "window_max", "window_mean", "attention_dot", "attention_additive", "attention_apply",
+    "tpool_fold", "tpool_read", "tpool_first",
 };
+
+typedef struct {
+  int call, arg, layer;
+} Fixup; /* an argument that is a recurrent layer's h, lowered after the call */
 
 typedef struct {
   Arena *a;
   Program *p;
   const Graph *g;
   int64_t weight_pos;
-  int *out; /* per layer: the value holding its output */
+  int *out;  /* per layer: the value holding its output */
+  int *ring; /* per layer: the value holding its window, or -1 */
   bool avx2;
+  Guard guard; /* stamped on new calls */
+  int gate;
+  int feedback; /* the forecast's fed-back frame, or -1 */
+  Fixup *fixup;
+  int n_fixup;
 } Lowering;
 
 static int add_value(Lowering *lw, ValueKind kind, int layer, int64_t size, const char *name) {
@@ -82,7 +99,7 @@ static Call *add_call(Lowering *lw, KernelOp op, int layer, int sublayer, const 
     p->cap_c = cap;
   }
   Call *c = &p->call[p->nc++];
-  *c = (Call){.op = op, .layer = layer, .sublayer = sublayer};
+  *c = (Call){.op = op, .layer = layer, .sublayer = sublayer, .guard = lw->guard, .gate = lw->gate};
   for (int i = 0; i < MAX_ARGS; i++)
     c->arg[i] = i < nargs ? arg[i] : -1;
   return c;
@@ -115,9 +132,12 @@ static const char *vname(Lowering *lw, const Layer *l, const char *what, int k) 
                : arena_printf(lw->a, "%s_%s%d", l->cname, what, k);
 }
 
-/* The value layer i's readers see; -1 is the model input (value 0). */
+/* The value layer i's readers see; -1 is the model input (value 0), or in
+ * a forecast chain the frame fed back. */
 static int input_value(Lowering *lw, const Layer *l, int k) {
-  return l->input[k] < 0 ? 0 : lw->out[l->input[k]];
+  if (l->input[k] < 0)
+    return l->phase == PHASE_FORECAST ? lw->feedback : 0;
+  return lw->out[l->input[k]];
 }
 
 static bool is_alias(const Layer *l) {
@@ -148,34 +168,91 @@ static int lower_pointwise(Lowering *lw, int li, KernelOp op) {
   return y;
 }
 
-static int lower_linear(Lowering *lw, int li) {
-  const Layer *l = &lw->g->layer[li];
-  int x = input_value(lw, l, 0), in = (int)lw->p->v[x].size;
-  int w, b = -1;
-  if (lw->avx2) { /* panels of 8 rows, bias padded to them */
-    w = add_value(lw, V_WEIGHT, li, round8(l->out) * in, vname(lw, l, "weight", -1));
-    float *wd = weight_data(lw, w, l->param[0].data);
+/* y = W x (+ b) for parameters w, b (b may be NULL) named NAME_weight,
+ * NAME_bias; AVX2 stores W in panels of 8 rows, b padded to them. */
+static Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b,
+                       int y, int x) {
+  int rows = w->shape.dim[0], cols = w->shape.dim[1], wv, bv = -1;
+  const char *wname = arena_printf(lw->a, "%s_weight", name), *bname = arena_printf(lw->a, "%s_bias", name);
+  if (lw->avx2) {
+    wv = add_value(lw, V_WEIGHT, li, round8(rows) * cols, wname);
+    float *wd = weight_data(lw, wv, w->data);
     if (wd)
-      pack_panels8(wd, l->param[0].data, l->out, in);
-    if (l->bias) {
-      b = add_value(lw, V_WEIGHT, li, round8(l->out), vname(lw, l, "bias", -1));
-      float *bd = weight_data(lw, b, l->param[1].data);
+      pack_panels8(wd, w->data, rows, cols);
+    if (b) {
+      bv = add_value(lw, V_WEIGHT, li, round8(rows), bname);
+      float *bd = weight_data(lw, bv, b->data);
       if (bd)
-        memcpy(bd, l->param[1].data, (size_t)l->out * sizeof *bd);
+        memcpy(bd, b->data, (size_t)rows * sizeof *bd);
     }
   } else {
-    w = weight_copy(lw, li, &l->param[0], vname(lw, l, "weight", -1));
-    b = l->bias ? weight_copy(lw, li, &l->param[1], vname(lw, l, "bias", -1)) : -1;
+    wv = weight_copy(lw, li, w, wname);
+    bv = b ? weight_copy(lw, li, b, bname) : -1;
   }
-  int y = add_value(lw, V_TRANSIENT, li, l->out, vname(lw, l, "out", -1));
-  Call *c = add_call(lw, K_GEMV, li, -1, (int[]){y, w, b, x}, 4);
-  dims(c, l->out, in, 0, 0);
+  Call *c = add_call(lw, K_GEMV, li, -1, (int[]){y, wv, bv, x}, 4);
+  dims(c, rows, cols, 0, 0);
   c->avx2 = lw->avx2;
+  return c;
+}
+
+static int lower_linear(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int y = add_value(lw, V_TRANSIENT, li, l->out, vname(lw, l, "out", -1));
+  gemv_call(lw, li, l->cname, &l->param[0], l->bias ? &l->param[1] : NULL, y, input_value(lw, l, 0));
   return y;
 }
 
+/* h and c (c < 0 for a GRU) per stacked layer, in the context. */
+static void recurrent_states(Lowering *lw, int li, int *h, int *c) {
+  const Layer *l = &lw->g->layer[li];
+  for (int k = 0; k < l->stack; k++) {
+    h[k] = add_value(lw, V_STATE, li, l->hidden[k], vname(lw, l, "h", k));
+    c[k] = l->op == OP_LSTM ? add_value(lw, V_STATE, li, l->hidden[k], vname(lw, l, "c", k)) : -1;
+  }
+}
+
+static int state_value(Lowering *lw, int li, const char *what, int k);
+
+/* The first state of an lstm or gru: the forecast prologue copies the
+ * encoder's (init_state); init_from computes it on the first frame. */
+static void initial_state(Lowering *lw, int li, const int *h, const int *c) {
+  const Layer *l = &lw->g->layer[li];
+  if (l->init_state >= 0) {
+    for (int k = 0; k < l->stack; k++) {
+      int n = l->hidden[k];
+      dims(add_call(lw, K_COPY, li, k, (int[]){h[k], state_value(lw, l->init_state, "h", k)}, 2), n, 0, 0, 0);
+      if (c[k] >= 0)
+        dims(add_call(lw, K_COPY, li, k, (int[]){c[k], state_value(lw, l->init_state, "c", k)}, 2), n, 0, 0, 0);
+    }
+    lw->p->prologue_end = lw->p->nc;
+  }
+  if (l->init_from < 0)
+    return;
+  const Layer *f = &lw->g->layer[l->init_from];
+  Guard saved = lw->guard;
+  lw->guard = G_FIRST_FRAME;
+  int m = lw->out[l->init_from], H = l->hidden[0];
+  if (f->out_shape.rank == 3) { /* the mean over the map's positions */
+    int d = f->out_shape.dim[0];
+    int mean = add_value(lw, V_TRANSIENT, li, d, vname(lw, l, "init_mean", -1));
+    dims(add_call(lw, K_GLOBAL_AVGPOOL, li, -1, (int[]){mean, m}, 2), d,
+         f->out_shape.dim[1] * f->out_shape.dim[2], 0, 0);
+    m = mean;
+  }
+  static const char *const what[2] = {"init_h", "init_c"};
+  for (int q = 0; q < 2; q++) {
+    int s = q == 0 ? h[0] : c[0];
+    gemv_call(lw, li, vname(lw, l, what[q], -1), find_param(l, arena_printf(lw->a, "%s.weight", what[q]), 0),
+              find_param(l, arena_printf(lw->a, "%s.bias", what[q]), 0), s, m);
+    Call *t = add_call(lw, K_TANH, li, -1, (int[]){s, s}, 2);
+    dims(t, H, 0, 0, 0);
+    t->avx2 = lw->avx2;
+  }
+  lw->guard = saved;
+}
+
 /* AVX2: each stacked layer is one fused step over packed [W_ih | W_hh]. */
-static int lower_lstm_avx2(Lowering *lw, int li) {
+static int lower_lstm_avx2(Lowering *lw, int li, const int *h, const int *c) {
   const Layer *l = &lw->g->layer[li];
   int H = l->hidden[0], x = input_value(lw, l, 0), blocks = (H + 7) / 8;
   for (int k = 0; k < l->stack; k++) {
@@ -187,10 +264,8 @@ static int lower_lstm_avx2(Lowering *lw, int li) {
     if (wd)
       pack_lstm(wd, bd, wih->data, find_param(l, "weight_hh_l%d", k)->data,
                 find_param(l, "bias_ih_l%d", k)->data, find_param(l, "bias_hh_l%d", k)->data, in, H);
-    int h = add_value(lw, V_STATE, li, H, vname(lw, l, "h", k));
-    int c = add_value(lw, V_STATE, li, H, vname(lw, l, "c", k));
     int scratch = add_value(lw, V_TRANSIENT, li, H, vname(lw, l, "h_new", k));
-    int args[9] = {h, c, scratch, w, b, x, -1, -1, -1};
+    int args[9] = {h[k], c[k], scratch, w, b, x, -1, -1, -1};
     if (l->peephole == PEEPHOLE_DIAGONAL) {
       args[6] = weight_copy(lw, li, find_param(l, "weight_ci_l%d", k), vname(lw, l, "ci_l", k));
       args[7] = weight_copy(lw, li, find_param(l, "weight_cf_l%d", k), vname(lw, l, "cf_l", k));
@@ -199,12 +274,12 @@ static int lower_lstm_avx2(Lowering *lw, int li) {
     Call *call = add_call(lw, K_LSTM_STEP, li, k, args, 9);
     dims(call, in, H, 0, 0);
     call->avx2 = true;
-    x = h;
+    x = h[k];
   }
   return x;
 }
 
-static int lower_gru_avx2(Lowering *lw, int li) {
+static int lower_gru_avx2(Lowering *lw, int li, const int *h) {
   const Layer *l = &lw->g->layer[li];
   int H = l->hidden[0], x = input_value(lw, l, 0), blocks = (H + 7) / 8;
   for (int k = 0; k < l->stack; k++) {
@@ -216,21 +291,22 @@ static int lower_gru_avx2(Lowering *lw, int li) {
     if (wd)
       pack_gru(wd, bd, wih->data, find_param(l, "weight_hh_l%d", k)->data,
                find_param(l, "bias_ih_l%d", k)->data, find_param(l, "bias_hh_l%d", k)->data, in, H);
-    int h = add_value(lw, V_STATE, li, H, vname(lw, l, "h", k));
     int scratch = add_value(lw, V_TRANSIENT, li, H, vname(lw, l, "h_new", k));
-    Call *call = add_call(lw, K_GRU_STEP, li, k, (int[]){h, scratch, w, b, x}, 5);
+    Call *call = add_call(lw, K_GRU_STEP, li, k, (int[]){h[k], scratch, w, b, x}, 5);
     dims(call, in, H, 0, 0);
     call->avx2 = true;
-    x = h;
+    x = h[k];
   }
   return x;
 }
 
 static int lower_lstm(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
-  int H = l->hidden[0], x = input_value(lw, l, 0);
+  int H = l->hidden[0], x = input_value(lw, l, 0), h[MAX_STACK], c[MAX_STACK];
+  recurrent_states(lw, li, h, c);
+  initial_state(lw, li, h, c);
   if (lw->avx2)
-    return lower_lstm_avx2(lw, li);
+    return lower_lstm_avx2(lw, li, h, c);
   for (int k = 0; k < l->stack; k++) {
     const Param *wih = find_param(l, "weight_ih_l%d", k), *whh = find_param(l, "weight_hh_l%d", k);
     const Param *bih = find_param(l, "bias_ih_l%d", k), *bhh = find_param(l, "bias_hh_l%d", k);
@@ -243,28 +319,28 @@ static int lower_lstm(Lowering *lw, int li) {
       memcpy(wd + (size_t)r * (in + H) + in, whh->data + (size_t)r * H, (size_t)H * 4);
       bd[r] = bih->data[r] + bhh->data[r];
     }
-    int h = add_value(lw, V_STATE, li, H, vname(lw, l, "h", k));
-    int c = add_value(lw, V_STATE, li, H, vname(lw, l, "c", k));
     int gates = add_value(lw, V_TRANSIENT, li, 4 * H, vname(lw, l, "gates", k));
-    dims(add_call(lw, K_GEMV_CAT2, li, k, (int[]){gates, w, b, x, h}, 5), 4 * H, in, H, 0);
+    dims(add_call(lw, K_GEMV_CAT2, li, k, (int[]){gates, w, b, x, h[k]}, 5), 4 * H, in, H, 0);
     if (l->peephole == PEEPHOLE_DIAGONAL) {
       int ci = weight_copy(lw, li, find_param(l, "weight_ci_l%d", k), vname(lw, l, "ci_l", k));
       int cf = weight_copy(lw, li, find_param(l, "weight_cf_l%d", k), vname(lw, l, "cf_l", k));
       int co = weight_copy(lw, li, find_param(l, "weight_co_l%d", k), vname(lw, l, "co_l", k));
-      dims(add_call(lw, K_LSTM_PEEPHOLE_CELL, li, k, (int[]){h, c, gates, ci, cf, co}, 6), H, 0, 0, 0);
+      dims(add_call(lw, K_LSTM_PEEPHOLE_CELL, li, k, (int[]){h[k], c[k], gates, ci, cf, co}, 6), H, 0, 0, 0);
     } else {
-      dims(add_call(lw, K_LSTM_CELL, li, k, (int[]){h, c, gates}, 3), H, 0, 0, 0);
+      dims(add_call(lw, K_LSTM_CELL, li, k, (int[]){h[k], c[k], gates}, 3), H, 0, 0, 0);
     }
-    x = h;
+    x = h[k];
   }
   return x;
 }
 
 static int lower_gru(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
-  int H = l->hidden[0], x = input_value(lw, l, 0);
+  int H = l->hidden[0], x = input_value(lw, l, 0), h[MAX_STACK], c[MAX_STACK];
+  recurrent_states(lw, li, h, c);
+  initial_state(lw, li, h, c);
   if (lw->avx2)
-    return lower_gru_avx2(lw, li);
+    return lower_gru_avx2(lw, li, h);
   for (int k = 0; k < l->stack; k++) {
     const Param *wih = find_param(l, "weight_ih_l%d", k);
     int in = wih->shape.dim[1];
@@ -272,13 +348,12 @@ static int lower_gru(Lowering *lw, int li) {
     int b_i = weight_copy(lw, li, find_param(l, "bias_ih_l%d", k), vname(lw, l, "bias_ih_l", k));
     int w_h = weight_copy(lw, li, find_param(l, "weight_hh_l%d", k), vname(lw, l, "weight_hh_l", k));
     int b_h = weight_copy(lw, li, find_param(l, "bias_hh_l%d", k), vname(lw, l, "bias_hh_l", k));
-    int h = add_value(lw, V_STATE, li, H, vname(lw, l, "h", k));
     int gi = add_value(lw, V_TRANSIENT, li, 3 * H, vname(lw, l, "gi", k));
     int gh = add_value(lw, V_TRANSIENT, li, 3 * H, vname(lw, l, "gh", k));
     dims(add_call(lw, K_GEMV, li, k, (int[]){gi, w_i, b_i, x}, 4), 3 * H, in, 0, 0);
-    dims(add_call(lw, K_GEMV, li, k, (int[]){gh, w_h, b_h, h}, 4), 3 * H, H, 0, 0);
-    dims(add_call(lw, K_GRU_CELL, li, k, (int[]){h, gi, gh}, 3), H, 0, 0, 0);
-    x = h;
+    dims(add_call(lw, K_GEMV, li, k, (int[]){gh, w_h, b_h, h[k]}, 4), 3 * H, H, 0, 0);
+    dims(add_call(lw, K_GRU_CELL, li, k, (int[]){h[k], gi, gh}, 3), H, 0, 0, 0);
+    x = h[k];
   }
   return x;
 }
@@ -557,6 +632,149 @@ static int lower_convgru(Lowering *lw, int li) {
   return x;
 }
 
+/* Attention: scores over the keys, softmax, the weighted sum of the values.
+ * Keys are a ring (a layer's window) or the positions of a [D, H, W] map. */
+static int lower_attention(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int n = l->keys_n, dk = l->key_dim;
+  int keys = l->keys_map ? input_value(lw, l, 0) : lw->ring[l->input[0]];
+  int values = l->values < 0 ? keys : l->keys_map ? lw->out[l->values] : lw->ring[l->values];
+  AttnGeom geom = {.n = n, .key_dim = dk, .value_dim = l->value_dim, .window = !l->keys_map,
+                   .scale = l->scale ? (float)(1.0 / sqrt((double)dk)) : 1.0f};
+  geom.key_step = l->keys_map ? 1 : dk;
+  geom.key_stride = l->keys_map ? n : 1;
+  geom.value_step = l->keys_map ? 1 : l->value_dim;
+  geom.value_stride = l->keys_map ? n : 1;
+  /* a later recurrent layer's h is lowered after this: fixed up in lower() */
+  int q = l->query_prev ? -1 : lw->out[l->query];
+  int e = add_value(lw, V_TRANSIENT, li, n, vname(lw, l, "scores", -1));
+  Call *c;
+  switch (l->score) {
+  case SCORE_LOCATION:
+    c = gemv_call(lw, li, l->cname, &l->param[0], &l->param[1], e, q);
+    break;
+  case SCORE_ADDITIVE: {
+    int A = l->hidden[0];
+    int hq = add_value(lw, V_TRANSIENT, li, A, vname(lw, l, "query", -1));
+    c = gemv_call(lw, li, vname(lw, l, "w_h", -1), find_param(l, "w_h.weight", 0), NULL, hq, q);
+    int wx = weight_copy(lw, li, find_param(l, "w_x.weight", 0), vname(lw, l, "w_x_weight", -1));
+    int bx = weight_copy(lw, li, find_param(l, "w_x.bias", 0), vname(lw, l, "w_x_bias", -1));
+    int v = weight_copy(lw, li, find_param(l, "v.weight", 0), vname(lw, l, "v_weight", -1));
+    Call *s = add_call(lw, K_ATTN_ADDITIVE, li, -1, (int[]){e, keys, hq, wx, bx, v}, 6);
+    s->attn = geom;
+    s->dim[0] = A;
+    break;
+  }
+  case SCORE_GENERAL: {
+    int qp = add_value(lw, V_TRANSIENT, li, dk, vname(lw, l, "query", -1));
+    c = gemv_call(lw, li, vname(lw, l, "w_q", -1), find_param(l, "w_q.weight", 0), NULL, qp, q);
+    add_call(lw, K_ATTN_DOT, li, -1, (int[]){e, keys, qp}, 3)->attn = geom;
+    break;
+  }
+  default:
+    c = add_call(lw, K_ATTN_DOT, li, -1, (int[]){e, keys, q}, 3);
+    c->attn = geom;
+    break;
+  }
+  if (l->query_prev) { /* the query argument of the first call */
+    Fixup *f = &lw->fixup[lw->n_fixup++];
+    *f = (Fixup){(int)(c - lw->p->call), c->op == K_ATTN_DOT ? 2 : 3, l->query};
+  }
+  int weights = add_value(lw, V_STATE, li, n, vname(lw, l, "weights", -1));
+  lw->p->v[weights].attention = l->phase == PHASE_STEP;
+  int y = add_value(lw, V_TRANSIENT, li, l->value_dim, vname(lw, l, "out", -1));
+  add_call(lw, K_ATTN_APPLY, li, -1, (int[]){y, weights, e, values}, 4)->attn = geom;
+  return y;
+}
+
+/* A ring of layer li's last n inputs (or outputs) x, pushed every frame. */
+static int window_ring(Lowering *lw, int li, int x, int n, const char *what) {
+  int size = (int)lw->p->v[x].size;
+  int ring = add_value(lw, V_STATE, li, (int64_t)size * n, vname(lw, &lw->g->layer[li], what, -1));
+  Guard saved = lw->guard;
+  lw->guard = G_ALWAYS;
+  dims(add_call(lw, K_WINDOW_PUSH, li, -1, (int[]){ring, x}, 2), size, n, 0, 0);
+  lw->guard = saved;
+  return ring;
+}
+
+/* A windowed temporal_pool or a temporal_conv: a ring of the last w
+ * frames, read when the window closes. */
+static int lower_windowed(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0), size = (int)lw->p->v[x].size, w = l->frames;
+  int ring = window_ring(lw, li, x, w, "frames");
+  if (l->op == OP_TEMPORAL_POOL) {
+    int y = add_value(lw, V_TRANSIENT, li, size, vname(lw, l, "out", -1));
+    dims(add_call(lw, l->tmode == TPOOL_MAX ? K_WINDOW_MAX : K_WINDOW_MEAN, li, -1, (int[]){y, ring}, 2),
+         size, w, 0, 0);
+    return y;
+  }
+  /* temporal_conv: the frames in time order as w C channels, one conv2d
+   * with weights (out, C, w, kh, kw) permuted to (out, w, C, kh, kw) */
+  int c = l->in_shape.dim[0], kk = l->win.kh * l->win.kw;
+  int stacked = add_value(lw, V_TRANSIENT, li, (int64_t)size * w, vname(lw, l, "stacked", -1));
+  dims(add_call(lw, K_WINDOW_GATHER, li, -1, (int[]){stacked, ring}, 2), size, w, 0, 0);
+  float *wt = NULL;
+  if (l->param[0].data) {
+    wt = arena_alloc(lw->a, (size_t)l->out * c * w * kk * sizeof *wt);
+    for (int o = 0; o < l->out; o++)
+      for (int ch = 0; ch < c; ch++)
+        for (int t = 0; t < w; t++)
+          memcpy(wt + (((size_t)o * w + t) * c + ch) * kk,
+                 l->param[0].data + (((size_t)o * c + ch) * w + t) * kk, (size_t)kk * sizeof *wt);
+  }
+  int b = l->bias ? weight_copy(lw, li, &l->param[1], vname(lw, l, "bias", -1)) : -1;
+  int y = add_value(lw, V_TRANSIENT, li, shape_elems(l->out_shape), vname(lw, l, "out", -1));
+  Geom geom = {.in_c0 = c * w, .in_h = l->in_shape.dim[1], .in_w = l->in_shape.dim[2], .out_c = l->out,
+               .out_h = l->out_shape.dim[1], .out_w = l->out_shape.dim[2], .win = l->win, .groups = 1};
+  conv_call(lw, li, -1, vname(lw, l, "weight", -1), wt, b, y, stacked, -1, geom);
+  return y;
+}
+
+/* A clip pool, per frame: fold the value (each frame's, or each closed
+ * window's) into the accumulator in the context. */
+static void lower_clip_pool_fold(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0), size = (int)lw->p->v[x].size;
+  int acc = add_value(lw, V_STATE, li, shape_elems(l->out_shape), vname(lw, l, "acc", -1));
+  Call *c = add_call(lw, K_TPOOL_FOLD, li, -1, (int[]){acc, x}, 2);
+  dims(c, size, l->tmode, l->count, 0);
+  c->gate = l->gate; /* the count of values is that of closed windows */
+  lw->out[li] = acc;
+}
+
+/* ... and per clip read: the pool's value; before its input's first window
+ * closed, the frames so far as that window (the gated calls run again,
+ * without folding). */
+static int lower_clip_pool_read(Lowering *lw, int li, bool *rerun) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0), size = (int)lw->p->v[x].size, acc = lw->out[li];
+  int y = add_value(lw, V_TRANSIENT, li, shape_elems(l->out_shape), vname(lw, l, "out", -1));
+  Call *c = add_call(lw, K_TPOOL_READ, li, -1, (int[]){y, acc}, 2);
+  dims(c, size, l->tmode, l->count, 0);
+  c->gate = l->gate;
+  if (l->gate < 0)
+    return y;
+  lw->guard = G_PARTIAL;
+  lw->gate = l->gate;
+  if (!rerun[l->gate]) {
+    rerun[l->gate] = true;
+    for (int k = 0, end = lw->p->step_end; k < end; k++) {
+      Call copy = lw->p->call[k];
+      if (copy.guard == G_CLOSE && copy.gate == l->gate && copy.op != K_TPOOL_FOLD) {
+        Call *again = add_call(lw, copy.op, copy.layer, copy.sublayer, copy.arg, MAX_ARGS);
+        copy.guard = G_PARTIAL;
+        *again = copy;
+      }
+    }
+  }
+  dims(add_call(lw, K_TPOOL_FIRST, li, -1, (int[]){y, x}, 2), size, l->tmode, l->count, 0);
+  lw->guard = G_ALWAYS;
+  lw->gate = -1;
+  return y;
+}
+
 static int lower_layer(Lowering *lw, int i) {
   const Layer *l = &lw->g->layer[i];
   if (l->fused_into >= 0)
@@ -591,6 +809,9 @@ static int lower_layer(Lowering *lw, int i) {
   case OP_PIXEL_UNSHUFFLE: return lower_pixel(lw, i);
   case OP_CONVLSTM: return lower_convlstm(lw, i);
   case OP_CONVGRU: return lower_convgru(lw, i);
+  case OP_ATTENTION: return lower_attention(lw, i);
+  case OP_TEMPORAL_CONV: return lower_windowed(lw, i);
+  case OP_TEMPORAL_POOL: return lower_windowed(lw, i); /* clip pools: lower() */
   default: return -1;
   }
 }
@@ -610,6 +831,7 @@ static void unique_names(Arena *a, Program *p) {
 /* Lifetimes: a value lives from the call that first touches it to the
  * call that last does; a phase's output lives to the end of its phase. */
 static void fill_lifetimes(Program *p) {
+  int ends[2] = {p->out_value, p->clip_value};
   for (int c = 0; c < p->nc; c++)
     for (int i = 0; i < MAX_ARGS; i++) {
       int v = p->call[c].arg[i];
@@ -619,29 +841,99 @@ static void fill_lifetimes(Program *p) {
         p->v[v].first = c;
       p->v[v].last = c;
     }
-  if (p->v[p->out_value].first < 0)
-    p->v[p->out_value].first = p->step_end;
-  p->v[p->out_value].last = p->step_end;
+  for (int k = 0; k < 2; k++) { /* read by the copy out at the end of step() or clip() */
+    int v = ends[k], end = k == 0 ? p->step_end : p->nc;
+    if (v < 0)
+      continue;
+    if (p->v[v].first < 0)
+      p->v[v].first = end;
+    p->v[v].last = end;
+  }
   if (p->forecast_value >= 0)
-    p->v[p->forecast_value].last = p->nc;
+    p->v[p->forecast_value].last = p->forecast_end;
+}
+
+/* The step phase: every layer that runs per frame or per window, in order
+ * (a clip pool only folds its input in). */
+static void lower_step(Lowering *lw) {
+  const Graph *g = lw->g;
+  if (g->feedback && g->forecast_steps) { /* the last frame, for the forecast to start from */
+    int keep = add_value(lw, V_STATE, -1, shape_elems(g->input), "last_frame");
+    dims(add_call(lw, K_COPY, -1, -1, (int[]){keep, 0}, 2), (int)shape_elems(g->input), 0, 0, 0);
+    lw->feedback = keep;
+  }
+  for (int i = 0; i < g->n_step_layers; i++) {
+    const Layer *l = &g->layer[i];
+    lw->guard = l->rate == RATE_WINDOW ? G_CLOSE : G_ALWAYS;
+    lw->gate = l->rate == RATE_WINDOW ? l->gate : -1;
+    if (l->op == OP_TEMPORAL_POOL && l->rate == RATE_CLIP) {
+      lw->guard = l->gate >= 0 ? G_CLOSE : G_ALWAYS;
+      lw->gate = l->gate;
+      lower_clip_pool_fold(lw, i);
+    } else if (l->rate != RATE_CLIP) {
+      lw->out[i] = lower_layer(lw, i);
+    }
+    lw->guard = G_ALWAYS;
+    lw->gate = -1;
+    if (l->window)
+      lw->ring[i] = window_ring(lw, i, lw->out[i], l->window, "window");
+  }
+  lw->p->step_end = lw->p->prologue_end = lw->p->nc;
+}
+
+/* The forecast: the prologue (state hand-over, the frame fed back) and
+ * the body run per forecast step, which ends by feeding its frame back. */
+static void lower_forecast(Lowering *lw) {
+  const Graph *g = lw->g;
+  Program *p = lw->p;
+  if (g->feedback) {
+    int last = lw->feedback, n = (int)shape_elems(g->input);
+    lw->feedback = add_value(lw, V_TRANSIENT, g->n_step_layers, n, "fed_back");
+    dims(add_call(lw, K_COPY, g->n_step_layers, -1, (int[]){lw->feedback, last}, 2), n, 0, 0, 0);
+  }
+  int prologue = p->nc;
+  for (int i = g->n_step_layers; i < g->n_layer; i++) {
+    if (i == g->n_step_layers + 1 && p->prologue_end < prologue)
+      p->prologue_end = prologue; /* the first layer set no state hand-over */
+    lw->out[i] = lower_layer(lw, i);
+  }
+  if (p->prologue_end < prologue)
+    p->prologue_end = prologue;
+  p->forecast_value = lw->out[g->n_layer - 1];
+  if (g->feedback)
+    dims(add_call(lw, K_COPY, g->n_layer - 1, -1, (int[]){lw->feedback, p->forecast_value}, 2),
+         (int)shape_elems(g->input), 0, 0, 0);
 }
 
 Program *lower(Arena *a, const Graph *g, Target t) {
   Program *p = arena_alloc(a, sizeof *p);
   p->g = g;
-  p->forecast_value = -1;
-  Lowering lw = {a, p, g, 0, arena_alloc(a, (size_t)g->n_layer * sizeof(int)), t == TARGET_AVX2};
+  p->forecast_value = p->out_value = p->clip_value = -1;
+  Lowering lw = {a, p, g, 0, arena_alloc(a, (size_t)g->n_layer * sizeof(int)),
+                 arena_alloc(a, (size_t)g->n_layer * sizeof(int)), t == TARGET_AVX2, G_ALWAYS, -1, -1,
+                 arena_alloc(a, (size_t)g->n_layer * sizeof(Fixup)), 0};
   add_value(&lw, V_INPUT, -1, shape_elems(g->input), "in");
-  for (int i = 0; i < g->n_layer; i++) {
-    if (i == g->n_step_layers)
-      p->step_end = p->prologue_end = p->nc;
-    lw.out[i] = lower_layer(&lw, i);
-  }
-  if (g->n_step_layers == g->n_layer)
-    p->step_end = p->prologue_end = p->nc;
-  p->out_value = lw.out[g->n_step_layers - 1];
+  for (int i = 0; i < g->n_layer; i++)
+    lw.ring[i] = -1;
+  lower_step(&lw);
   if (g->forecast_steps)
-    p->forecast_value = lw.out[g->n_layer - 1];
+    lower_forecast(&lw);
+  p->forecast_end = p->nc;
+  bool *rerun = arena_alloc(a, (size_t)g->n_layer * sizeof(bool));
+  for (int i = 0; i < g->n_step_layers; i++) { /* the clip phase */
+    const Layer *l = &g->layer[i];
+    if (l->rate != RATE_CLIP)
+      continue;
+    lw.out[i] = l->op == OP_TEMPORAL_POOL ? lower_clip_pool_read(&lw, i, rerun) : lower_layer(&lw, i);
+  }
+  for (int k = 0; k < lw.n_fixup; k++) {
+    const Layer *q = &g->layer[lw.fixup[k].layer];
+    p->call[lw.fixup[k].call].arg[lw.fixup[k].arg] = state_value(&lw, lw.fixup[k].layer, "h", q->stack - 1);
+  }
+  if (g->clip_head)
+    p->clip_value = lw.out[g->n_step_layers - 1];
+  else
+    p->out_value = lw.out[g->n_step_layers - 1];
   p->weight_floats = lw.weight_pos;
   unique_names(a, p);
   fill_lifetimes(p);

@@ -23,7 +23,7 @@ static const char usage[] =
     "  check     parse, validate and infer shapes (and check weights with -w); silent on success\n"
     "  info      per-layer table (shapes, parameters, MACs, state) and memory totals\n"
     "  run       run the reference interpreter: 'input' [T, ...frame] -> 'output' [T, OUT]\n"
-    "            and 'clip' [OUT]\n"
+    "            'clip' [OUT], 'clip_steps' [T, OUT], 'attention' [T, A], 'forecast'\n"
     "\n"
     "options:\n"
     "  -w FILE              trained weights, PyTorch state_dict names (F32, F16, BF16)\n"

@@ -19,13 +19,14 @@
 
 /* Hard limits, checked where input is read so no product can overflow. */
 enum {
-  MAX_RANK = 4,          /* dims of a frame or a parameter tensor */
+  MAX_RANK = 5,          /* dims of a parameter tensor (temporal_conv: 5) or a clip */
   MAX_DIM = 1 << 20,     /* any single dimension */
   MAX_LAYERS = 1024,     /* layers in a spec */
   MAX_STACK = 64,        /* layers inside one recurrent stack */
   MAX_NAME = 128,        /* bytes in a tensor name */
   MAX_LAYER_NAME = 96,   /* bytes in a layer name: room for '.weight_ih_l63' */
   MAX_DEPTH = 32,        /* YAML/JSON nesting */
+  MAX_WINDOW = 4096,     /* frames a window or temporal op keeps */
 };
 #define MAX_ELEMS ((int64_t)1 << 31) /* elements in one tensor */
 
@@ -102,6 +103,16 @@ extern const char *const peephole_name[];
 
 typedef enum { PHASE_STEP, PHASE_FORECAST } Phase;
 
+/* How often a layer runs: every frame, when the window of a temporal op
+ * closes, or once per clip read (after a clip temporal_pool). */
+typedef enum { RATE_FRAME, RATE_WINDOW, RATE_CLIP } Rate;
+
+typedef enum { SCORE_DOT, SCORE_GENERAL, SCORE_ADDITIVE, SCORE_LOCATION } Score;
+extern const char *const score_name[];
+
+typedef enum { TPOOL_MAX, TPOOL_MEAN, TPOOL_CONCAT } TPoolMode; /* = the runtime's REEL_TPOOL_* */
+extern const char *const tpool_name[];
+
 typedef struct {
   int rank;
   int dim[MAX_RANK];
@@ -146,6 +157,27 @@ typedef struct {
   bool concat_output; /* convlstm `output: concat` */
   int init_state;     /* convlstm in a forecast: the layer whose state it starts from, or -1 */
   bool rcn;           /* convgru with one input per stacked layer (GRU-RCN) */
+  int window;         /* `window: N`: the context keeps the last N outputs; 0 = none */
+  int init_from;      /* lstm: the layer its first-frame state is computed from, or -1 */
+
+  /* attention: keys from input[0] (a window or a [D, H, W] map) */
+  Score score;
+  bool scale;             /* scores / sqrt(key_dim) */
+  int query;              /* the query's layer */
+  bool query_prev;        /* the query is that recurrent layer's h of the previous step */
+  int values;             /* values' layer, or -1: the keys */
+  const char *query_name, *values_name, *init_from_name; /* resolved after parsing */
+  Loc query_loc, values_loc, init_from_loc;
+  int keys_n, key_dim, value_dim; /* shape.c */
+  bool keys_map;                  /* keys are the positions of a map, not a window */
+
+  /* temporal_pool, temporal_conv */
+  TPoolMode tmode;
+  int frames;  /* the window in frames; 0: a clip pool */
+  int tstride; /* frames between window starts */
+  int count;   /* concat: values kept */
+  Rate rate;   /* shape.c */
+  int gate;    /* RATE_WINDOW: the temporal layer whose window closing runs this one */
   double p, eps, slope;
   int factor; /* pixel (un)shuffle */
 
@@ -166,7 +198,9 @@ typedef struct {
   int n_layer;
   int n_step_layers;  /* layers [0, n) run per frame; the rest per forecast step */
   int forecast_steps; /* 0: no forecast phase */
-  bool per_frame;
+  bool per_frame, per_frame_set;
+  bool clip_head;     /* the last layer runs per clip: clip() evaluates it */
+  bool feedback;      /* the forecast chain reads its own previous output */
   Clip clip;
   Loc loc_model, loc_input, loc_output, loc_forecast;
 } Graph;
@@ -180,7 +214,6 @@ int64_t shape_elems(Shape s);
 const char *shape_str(Arena *a, Shape s);
 int graph_out_size(const Graph *g);          /* floats per frame from step() */
 const Layer *forecast_output(const Graph *g); /* NULL without a forecast phase */
-int64_t layer_state_floats(const Layer *l);
 const Param *find_param(const Layer *l, const char *fmt, int k);
 
 /* ---- fuse.c: batch norms and activations folded into the conv before ---- */
@@ -226,7 +259,8 @@ typedef struct {
   int first, last;  /* call indices of first definition and last use */
   int64_t offset;   /* floats: into the arena (plan.c) or weight blob */
   const float *data; /* V_WEIGHT, packed (NULL when unbound) */
-  int layer;
+  int layer;         /* -1: the frame kept for a forecast's feedback */
+  bool attention;    /* V_STATE: an attention layer's weights, read by attention() */
 } Value;
 
 typedef enum {
@@ -245,8 +279,17 @@ typedef enum {
   K_CONVGRU_RESET, K_CONVGRU_UPDATE,
   K_LSTM_STEP,  /* AVX2: h, c <- a whole LSTM layer step, gate math fused */
   K_GRU_STEP,   /* AVX2: h <- a whole GRU layer step */
+  K_WINDOW_PUSH, K_WINDOW_GATHER, K_WINDOW_MAX, K_WINDOW_MEAN, /* rings of past frames */
+  K_ATTN_DOT, K_ATTN_ADDITIVE, /* attention scores */
+  K_ATTN_APPLY, /* softmax, weighted sum of the values, the weights kept */
+  K_TPOOL_FOLD, K_TPOOL_READ, K_TPOOL_FIRST, /* clip pools */
   K_COUNT
 } KernelOp;
+
+/* When a call runs: always, on the first frame after reset, when the
+ * window of temporal layer `gate` closes, or (in clip()) when that window
+ * has not closed yet and the frames so far stand in for it. */
+typedef enum { G_ALWAYS, G_FIRST_FRAME, G_CLOSE, G_PARTIAL } Guard;
 
 enum { MAX_ARGS = 9 };
 
@@ -260,28 +303,39 @@ typedef struct {
   bool accumulate;
 } Geom;
 
+/* The keys and values an attention call reads (the runtime's reel_attention_desc). */
+typedef struct {
+  int n, key_dim, value_dim, key_step, key_stride, value_step, value_stride;
+  bool window;
+  float scale;
+} AttnGeom;
+
 typedef struct {
   KernelOp op;
   int arg[MAX_ARGS]; /* value indices, -1 = none; meaning per op, see lower.c */
   int dim[4];
   float slope; /* leaky relu */
   Geom geom;   /* conv, pools */
+  AttnGeom attn;
+  Guard guard;
+  int gate;    /* G_CLOSE, G_PARTIAL, and a clip pool's fold: the temporal layer, else -1 */
   bool avx2;    /* the AVX2 kernel (with its packed weights), else generic */
   int layer;
   int sublayer; /* inside a stack, for comments; -1 otherwise */
 } Call;
 
 /* Calls run in phases: [0, step_end) per frame; in a forecast, the
- * prologue [step_end, prologue_end) once, then [prologue_end, nc) per
- * forecast step. */
+ * prologue [step_end, prologue_end) once, then [prologue_end,
+ * forecast_end) per forecast step; [forecast_end, nc) per clip read. */
 typedef struct {
   const Graph *g;
   Value *v;
   int nv, cap_v;
   Call *call;
   int nc, cap_c;
-  int step_end, prologue_end;
-  int out_value;      /* the per-frame output */
+  int step_end, prologue_end, forecast_end;
+  int out_value;      /* the per-frame output, or -1 */
+  int clip_value;     /* the per-clip output of a model ending in a clip pool, or -1 */
   int forecast_value; /* one forecast frame, or -1 */
   int64_t arena_floats;  /* plan.c */
   int64_t transient_sum; /* sum of every transient's slot */

@@ -34,18 +34,6 @@ const Layer *forecast_output(const Graph *g) {
   return g->forecast_steps ? &g->layer[g->n_layer - 1] : NULL;
 }
 
-/* h (and c) per stacked layer; a GRU-RCN layer l's state is pooled 2^l. */
-int64_t layer_state_floats(const Layer *l) {
-  bool conv = l->op == OP_CONVLSTM || l->op == OP_CONVGRU;
-  int64_t rows = conv ? l->in_shape.dim[1] : 1, cols = conv ? l->in_shape.dim[2] : 1, n = 0;
-  for (int k = 0; k < l->stack; k++) {
-    if (l->rcn && k > 0)
-      rows /= 2, cols /= 2;
-    n += (int64_t)l->hidden[k] * rows * cols;
-  }
-  return l->op == OP_LSTM || l->op == OP_CONVLSTM ? 2 * n : n;
-}
-
 static Param *add_param(Arena *a, Layer *l, Shape s, const char *fmt, ...) {
   enum { CAP = 8 * MAX_STACK };
   if (l->n_param == 0)
@@ -209,6 +197,110 @@ static bool infer_convgru(Arena *a, Graph *g, Layer *l) {
   return true;
 }
 
+/* Attention: keys (and values) from a window or the positions of a map. */
+static bool infer_attention(Arena *a, Graph *g, Layer *l) {
+  int src = l->input[0];
+  const Layer *k = src >= 0 ? &g->layer[src] : NULL;
+  if (k && k->window) {
+    l->keys_n = k->window;
+    l->key_dim = (int)shape_elems(k->out_shape);
+  } else if (l->in_shape.rank == 3) {
+    l->keys_map = true;
+    l->keys_n = l->in_shape.dim[1] * l->in_shape.dim[2];
+    l->key_dim = l->in_shape.dim[0];
+  } else {
+    diag_error(l->loc, "attention '%s' takes its keys from '%s', which has no 'window' and is not a "
+               "[D, H, W] map", l->name, k ? k->name : "input");
+    return false;
+  }
+  l->value_dim = l->key_dim;
+  if (l->values >= 0) {
+    const Layer *v = &g->layer[l->values];
+    bool ok = l->keys_map ? v->out_shape.rank == 3 && v->out_shape.dim[1] * v->out_shape.dim[2] == l->keys_n &&
+                                v->out_shape.dim[1] == l->in_shape.dim[1]
+                          : v->window == l->keys_n;
+    if (!ok) {
+      diag_error(l->values_loc, l->keys_map
+                 ? "attention '%s': values '%s' must be a map of the keys' rows and columns"
+                 : "attention '%s': values '%s' must keep a window of the keys' %d frames",
+                 l->name, v->name, l->keys_n);
+      return false;
+    }
+    l->value_dim = l->keys_map ? v->out_shape.dim[0] : (int)shape_elems(v->out_shape);
+  }
+  const Layer *q = &g->layer[l->query];
+  int dq = l->query_prev ? q->hidden[q->stack - 1] : (int)shape_elems(q->out_shape);
+  if (!l->query_prev && q->out_shape.rank != 1) {
+    diag_error(l->query_loc, "attention '%s': the query '%s' must be a vector, got %s", l->name,
+               q->name, shape_str(a, q->out_shape));
+    return false;
+  }
+  if (!l->query_prev && q->rate != RATE_FRAME) {
+    diag_error(l->query_loc, "attention '%s': the query '%s' does not run every frame", l->name,
+               q->name);
+    return false;
+  }
+  int n = l->keys_n, dk = l->key_dim, A = l->hidden[0];
+  switch (l->score) {
+  case SCORE_DOT:
+    if (dq != dk) {
+      diag_error(l->query_loc, "attention '%s': score dot needs a query of the keys' size %d, but "
+                 "'%s' gives %d (score general maps one to the other)", l->name, dk, q->name, dq);
+      return false;
+    }
+    break;
+  case SCORE_GENERAL:
+    add_param(a, l, mat(dk, dq), "w_q.weight");
+    l->macs += (int64_t)dk * dq;
+    break;
+  case SCORE_ADDITIVE:
+    add_param(a, l, mat(A, dk), "w_x.weight");
+    add_param(a, l, vec(A), "w_x.bias");
+    add_param(a, l, mat(A, dq), "w_h.weight");
+    add_param(a, l, mat(1, A), "v.weight");
+    l->macs += (int64_t)A * dq + (int64_t)n * A * (dk + 1);
+    break;
+  case SCORE_LOCATION:
+    if (!l->keys_map) {
+      diag_error(l->loc, "attention '%s': score location scores the positions of a map; its keys "
+                 "are a window", l->name);
+      return false;
+    }
+    add_param(a, l, mat(n, dq), "weight");
+    add_param(a, l, vec(n), "bias");
+    l->macs += (int64_t)n * dq;
+    break;
+  }
+  if (l->score != SCORE_ADDITIVE && l->score != SCORE_LOCATION)
+    l->macs += (int64_t)n * dk;
+  l->macs += (int64_t)n * l->value_dim;
+  l->out_shape = vec(l->value_dim);
+  return fits(l, (int64_t)n * (dk > l->value_dim ? dk : l->value_dim), "key window");
+}
+
+/* A temporal conv: nn.Conv3d with kernel (frames, kh, kw) over [C, T, H, W]. */
+static bool infer_temporal_conv(Arena *a, Layer *l) {
+  Window *w = &l->win;
+  int c = l->in_shape.dim[0], h = l->in_shape.dim[1], wd = l->in_shape.dim[2];
+  if (l->same_pad) {
+    w->pad_top = (w->kh - 1) / 2, w->pad_bottom = w->kh - 1 - w->pad_top;
+    w->pad_left = (w->kw - 1) / 2, w->pad_right = w->kw - 1 - w->pad_left;
+  }
+  int oh = window_out(h, w->pad_top, w->pad_bottom, w->kh, 1, 1, false);
+  int ow = window_out(wd, w->pad_left, w->pad_right, w->kw, 1, 1, false);
+  if (oh < 1 || ow < 1)
+    return fail(a, l, "kernel %dx%d does not fit its input", w->kh, w->kw);
+  l->out_shape = chw(l->out, oh, ow);
+  int64_t taps = (int64_t)c * l->frames * w->kh * w->kw;
+  if (!fits(l, l->out * taps, "weight") || !fits(l, (int64_t)l->frames * c * h * wd, "window"))
+    return false;
+  add_param(a, l, (Shape){5, {l->out, c, l->frames, w->kh, w->kw}}, "weight");
+  if (l->bias)
+    add_param(a, l, vec(l->out), "bias");
+  l->macs = shape_elems(l->out_shape) * taps;
+  return true;
+}
+
 static bool need_rank(Arena *a, const Layer *l, int rank) {
   if (l->in_shape.rank == rank)
     return true;
@@ -262,6 +354,17 @@ static bool infer_layer(Arena *a, Graph *g, Layer *l) {
         add_param(a, l, vec(H), "weight_co_l%d", k);
       }
       l->macs += (int64_t)gates * (in_k + H);
+    }
+    if (l->init_from >= 0) { /* h0, c0 = tanh(linear(mean of the first frame's features)) */
+      int d = g->layer[l->init_from].out_shape.dim[0];
+      if (g->layer[l->init_from].out_shape.rank == 2) {
+        diag_error(l->init_from_loc, "'init_from' needs a vector or a [D, H, W] map");
+        return false;
+      }
+      add_param(a, l, mat(H, d), "init_h.weight");
+      add_param(a, l, vec(H), "init_h.bias");
+      add_param(a, l, mat(H, d), "init_c.weight");
+      add_param(a, l, vec(H), "init_c.bias");
     }
     l->out_shape = vec(H);
     return true;
@@ -328,9 +431,122 @@ static bool infer_layer(Arena *a, Graph *g, Layer *l) {
     return (l->n_input == 0 || need_rank(a, l, 3)) && infer_convlstm(a, g, l);
   case OP_CONVGRU:
     return need_rank(a, l, 3) && infer_convgru(a, g, l);
+  case OP_ATTENTION:
+    return infer_attention(a, g, l);
+  case OP_TEMPORAL_POOL:
+    l->out_shape = l->in_shape;
+    if (l->tmode == TPOOL_CONCAT) /* values stacked along the first dimension, as torch.cat */
+      l->out_shape.dim[0] *= l->count;
+    return fits(l, shape_elems(l->out_shape), "output") &&
+           fits(l, (int64_t)l->frames * shape_elems(l->in_shape), "window");
+  case OP_TEMPORAL_CONV:
+    return need_rank(a, l, 3) && infer_temporal_conv(a, l);
   default: /* every op in ops.h has a rule above */
     return false;
   }
+}
+
+static bool is_recurrent(Op op) {
+  return op == OP_LSTM || op == OP_GRU || op == OP_CONVLSTM || op == OP_CONVGRU;
+}
+
+/* How often layer l runs: as often as its inputs (which must agree), except
+ * that a windowed temporal op runs when its window closes and a clip pool
+ * once per clip read. */
+static bool infer_rate(Graph *g, int i) {
+  Layer *l = &g->layer[i];
+  bool temporal = l->op == OP_TEMPORAL_POOL || l->op == OP_TEMPORAL_CONV;
+  if (temporal && l->phase != PHASE_STEP) {
+    diag_error(l->loc, "%s '%s' pools over observed frames: it belongs to the per-frame chain",
+               op_name[l->op], l->name);
+    return false;
+  }
+  l->rate = RATE_FRAME;
+  for (int k = 0; k < l->n_input; k++) {
+    int src = l->input[k];
+    if (src >= 0 && g->layer[src].phase != l->phase) /* a window read across chains */
+      continue;
+    Rate rate = src < 0 ? RATE_FRAME : g->layer[src].rate; /* the frame comes every frame */
+    int gate = rate == RATE_WINDOW ? g->layer[src].gate : -1;
+    if (k > 0 && (rate != l->rate || gate != l->gate)) {
+      int first = l->input[0];
+      diag_error(l->from_loc.file ? l->from_loc : l->loc, "%s '%s' reads '%s' and '%s', which do not "
+                 "run equally often (per frame, per window of one temporal op, or per clip)",
+                 op_name[l->op], l->name, first < 0 ? "input" : g->layer[first].name,
+                 src < 0 ? "input" : g->layer[src].name);
+      return false;
+    }
+    l->rate = rate;
+    l->gate = gate;
+  }
+  if (l->op == OP_TEMPORAL_POOL && !l->frames) {
+    if (l->rate == RATE_CLIP) {
+      diag_error(l->loc, "temporal_pool '%s' reads a value computed once per clip: a clip pool "
+                 "reads every frame or every window", l->name);
+      return false;
+    }
+    l->rate = RATE_CLIP; /* gate: the windows it reads, if any */
+  } else if (temporal) {
+    if (l->rate != RATE_FRAME) {
+      diag_error(l->loc, "%s '%s' has a window of frames, so it must read a layer that runs every "
+                 "frame", op_name[l->op], l->name);
+      return false;
+    }
+    l->rate = RATE_WINDOW;
+    l->gate = i;
+  }
+  const char *why = l->rate == RATE_FRAME ? NULL
+                    : is_recurrent(l->op) ? "a recurrent layer steps once per frame"
+                    : l->op == OP_ATTENTION ? "attention runs once per frame"
+                    : l->window ? "'window' keeps per-frame outputs" : NULL;
+  if (why) {
+    diag_error(l->loc, "%s '%s' would run once per %s: %s", op_name[l->op], l->name,
+               l->rate == RATE_WINDOW ? "window" : "clip", why);
+    return false;
+  }
+  if (l->init_from >= 0 && g->layer[l->init_from].rate != RATE_FRAME) {
+    diag_error(l->init_from_loc, "'init_from: %s' must name a layer that runs every frame",
+               g->layer[l->init_from].name);
+    return false;
+  }
+  return true;
+}
+
+/* Whether the model has an output, and of what kind. */
+static bool check_outputs(Arena *a, Graph *g) {
+  const Layer *last = &g->layer[g->n_step_layers - 1];
+  if (last->rate == RATE_WINDOW) {
+    diag_error(last->loc, "the model ends in %s '%s', which runs once per window: end it with a "
+               "temporal_pool without 'frames' (a clip pool)", op_name[last->op], last->name);
+    return false;
+  }
+  if (last->rate == RATE_CLIP) {
+    if ((g->per_frame_set && g->per_frame) || g->clip) {
+      diag_error(g->loc_output, "the model ends in '%s', which runs once per clip (after a clip "
+                 "temporal_pool): it has no per-frame output to %s", last->name,
+                 g->clip ? "aggregate; drop 'clip'" : "write; drop 'per_frame: true'");
+      return false;
+    }
+    g->clip_head = true;
+    g->per_frame = false;
+  } else if (!g->per_frame && g->clip == CLIP_NONE && !g->forecast_steps) {
+    diag_error(g->loc_output, "'per_frame: false' needs a 'clip' aggregate or a forecast, or the "
+               "model has no output");
+    return false;
+  }
+  const Layer *fc = forecast_output(g);
+  if (g->feedback && fc) {
+    bool same = fc->out_shape.rank == g->input.rank;
+    for (int d = 0; same && d < g->input.rank; d++)
+      same = fc->out_shape.dim[d] == g->input.dim[d];
+    if (!same) {
+      diag_error(g->loc_forecast, "with 'feedback: true' each forecast frame is the next step's "
+                 "input, so the forecast chain must end in the frame's shape %s; '%s' gives %s",
+                 shape_str(a, g->input), fc->name, shape_str(a, fc->out_shape));
+      return false;
+    }
+  }
+  return true;
 }
 
 bool infer_shapes(Arena *a, Graph *g) {
@@ -343,14 +559,22 @@ bool infer_shapes(Arena *a, Graph *g) {
       l->in_shape = g->layer[l->init_state].in_shape;
       l->in_shape.dim[0] = 0;
     }
-    if (!infer_layer(a, g, l))
+    if (!infer_rate(g, i) || !infer_layer(a, g, l))
       return false;
     for (int k = 0; k < l->n_input; k++)
       if (l->input[k] >= 0)
         g->layer[l->input[k]].consumers++;
+    if (l->window) /* its window keeps a copy */
+      l->consumers++;
+    if (l->values >= 0) /* readers by name, so that no op overwrites them in place */
+      g->layer[l->values].consumers++;
+    if (l->op == OP_ATTENTION && !l->query_prev)
+      g->layer[l->query].consumers++;
+    if (l->init_from >= 0)
+      g->layer[l->init_from].consumers++;
   }
   g->layer[g->n_step_layers - 1].consumers++;
   if (g->forecast_steps)
     g->layer[g->n_layer - 1].consumers++;
-  return true;
+  return check_outputs(a, g);
 }

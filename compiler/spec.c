@@ -22,6 +22,8 @@ static const char *const op_keys[OP_COUNT] = {
 
 const char *const clip_name[] = {"none", "mean", "max", "last", "weighted"};
 const char *const peephole_name[] = {"none", "diagonal", "channel", "spatial"};
+const char *const score_name[] = {"dot", "general", "additive", "location"};
+const char *const tpool_name[] = {"max", "mean", "concat"};
 
 /* ---- typed field readers: each reports the field, what it expected and
  * what it found ---- */
@@ -170,16 +172,12 @@ static bool parse_output(const YNode *n, Graph *g) {
   const YNode *v;
   if ((v = yaml_get(n, "per_frame")) && !read_bool(v, "per_frame", &g->per_frame))
     return false;
+  g->per_frame_set = v != NULL;
   int clip = CLIP_NONE;
   if ((v = yaml_get(n, "clip")) && !read_choice(v, "clip", clip_name + 1, 4, &clip))
     return false;
   g->clip = v ? (Clip)(clip + 1) : CLIP_NONE;
-  if (!g->per_frame && g->clip == CLIP_NONE && !g->forecast_steps) {
-    diag_error(n->loc, "'per_frame: false' needs a 'clip' aggregate or a forecast, or the model "
-               "has no output");
-    return false;
-  }
-  return true;
+  return true; /* whether the model has an output at all needs the rates (shape.c) */
 }
 
 /* `key: N` or `key: [A, B]` (rows, columns), each in [min, max]. */
@@ -277,6 +275,101 @@ static bool read_hidden(const YNode *n, Layer *l, const char *what) {
   return true;
 }
 
+/* A reference to another layer by name, resolved once all layers are read. */
+static bool read_ref(const YNode *n, const char *field, const char **name, Loc *at) {
+  if (n->kind != Y_SCALAR || !n->str[0]) {
+    diag_error(n->loc, "'%s' must name a layer, got %s", field, describe(n));
+    return false;
+  }
+  *name = n->str;
+  *at = n->loc;
+  return true;
+}
+
+/* attention: keys from its input; the query and values named. */
+static bool parse_attention(const YNode *n, Layer *l) {
+  const YNode *v;
+  int choice = SCORE_DOT;
+  if (!(v = require(n, "query", "an attention layer")) || !read_ref(v, "query", &l->query_name, &l->query_loc))
+    return false;
+  if ((v = yaml_get(n, "values")) && !read_ref(v, "values", &l->values_name, &l->values_loc))
+    return false;
+  if ((v = yaml_get(n, "score")) && !read_choice(v, "score", score_name, 4, &choice))
+    return false;
+  l->score = (Score)choice;
+  if ((v = yaml_get(n, "scale")) && !read_bool(v, "scale", &l->scale))
+    return false;
+  if (v && l->scale && l->score != SCORE_DOT && l->score != SCORE_GENERAL) {
+    diag_error(v->loc, "'scale' divides dot-product scores by sqrt(key size): it is for score dot "
+               "or general, not %s", score_name[l->score]);
+    return false;
+  }
+  v = yaml_get(n, "hidden");
+  if (l->score == SCORE_ADDITIVE && !v) {
+    diag_error(n->loc, "attention '%s' with score additive needs 'hidden': the width of its "
+               "tanh layer", l->name);
+    return false;
+  }
+  if (v && l->score != SCORE_ADDITIVE) {
+    diag_error(v->loc, "'hidden' is the width of additive attention; score %s has none",
+               score_name[l->score]);
+    return false;
+  }
+  return !v || read_int(v, "hidden", 1, MAX_DIM, &l->hidden[0]);
+}
+
+/* temporal_pool and temporal_conv: windows of frames. */
+static bool parse_temporal(const YNode *n, Layer *l) {
+  const YNode *v, *frames = yaml_get(n, "frames"), *stride = yaml_get(n, "stride");
+  bool conv = l->op == OP_TEMPORAL_CONV;
+  int mode = TPOOL_MAX;
+  if ((v = yaml_get(n, "mode")) && !read_choice(v, "mode", tpool_name, 3, &mode))
+    return false;
+  l->tmode = (TPoolMode)mode;
+  if (conv && !frames) {
+    diag_error(n->loc, "temporal_conv '%s' has no 'frames': its temporal kernel size", l->name);
+    return false;
+  }
+  if (frames && !read_int(frames, "frames", 1, MAX_WINDOW, &l->frames))
+    return false;
+  l->tstride = conv ? 1 : l->frames;
+  if (stride && !frames) {
+    diag_error(stride->loc, "'stride' steps a window of frames: give 'frames' too");
+    return false;
+  }
+  if (stride && !read_int(stride, "stride", 1, MAX_WINDOW, &l->tstride))
+    return false;
+  v = yaml_get(n, "count");
+  if (l->tmode == TPOOL_CONCAT) {
+    if (frames) {
+      diag_error(frames->loc, "mode concat keeps whole values, one per frame or window: it has "
+                 "no 'frames'");
+      return false;
+    }
+    if (!v) {
+      diag_error(n->loc, "temporal_pool with mode concat needs 'count': how many values it keeps");
+      return false;
+    }
+    return read_int(v, "count", 1, MAX_WINDOW, &l->count);
+  }
+  if (v) {
+    diag_error(v->loc, "'count' is for mode concat");
+    return false;
+  }
+  if (!conv)
+    return true;
+  l->bias = true;
+  l->groups = 1;
+  l->win = (Window){.kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+  if (!(v = require(n, "out", "a temporal_conv layer")) || !read_int(v, "out", 1, MAX_DIM, &l->out))
+    return false;
+  if ((v = yaml_get(n, "bias")) && !read_bool(v, "bias", &l->bias))
+    return false;
+  if ((v = yaml_get(n, "kernel")) && !read_pair(v, "kernel", 1, &l->win.kh, &l->win.kw))
+    return false;
+  return !(v = yaml_get(n, "padding")) || read_padding(v, l);
+}
+
 /* ---- layers ----
  * linear:  {name, op: linear, out: N, bias: true|false}
  * relu | relu6 | sigmoid | tanh | softmax | flatten | global_avgpool:  {op}
@@ -295,7 +388,14 @@ static bool read_hidden(const YNode *n, Layer *l, const char *what) {
  *           peephole: none|channel|spatial, output: last|concat, init_state: LAYER}
  * convgru: {name, op: convgru, hidden: H|[H0, ...], kernel: K (odd), layers: L,
  *           from: LAYER | [LAYER_0, ..., LAYER_{L-1}]}
- * Any layer may say `from: LAYER` (or `input`) to read another than the previous.
+ * lstm, gru: also init_state: LAYER (first forecast layer); lstm: init_from: LAYER
+ * attention: {name, op: attention, query: LAYER, values: LAYER, score: dot|general|additive|location,
+ *           scale: false, hidden: A (additive)}
+ * temporal_pool: {op, mode: max|mean|concat, frames: W, stride: W, count: K (concat)}
+ * temporal_conv: {name, op: temporal_conv, out: N, frames: W, stride: 1, kernel: 1, padding: 0|same,
+ *           bias: true}
+ * Any layer may say `from: LAYER` (or `input`) to read another than the previous, and
+ * `window: N` to keep its last N outputs in the context.
  */
 static bool parse_layer_fields(const YNode *n, Layer *l) {
   const YNode *v;
@@ -329,6 +429,11 @@ static bool parse_layer_fields(const YNode *n, Layer *l) {
   case OP_PIXEL_SHUFFLE:
   case OP_PIXEL_UNSHUFFLE:
     return (v = require(n, "factor", "a pixel shuffle layer")) && read_int(v, "factor", 1, 64, &l->factor);
+  case OP_ATTENTION:
+    return parse_attention(n, l);
+  case OP_TEMPORAL_POOL:
+  case OP_TEMPORAL_CONV:
+    return parse_temporal(n, l);
   case OP_LSTM:
   case OP_GRU:
   case OP_CONVLSTM:
@@ -363,6 +468,15 @@ static bool parse_layer_fields(const YNode *n, Layer *l) {
         choice += 1; /* channel, spatial */
     }
     l->peephole = (Peephole)choice;
+    if ((v = yaml_get(n, "init_from"))) {
+      if (!read_ref(v, "init_from", &l->init_from_name, &l->init_from_loc))
+        return false;
+      if (l->stack != 1) {
+        diag_error(v->loc, "'init_from' sets the first state of a single-layer lstm; '%s' has %d "
+                   "layers", l->name, l->stack);
+        return false;
+      }
+    }
     if ((v = yaml_get(n, "output"))) {
       const char *const modes[] = {"last", "concat"};
       if (!read_choice(v, "output", modes, 2, &choice))
@@ -378,14 +492,15 @@ static bool parse_layer_fields(const YNode *n, Layer *l) {
 
 static bool has_weights(Op op) {
   return op == OP_LINEAR || op == OP_LSTM || op == OP_GRU || op == OP_CONV2D ||
-         op == OP_BATCHNORM || op == OP_CONVLSTM || op == OP_CONVGRU;
+         op == OP_BATCHNORM || op == OP_CONVLSTM || op == OP_CONVGRU || op == OP_ATTENTION ||
+         op == OP_TEMPORAL_CONV;
 }
 
 static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
   if (!expect_kind(n, Y_MAP, "a layer"))
     return false;
   l->loc = n->loc;
-  l->init_state = -1;
+  l->init_state = l->init_from = l->query = l->values = l->gate = -1;
   l->fused_into = l->fused_bn = l->fused_act = -1;
   const YNode *op = require(n, "op", "the layer");
   if (!op)
@@ -408,7 +523,8 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
   }
   l->op = (Op)found;
   char allowed[160];
-  snprintf(allowed, sizeof allowed, "op name from%s%s", *op_keys[l->op] ? " " : "", op_keys[l->op]);
+  snprintf(allowed, sizeof allowed, "op name from window%s%s", *op_keys[l->op] ? " " : "",
+           op_keys[l->op]);
   char where[64];
   snprintf(where, sizeof where, "a %s layer", op_name[l->op]);
   if (!check_keys(n, allowed, where))
@@ -434,6 +550,16 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
     if (*c == '.')
       *c = '_';
   l->cname = cname;
+  const YNode *window = yaml_get(n, "window");
+  if (window) {
+    if (!read_int(window, "window", 1, MAX_WINDOW, &l->window))
+      return false;
+    if (l->phase != PHASE_STEP) {
+      diag_error(window->loc, "'window' keeps the last frames' outputs: it belongs to a layer of "
+                 "the per-frame chain");
+      return false;
+    }
+  }
   return parse_layer_fields(n, l);
 }
 
@@ -450,10 +576,12 @@ static int find_layer(const Graph *g, const char *name, int before) {
 static bool resolve_inputs(Graph *g, int i, const YNode *from, const YNode *init) {
   Layer *l = &g->layer[i];
   int first = l->phase == PHASE_STEP ? 0 : g->n_step_layers;
+  /* `input` is the frame; in a forecast chain with feedback, the frame fed back */
+  bool has_input = l->phase == PHASE_STEP || g->feedback;
   if (!from) {
     if (i > first)
       l->input[l->n_input++] = i - 1;
-    else if (l->phase == PHASE_STEP)
+    else if (has_input)
       l->input[l->n_input++] = -1;
   } else {
     l->from_loc = from->loc;
@@ -468,15 +596,18 @@ static bool resolve_inputs(Graph *g, int i, const YNode *from, const YNode *init
         diag_error(item->loc, "'from' must list layer names, got %s", describe(item));
         return false;
       }
-      int src = strcmp(item->str, "input") == 0 && l->phase == PHASE_STEP ? -1 : find_layer(g, item->str, i);
-      if (src >= 0 && g->layer[src].phase != l->phase) {
-        diag_error(item->loc, "'%s' is in the %s chain: a layer reads layers of its own chain",
+      int src = strcmp(item->str, "input") == 0 && has_input ? -1 : find_layer(g, item->str, i);
+      /* a window lives in the context, so a forecast's attention may read one */
+      bool window_read = l->op == OP_ATTENTION && src >= 0 && g->layer[src].window;
+      if (src >= 0 && g->layer[src].phase != l->phase && !window_read) {
+        diag_error(item->loc, "'%s' is in the %s chain: a layer reads layers of its own chain "
+                   "(or, for attention, a layer's 'window')",
                    item->str, g->layer[src].phase == PHASE_STEP ? "per-frame" : "forecast");
         return false;
       }
       if (src == -2) {
         diag_error(item->loc, "'from' names '%s', which is not an earlier layer%s", item->str,
-                   l->phase == PHASE_STEP ? " (or 'input')" : " of the forecast chain");
+                   has_input ? " (or 'input')" : " of the forecast chain");
         return false;
       }
       l->input[l->n_input++] = src;
@@ -494,7 +625,8 @@ static bool resolve_inputs(Graph *g, int i, const YNode *from, const YNode *init
     Loc at = from ? from->loc : l->loc;
     if (l->n_input == 0)
       diag_error(at, "%s '%s' is first in the forecast chain, which has no input: only a "
-                 "convlstm with init_state can start it", op_name[l->op], l->name);
+                 "convlstm with init_state can start it, or say 'feedback: true' in 'forecast'",
+                 op_name[l->op], l->name);
     else if (l->op == OP_CONVGRU)
       diag_error(at, "convgru '%s' reads %d layers: expected 1, or one per stacked layer (%d)",
                  l->name, l->n_input, l->stack);
@@ -510,16 +642,17 @@ static bool resolve_inputs(Graph *g, int i, const YNode *from, const YNode *init
     if (l->phase != PHASE_FORECAST || i != g->n_step_layers || src < 0) {
       diag_error(init->loc, l->phase != PHASE_FORECAST || i != g->n_step_layers
                  ? "'init_state' belongs to the first layer of the forecast chain"
-                 : "'init_state' must name a convlstm of the per-frame chain");
+                 : "'init_state' must name %s %s of the per-frame chain",
+                 l->op == OP_LSTM ? "an" : "a", op_name[l->op]);
       return false;
     }
     const Layer *e = &g->layer[src];
-    bool same = e->op == OP_CONVLSTM && e->stack == l->stack;
+    bool same = e->op == l->op && e->stack == l->stack;
     for (int k = 0; same && k < l->stack; k++)
       same = e->hidden[k] == l->hidden[k];
     if (!same) {
-      diag_error(init->loc, "'init_state: %s' needs a convlstm with the same hidden sizes and layers "
-                 "as '%s'", init->str, l->name);
+      diag_error(init->loc, "'init_state: %s' needs %s %s with the same hidden sizes and layers "
+                 "as '%s'", init->str, l->op == OP_LSTM ? "an" : "a", op_name[l->op], l->name);
       return false;
     }
     l->init_state = src;
@@ -559,15 +692,68 @@ static bool parse_chain(Arena *a, const YNode *n, Graph *g, Phase phase, const c
   return true;
 }
 
-/* forecast: {steps: K, layers: [...]} */
+/* forecast: {steps: K, feedback: false, layers: [...]} */
 static bool parse_forecast(Arena *a, const YNode *n, Graph *g) {
-  if (!expect_kind(n, Y_MAP, "'forecast'") || !check_keys(n, "steps layers", "'forecast'"))
+  if (!expect_kind(n, Y_MAP, "'forecast'") || !check_keys(n, "steps feedback layers", "'forecast'"))
     return false;
   const YNode *v;
   g->loc_forecast = n->loc;
   if (!(v = require(n, "steps", "'forecast'")) || !read_int(v, "steps", 1, 10000, &g->forecast_steps))
     return false;
+  if ((v = yaml_get(n, "feedback")) && !read_bool(v, "feedback", &g->feedback))
+    return false;
   return (v = require(n, "layers", "'forecast'")) && parse_chain(a, v, g, PHASE_FORECAST, "'forecast.layers'");
+}
+
+static int find_named(const Graph *g, const char *name) {
+  for (int i = 0; i < g->n_layer; i++)
+    if (strcmp(g->layer[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+/* Names that may point forward (an attention's query is often the
+ * recurrent layer after it), resolved once every layer is known. */
+static bool resolve_refs(Graph *g) {
+  for (int i = 0; i < g->n_layer; i++) {
+    Layer *l = &g->layer[i];
+    if (l->init_from_name) {
+      int src = find_layer(g, l->init_from_name, i);
+      if (src < 0 || g->layer[src].phase != l->phase) {
+        diag_error(l->init_from_loc, "'init_from' names '%s', which is not an earlier layer of "
+                   "the same chain", l->init_from_name);
+        return false;
+      }
+      l->init_from = src;
+    }
+    if (l->op != OP_ATTENTION)
+      continue;
+    int q = find_named(g, l->query_name);
+    if (q < 0 || q == i || g->layer[q].phase != l->phase) {
+      diag_error(l->query_loc, q == i ? "attention '%s' cannot be its own query"
+                 : "'query' names '%s', which is not a layer of the same chain", 
+                 q == i ? l->name : l->query_name);
+      return false;
+    }
+    if (q > i && g->layer[q].op != OP_LSTM && g->layer[q].op != OP_GRU) {
+      diag_error(l->query_loc, "'query: %s' comes after the attention, so it must be an lstm or gru "
+                 "whose hidden state of the previous step is the query; it is a %s",
+                 l->query_name, op_name[g->layer[q].op]);
+      return false;
+    }
+    l->query = q;
+    l->query_prev = q > i;
+    if (l->values_name) {
+      int v = find_layer(g, l->values_name, i);
+      if (v < 0 || (g->layer[v].phase != l->phase && !g->layer[v].window)) {
+        diag_error(l->values_loc, "'values' names '%s', which is not an earlier layer of the same "
+                   "chain (or one with a 'window')", l->values_name);
+        return false;
+      }
+      l->values = v;
+    }
+  }
+  return true;
 }
 
 /* ---- the document:
@@ -610,6 +796,8 @@ Graph *spec_parse(Arena *a, const char *file, const char *text, size_t len) {
   if (!(v = require(root, "layers", "the spec")) || !parse_chain(a, v, g, PHASE_STEP, "'layers'"))
     return NULL;
   if ((v = yaml_get(root, "forecast")) && !parse_forecast(a, v, g))
+    return NULL;
+  if (!resolve_refs(g))
     return NULL;
   g->loc_output = root->loc;
   if ((v = yaml_get(root, "output"))) {

@@ -96,6 +96,51 @@ void reel_convgru_reset_generic(float *rh, const float *gates, const float *h, i
 /* h = (1 - s(z_pre)) h + s(z_pre) tanh(cand_pre). */
 void reel_convgru_update_generic(float *h, const float *gates, const float *cand, int n);
 
+/* ---- reel_temporal_generic.c: windows over time, attention, clip pools.
+ * `frames` counts the frames since reset, the current one included; a
+ * window (ring) of n entries keeps frame t (1-based) in slot (t - 1) % n and
+ * has min(frames, n) valid entries. ---- */
+
+/* Store x as frame `frames` of the ring. */
+void reel_window_push_generic(float *ring, const float *x, int size, int n, unsigned long frames);
+/* The valid entries oldest first, then zeros up to n entries. */
+void reel_window_gather_generic(float *y, const float *ring, int size, int n, unsigned long frames);
+/* Element-wise max / mean of the valid entries (frames >= 1). */
+void reel_window_max_generic(float *y, const float *ring, int size, int n, unsigned long frames);
+void reel_window_mean_generic(float *y, const float *ring, int size, int n, unsigned long frames);
+
+/* Keys: n entries of key_dim floats, element k of entry i at
+ * keys[i key_step + k key_stride] (a ring: step key_dim, stride 1; a
+ * [D, H, W] map: step 1, stride H W); values likewise. */
+typedef struct {
+  int n, key_dim, value_dim;
+  int key_step, key_stride, value_step, value_stride;
+  int window; /* 1: keys and values are rings with min(frames, n) valid entries; 0: all n */
+  float scale; /* on dot-product scores: 1 or 1/sqrt(key_dim) */
+} reel_attention_desc;
+
+/* e[i] = scale q . k_i */
+void reel_attention_dot_generic(const reel_attention_desc *d, float *e, const float *keys,
+                                const float *q, unsigned long frames);
+/* e[i] = v . tanh(W_x k_i + b_x + hq), W_x (hidden x key_dim), hq = W_h q */
+void reel_attention_additive_generic(const reel_attention_desc *d, float *e, const float *keys,
+                                     const float *hq, const float *wx, const float *bx,
+                                     const float *v, int hidden, unsigned long frames);
+/* a = softmax(e) over the valid entries (e is overwritten), out = sum_i a_i v_i;
+ * weights (n) = a, for a window by age (entry j: frame t - j, zeros past the
+ * valid ones).  No valid entry: out and weights are zero. */
+void reel_attention_apply_generic(const reel_attention_desc *d, float *out, float *weights,
+                                  float *e, const float *values, unsigned long frames);
+
+/* Clip pools: value number k (1-based) of a stream folded into acc (zeroed
+ * at reset); concat keeps the first `count` values. */
+enum { REEL_TPOOL_MAX, REEL_TPOOL_MEAN, REEL_TPOOL_CONCAT };
+void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count, unsigned long k);
+/* y = the pool of the first k values: zeros for k = 0 */
+void reel_tpool_read_generic(float *y, const float *acc, int size, int mode, int count, unsigned long k);
+/* y = the pool of x alone */
+void reel_tpool_first_generic(float *y, const float *x, int size, int mode, int count);
+
 /* ---- AVX2 (+FMA) kernels: runtime/avx2/, built with -mavx2 -mfma ---- */
 
 /* reel_gemv_avx2.c: weights in panels of 8 rows ([row/8][col][8], zero rows

@@ -1,0 +1,129 @@
+/* Time: windows of past frames, attention over them (or over the
+ * positions of a map), and pooling over a clip.  `frames` counts the
+ * frames since reset, the current one included; a ring of n entries keeps
+ * frame t (1-based) in slot (t - 1) % n. */
+#include <math.h>
+#include <string.h>
+
+#include "reel_runtime.h"
+
+static int valid_entries(unsigned long frames, int n) {
+  return frames < (unsigned long)n ? (int)frames : n;
+}
+
+void reel_window_push_generic(float *ring, const float *x, int size, int n, unsigned long frames) {
+  memcpy(ring + (long)((frames - 1) % (unsigned long)n) * size, x, sizeof(float) * (size_t)size);
+}
+
+void reel_window_gather_generic(float *y, const float *ring, int size, int n, unsigned long frames) {
+  int j, valid = valid_entries(frames, n);
+  unsigned long oldest = (frames - (unsigned long)valid) % (unsigned long)n;
+  for (j = 0; j < valid; j++)
+    memcpy(y + (long)j * size, ring + (long)((oldest + (unsigned long)j) % (unsigned long)n) * size,
+           sizeof(float) * (size_t)size);
+  memset(y + (long)valid * size, 0, sizeof(float) * (size_t)(n - valid) * (size_t)size);
+}
+
+void reel_window_max_generic(float *y, const float *ring, int size, int n, unsigned long frames) {
+  int i, j, valid = valid_entries(frames, n);
+  memcpy(y, ring, sizeof(float) * (size_t)size);
+  for (j = 1; j < valid; j++)
+    for (i = 0; i < size; i++)
+      if (ring[(long)j * size + i] > y[i] || ring[(long)j * size + i] != ring[(long)j * size + i])
+        y[i] = ring[(long)j * size + i]; /* NaN wins, as in torch.max */
+}
+
+void reel_window_mean_generic(float *y, const float *ring, int size, int n, unsigned long frames) {
+  int i, j, valid = valid_entries(frames, n);
+  for (i = 0; i < size; i++) {
+    float sum = 0.0f;
+    for (j = 0; j < valid; j++)
+      sum += ring[(long)j * size + i];
+    y[i] = sum / (float)valid;
+  }
+}
+
+static int attention_keys(const reel_attention_desc *d, unsigned long frames) {
+  return d->window ? valid_entries(frames, d->n) : d->n;
+}
+
+void reel_attention_dot_generic(const reel_attention_desc *d, float *e, const float *keys,
+                                const float *q, unsigned long frames) {
+  int i, k, n = attention_keys(d, frames);
+  for (i = 0; i < n; i++) {
+    float s = 0.0f;
+    for (k = 0; k < d->key_dim; k++)
+      s += q[k] * keys[(long)i * d->key_step + (long)k * d->key_stride];
+    e[i] = s * d->scale;
+  }
+}
+
+void reel_attention_additive_generic(const reel_attention_desc *d, float *e, const float *keys,
+                                     const float *hq, const float *wx, const float *bx,
+                                     const float *v, int hidden, unsigned long frames) {
+  int i, a, k, n = attention_keys(d, frames);
+  for (i = 0; i < n; i++) {
+    float s = 0.0f;
+    for (a = 0; a < hidden; a++) {
+      float t = bx[a] + hq[a];
+      for (k = 0; k < d->key_dim; k++)
+        t += wx[(long)a * d->key_dim + k] * keys[(long)i * d->key_step + (long)k * d->key_stride];
+      s += v[a] * tanhf(t);
+    }
+    e[i] = s;
+  }
+}
+
+void reel_attention_apply_generic(const reel_attention_desc *d, float *out, float *weights,
+                                  float *e, const float *values, unsigned long frames) {
+  int i, k, n = attention_keys(d, frames);
+  memset(out, 0, sizeof(float) * (size_t)d->value_dim);
+  memset(weights, 0, sizeof(float) * (size_t)d->n);
+  if (n == 0)
+    return; /* nothing seen yet: no keys, a zero context */
+  reel_f32_softmax_generic(e, e, n);
+  for (i = 0; i < n; i++)
+    for (k = 0; k < d->value_dim; k++)
+      out[k] += e[i] * values[(long)i * d->value_step + (long)k * d->value_stride];
+  for (i = 0; i < n; i++) {
+    /* windows report by age: entry j is frame t - j */
+    int at = d->window ? (int)(((frames - 1) % (unsigned long)d->n + (unsigned long)d->n - (unsigned long)i) %
+                               (unsigned long)d->n)
+                       : i;
+    weights[i] = e[at];
+  }
+}
+
+void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count, unsigned long k) {
+  switch (mode) {
+  case REEL_TPOOL_MAX:
+    if (k == 1)
+      memcpy(acc, x, sizeof(float) * (size_t)size);
+    else
+      reel_f32_max_generic(acc, x, size);
+    break;
+  case REEL_TPOOL_MEAN:
+    reel_f32_add_generic(acc, x, size);
+    break;
+  default: /* concat: the first `count` values */
+    if (k <= (unsigned long)count)
+      memcpy(acc + (long)(k - 1) * size, x, sizeof(float) * (size_t)size);
+    break;
+  }
+}
+
+void reel_tpool_read_generic(float *y, const float *acc, int size, int mode, int count, unsigned long k) {
+  int total = mode == REEL_TPOOL_CONCAT ? size * count : size;
+  if (k == 0)
+    memset(y, 0, sizeof(float) * (size_t)total);
+  else if (mode == REEL_TPOOL_MEAN)
+    reel_f32_scale_generic(y, acc, 1.0f / (float)k, size);
+  else
+    memcpy(y, acc, sizeof(float) * (size_t)total);
+}
+
+void reel_tpool_first_generic(float *y, const float *x, int size, int mode, int count) {
+  memcpy(y, x, sizeof(float) * (size_t)size);
+  if (mode == REEL_TPOOL_CONCAT)
+    memset(y + size, 0, sizeof(float) * (size_t)(count - 1) * (size_t)size);
+}
