@@ -2,11 +2,15 @@
 ** driver.c: runs one generated reel model on raw float32 files, for the Tcl
 ** tests (tests/lib.tcl builds it with build_model).
 **
-**   drive info                   print "IN_SIZE OUT_SIZE CLIP_SIZE FORECAST_FLOATS" (0: none)
+**   drive info                   print "IN_SIZE OUT_SIZE CLIP_SIZE FORECAST_FLOATS
+**                                ATTENTION_SIZE" (0: none)
 **   drive MODE IN.f32 T OUT.f32  read T frames, run, write the outputs
 **
-** Each run writes T per-frame outputs followed by the clip output when the
-** model has one.  MODE is one of
+** Each run writes T per-frame outputs, the clip output and the forecast
+** (when the model has them), then the clip read after each of the T frames
+** and the attention weights after each frame (when it has them).  Reading
+** the clip every frame also shows that clip() leaves the stream alone.
+** MODE is one of
 **   seq         reset, step frames 0..T-1, write the run
 **   rerun       as seq twice on one context; writes only the second run,
 **               so it equals seq iff reset restores the initial state
@@ -58,6 +62,13 @@
 #define FC_N 0
 #endif
 
+/* And for attention weights. */
+#if UP(_ATTENTION_SIZE) > 0
+#define ATT_N UP(_ATTENTION_SIZE)
+#else
+#define ATT_N 0
+#endif
+
 #ifndef MAX_T
 #define MAX_T 256 /* longest clip the driver accepts */
 #endif
@@ -67,9 +78,13 @@ typedef FN(_ctx) ctx_t;
 /* One run's outputs: T frames, then the clip, then the forecast. */
 #define RUN_N (MAX_T * OUT_N + CLIP_N + FC_N)
 
+/* The clip and the attention weights after each frame. */
+#define EXTRA_N (MAX_T * (CLIP_N + ATT_N) + 1)
+
 static ctx_t ctx_a, ctx_b;
 static float frames[MAX_T * IN_N];
 static float run_a[RUN_N], run_b[RUN_N];
+static float extra_a[EXTRA_N], extra_b[EXTRA_N];
 
 static void fail(const char *what, const char *arg)
 {
@@ -124,10 +139,25 @@ static void fresh(ctx_t *ctx, int fill)
     FN(_reset)(ctx);
 }
 
-/* Step frame `f` into slot `t` of a run. */
+/* Step frame `f` into slot `t` of a run; the extras after it. */
 static void step(ctx_t *ctx, long f, float *run, long t)
 {
+    float *extra = run == run_a ? extra_a : extra_b;
+    (void)extra;
     FN(_step)(ctx, frames + f * IN_N, run + t * OUT_N);
+#if CLIP_N > 0
+    FN(_clip)(ctx, extra + t * CLIP_N);
+#endif
+#if ATT_N > 0
+    FN(_attention)(ctx, extra + MAX_T * CLIP_N + t * ATT_N);
+#endif
+}
+
+/* A run's extras, packed: T clips, then T attention rows. */
+static void write_extras(int fd, const float *extra, long t)
+{
+    write_floats(fd, extra, (size_t)t * CLIP_N);
+    write_floats(fd, extra + MAX_T * CLIP_N, (size_t)t * ATT_N);
 }
 
 /* Append the clip output and the forecast (where the model has them)
@@ -159,13 +189,14 @@ int main(int argc, char **argv)
     int fd;
 
     if (argc == 2 && strcmp(argv[1], "info") == 0) {
-        char b1[24], b2[24], b3[24], b4[24];
-        const char *p[8];
+        char b1[24], b2[24], b3[24], b4[24], b5[24];
+        const char *p[10];
         p[0] = utoa(IN_N, b1, sizeof b1); p[1] = " ";
         p[2] = utoa(OUT_N, b2, sizeof b2); p[3] = " ";
         p[4] = utoa(CLIP_N, b3, sizeof b3); p[5] = " ";
-        p[6] = utoa(FC_N, b4, sizeof b4); p[7] = "\n";
-        for (i = 0; i < 8; i++)
+        p[6] = utoa(FC_N, b4, sizeof b4); p[7] = " ";
+        p[8] = utoa(ATT_N, b5, sizeof b5); p[9] = "\n";
+        for (i = 0; i < 10; i++)
             if (write(1, p[i], strlen(p[i])) < 0) fail("write failed", NULL);
         return 0;
     }
@@ -183,6 +214,7 @@ int main(int argc, char **argv)
         fresh(&ctx_a, 0);
         run(&ctx_a, t, 0, run_a);
         memset(run_a, 0, sizeof run_a); /* a step that writes nothing shows */
+        memset(extra_a, 0, sizeof extra_a);
         FN(_reset)(&ctx_a);
         run(&ctx_a, t, 0, run_a);
     } else if (strcmp(mode, "interleave") == 0) {
@@ -203,9 +235,14 @@ int main(int argc, char **argv)
 
     fd = open(argv[4], O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) fail("cannot create ", argv[4]);
-    if (strcmp(mode, "alone") != 0) write_floats(fd, run_a, (size_t)t * OUT_N + CLIP_N + FC_N);
-    if (strcmp(mode, "interleave") == 0 || strcmp(mode, "alone") == 0)
+    if (strcmp(mode, "alone") != 0) {
+        write_floats(fd, run_a, (size_t)t * OUT_N + CLIP_N + FC_N);
+        write_extras(fd, extra_a, t);
+    }
+    if (strcmp(mode, "interleave") == 0 || strcmp(mode, "alone") == 0) {
         write_floats(fd, run_b, (size_t)t * OUT_N + CLIP_N + FC_N);
+        write_extras(fd, extra_b, t);
+    }
     if (close(fd) != 0) fail("cannot write ", argv[4]);
     return 0;
 }

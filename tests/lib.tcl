@@ -442,7 +442,8 @@ proc build_model {args} {
     return [build_driver $dir -cc $cc -cflags $cflags -extra $extra]
 }
 
-# drive_info EXE: {IN_SIZE OUT_SIZE CLIP_SIZE} of a built driver.
+# drive_info EXE: {IN_SIZE OUT_SIZE CLIP_SIZE FORECAST_FLOATS ATTENTION_SIZE}
+# of a built driver.
 proc drive_info {exe} {
     memo [list info $exe] {
         lassign [run_prog $exe info] code out err
@@ -469,14 +470,19 @@ proc run_drive {exe mode frames} {
     return $bytes
 }
 
-# Split a run (T frames, the clip, the forecast) into {frames clip forecast}
-# lists of floats.
+# Split a run (T frames, the clip, the forecast, then the clip after each
+# frame and the attention weights after each frame) into {frames clip
+# forecast clip_steps attention} lists of floats.
 proc split_run {exe bytes} {
-    lassign [drive_info $exe] in out clip fc
+    lassign [drive_info $exe] in out clip fc att
     binary scan $bytes r* v
-    set n [expr {[llength $v] - $clip - $fc}]
-    set m [expr {$n + $clip}]
-    return [list [lrange $v 0 $n-1] [lrange $v $n $m-1] [lrange $v $m end]]
+    set t [expr {([llength $v] - $clip - $fc) / ($out + $clip + $att)}]
+    set parts {}
+    foreach size [list [expr {$t * $out}] $clip $fc [expr {$t * $clip}] [expr {$t * $att}]] {
+        lappend parts [lrange $v 0 $size-1]
+        set v [lrange $v $size end]
+    }
+    return $parts
 }
 
 # T frames of deterministic pseudo-random input in [-1, 1).

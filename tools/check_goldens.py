@@ -4,10 +4,14 @@ Usage:  /usr/bin/python3 tools/check_goldens.py [STEM ...]
 
 Re-implements every spec op from /work/shared/SEMANTICS.md in numpy float64, straight from the
 spec and the golden's weights file, and streams the golden input frame by frame (one step of the
-whole graph per frame, then the forecast chain), as the generated C does. It shares no code with
-tools/reference.py, so the two implementations check each other. Prints the largest absolute
-difference per golden tensor; exits 1 if any exceeds TOL.
+whole graph per frame, then the forecast chain), as the generated C does: windows kept as lists
+of the last N outputs, attention queries read from the recurrent state left by the previous
+frame, temporal pools and convs fed window by window, and the clip output (clip_steps) read after
+every frame without changing the state (see Runner). It shares no code with tools/reference.py,
+which works on whole clips, so the two implementations check each other. Prints the largest
+absolute difference per golden tensor; exits 1 if any exceeds TOL or a golden tensor is missing.
 """
+import copy
 import glob
 import json
 import os
@@ -138,6 +142,11 @@ class Stream:
         self.spec, self.w = spec, w
         self.state = {}   # layer name -> recurrent state
         self.used = set()
+        self.win = {}     # layer name -> its last `window` outputs, oldest first
+        self.attn_log = []  # this frame's attention weights, in the order the layers ran
+        self.frame_vals = {}  # the per-frame chain's named outputs of the last frame
+        self.layer = {L["name"]: L for L in spec["layers"] + spec.get("forecast", {}).get(
+            "layers", []) if L.get("name")}
 
     def W(self, key):
         self.used.add(key)
@@ -147,18 +156,24 @@ class Stream:
         return key in self.w
 
     def run_chain(self, layers, x, vals, phase):
-        prev = x
+        prev, prev_name = x, "input"
         for idx, L in enumerate(layers):
             op, name = L["op"], L.get("name") or f"{phase}{idx}"
             frm = L.get("from")
-            if frm is None:
+            if op == "attention":
+                ins = [frm if isinstance(frm, str) else frm[0] if frm else prev_name, vals]
+            elif frm is None:
                 ins = [prev]
             else:
                 ins = [vals[f] for f in ([frm] if isinstance(frm, str) else frm)]
+            self.vals = vals
             y = self.op(L, op, name, ins)
-            if L.get("name"):
-                vals[L["name"]] = y
-            prev = y
+            vals[name] = y
+            if L.get("window"):
+                w = self.win.setdefault(name, [])
+                w.append(y)
+                del w[:-L["window"]]
+            prev, prev_name = y, name
         return prev
 
     def op(self, L, op, name, ins):
@@ -224,6 +239,8 @@ class Stream:
             return self.lstm(L, name, x)
         if op == "gru":
             return self.gru(L, name, x)
+        if op == "attention":
+            return self.attention(L, name, *ins)
         if op == "convlstm":
             return self.convlstm(L, name, x)
         if op == "convgru":
@@ -234,8 +251,57 @@ class Stream:
         h = L["hidden"]
         return [h] * L.get("layers", 1) if isinstance(h, int) else list(h)
 
+    def kv(self, src):
+        """An attention's keys or values from layer src: its window, newest first (n_t, D), or
+        a [D, H, W] map's positions (H*W, D); and the window size (None for a map)."""
+        if src in self.win:
+            return np.stack(self.win[src][::-1]), self.layer[src]["window"]
+        X = self.vals[src] if src in self.vals else self.frame_vals[src]
+        return X.reshape(X.shape[0], -1).T, None
+
+    def attention(self, L, name, src, vals):
+        K, N = self.kv(src)
+        V, _ = self.kv(L.get("values", src))
+        Q = L["query"]
+        if Q in vals:                      # computed earlier in this step
+            q = vals[Q]
+        else:                              # a later lstm/gru: its h of the previous step
+            QL = self.layer[Q]
+            st = self.state.get(Q)
+            H = self.hidden(QL)[-1]
+            q = np.zeros(H) if st is None else st[-1][0] if QL["op"] == "lstm" else st[-1]
+        score = L.get("score", "dot")
+        if score == "location":
+            e = self.W(f"{name}.weight") @ q + self.W(f"{name}.bias")
+        elif score == "additive":
+            hid = np.tanh(K @ self.W(f"{name}.w_x.weight").T + self.W(f"{name}.w_x.bias") +
+                          self.W(f"{name}.w_h.weight") @ q)
+            e = hid @ self.W(f"{name}.v.weight")[0]
+        else:
+            qq = self.W(f"{name}.w_q.weight") @ q if score == "general" else q
+            e = K @ qq
+            if L.get("scale", False):
+                e = e / np.sqrt(K.shape[1])
+        a = softmax(e)
+        if N is not None:
+            a_rep = np.zeros(N)
+            a_rep[:len(a)] = a
+        else:
+            a_rep = a
+        self.attn_log.append(a_rep)
+        return a @ V
+
     def lstm(self, L, name, x):
         H, n = L["hidden"], L.get("layers", 1)
+        if name not in self.state:
+            if L.get("init_state"):
+                self.state[name] = [(h.copy(), c.copy()) for h, c in self.state[L["init_state"]]]
+            elif L.get("init_from"):
+                m = self.vals[L["init_from"]]
+                if m.ndim == 3:
+                    m = m.mean(axis=(1, 2))
+                self.state[name] = [tuple(np.tanh(self.W(f"{name}.init_{g}.weight") @ m +
+                                                  self.W(f"{name}.init_{g}.bias")) for g in "hc")]
         st = self.state.setdefault(name, [(np.zeros(H), np.zeros(H)) for _ in range(n)])
         peep = L.get("peephole", "none") == "diagonal"
         for k in range(n):
@@ -256,6 +322,8 @@ class Stream:
 
     def gru(self, L, name, x):
         H, n = L["hidden"], L.get("layers", 1)
+        if name not in self.state and L.get("init_state"):
+            self.state[name] = [h.copy() for h in self.state[L["init_state"]]]
         st = self.state.setdefault(name, [np.zeros(H) for _ in range(n)])
         for k in range(n):
             h = st[k]
@@ -332,6 +400,117 @@ class Stream:
         return x
 
 
+def is_windowed(L):
+    return (L["op"] == "temporal_pool" and "frames" in L) or L["op"] == "temporal_conv"
+
+
+def is_clip_pool(L):
+    return L["op"] == "temporal_pool" and "frames" not in L
+
+
+def aggregate(p, mode):
+    if mode == "mean":
+        return p.mean(0)
+    if mode == "max":
+        return p.max(0)
+    if mode == "last":
+        return p[-1]
+    tw = np.arange(1, p.shape[0] + 1).reshape((-1,) + (1,) * (p.ndim - 1))
+    return (tw * p).sum(0) / tw.sum()
+
+
+class Runner:
+    """Streams a clip through the spec as the generated C does: step() once per frame, clip()
+    at any time (it changes nothing), forecast(). The layers up to the first windowed temporal
+    op (temporal_pool with frames, temporal_conv) or clip pool run on every frame; a windowed
+    op keeps its input frames, and when window k (frames [k s, k s + w)) closes, runs the
+    layers after it once, up to the clip pool, which keeps the values it gets. clip() pools
+    them (or, before the first window closed, the partial window of the frames seen so far)
+    and runs the layers after the clip pool on a copy of the state."""
+
+    def __init__(self, spec, w):
+        self.spec, self.s = spec, Stream(spec, w)
+        L = spec["layers"]
+        self.wi = next((i for i, l in enumerate(L) if is_windowed(l)), None)
+        self.ci = next((i for i, l in enumerate(L) if is_clip_pool(l)), None)
+        assert self.wi is None or (self.ci is not None and self.wi < self.ci)
+        self.frames, self.closed, self.stream, self.outs, self.attn = [], 0, [], [], []
+
+    def step(self, x):
+        L, s = self.spec["layers"], self.s
+        s.attn_log, vals = [], {"input": x}
+        end = next((i for i in (self.wi, self.ci) if i is not None), len(L))
+        y = s.run_chain(L[:end], x, vals, "layer")
+        s.frame_vals, self.attn = vals, list(s.attn_log)
+        if end == len(L):
+            self.outs.append(y)
+        elif self.wi is None:
+            self.stream.append(y)
+        else:
+            self.frames.append(y)
+            lw = L[self.wi]
+            w = lw["frames"]
+            stride = lw.get("stride", 1 if lw["op"] == "temporal_conv" else w)
+            k = self.closed
+            if len(self.frames) == k * stride + w:   # window k closes with this frame
+                v = self.window_value(lw, self.frames[k * stride:k * stride + w])
+                self.closed += 1
+                self.stream.append(s.run_chain(L[self.wi + 1:self.ci], v, {}, "window"))
+
+    def window_value(self, L, frames):
+        if L["op"] == "temporal_pool":
+            a = np.stack(frames)
+            return a.max(0) if L.get("mode", "max") == "max" else a.mean(0)
+        # temporal_conv: tap dt of the 3-D kernel convolves frame k s + dt of the window; the
+        # frames of a partial window past the clip's end are zeros and add nothing
+        name = L["name"]
+        W = self.s.W(f"{name}.weight")
+        kh, kw = pair(L.get("kernel", 1))
+        padding = L.get("padding", 0)
+        if padding == "same":
+            pad = ((kh - 1) // 2, kh - 1 - (kh - 1) // 2, (kw - 1) // 2, kw - 1 - (kw - 1) // 2)
+        elif padding == "valid":
+            pad = (0, 0, 0, 0)
+        else:
+            ph, pw = pair(padding)
+            pad = (ph, ph, pw, pw)
+        out = sum(conv2d(f, W[:, :, dt], None, pad=pad) for dt, f in enumerate(frames))
+        if L.get("bias", True):
+            out = out + self.s.W(f"{name}.bias")[:, None, None]
+        return out
+
+    def clip(self):
+        L, s = self.spec["layers"], self.s
+        saved = copy.deepcopy(s.state)
+        stream = self.stream
+        if self.wi is not None and self.closed == 0:   # the partial window
+            v = self.window_value(L[self.wi], self.frames)
+            stream = [s.run_chain(L[self.wi + 1:self.ci], v, {}, "window")]
+        lc, a = L[self.ci], np.stack(stream)
+        mode = lc.get("mode", "max")
+        if mode == "concat":
+            flat = a[:lc["count"]].reshape(-1)
+            v = np.zeros(lc["count"] * a[0].size)
+            v[:flat.size] = flat
+        else:
+            v = a.max(0) if mode == "max" else a.mean(0)
+        y = s.run_chain(L[self.ci + 1:], v, {}, "clip")
+        s.state = saved
+        return y
+
+    def forecast(self):
+        fc = self.spec["forecast"]
+        feedback = fc.get("feedback", False)
+        x = self.s.frame_vals["input"] if feedback else None   # the last observed frame
+        out = []
+        for _ in range(fc["steps"]):
+            y = self.s.run_chain(fc["layers"], x, {}, "forecast")
+            out.append(y)
+            if feedback:
+                x = y
+        return np.stack(out)
+
+
 def check(stem):
     spec_base = stem[:-4] if stem.endswith("_f16") else stem[:-5] if stem.endswith("_bf16") \
         else stem
@@ -342,33 +521,32 @@ def check(stem):
     spec = yaml.safe_load(open(path))
     w = read_st(os.path.join(GOLDEN, f"{stem}.weights.safetensors"))
     io = read_st(os.path.join(GOLDEN, f"{stem}.io.safetensors"))
-    s = Stream(spec, w)
-    outs = []
-    for t in range(io["input"].shape[0]):
-        vals = {"input": io["input"][t]}
-        outs.append(s.run_chain(spec["layers"], io["input"][t], vals, "layer"))
-    got = {"output": np.stack(outs)}
+    r = Runner(spec, w)
     mode = spec.get("output", {}).get("clip")
-    p = got["output"]
-    if mode == "mean":
-        got["clip"] = p.mean(0)
-    elif mode == "max":
-        got["clip"] = p.max(0)
-    elif mode == "last":
-        got["clip"] = p[-1]
-    elif mode == "weighted":
-        tw = np.arange(1, p.shape[0] + 1).reshape((-1,) + (1,) * (p.ndim - 1))
-        got["clip"] = (tw * p).sum(0) / tw.sum()
+    attn, clips = [], []
+    for t in range(io["input"].shape[0]):
+        r.step(io["input"][t])
+        if r.attn:
+            attn.append(np.concatenate(r.attn))
+        if r.ci is not None:
+            clips.append(r.clip())
+        elif mode:
+            clips.append(aggregate(np.stack(r.outs), mode))
+    got = {}
+    if r.outs:
+        got["output"] = np.stack(r.outs)
+    if clips:
+        got["clip"], got["clip_steps"] = clips[-1], np.stack(clips)
+    if attn:
+        got["attention"] = np.stack(attn)
     if "forecast" in spec:
-        fc = []
-        for _ in range(spec["forecast"]["steps"]):
-            fc.append(s.run_chain(spec["forecast"]["layers"], None, {}, "forecast"))
-        got["forecast"] = np.stack(fc)
-    unused = set(w) - s.used
+        got["forecast"] = r.forecast()
+    unused = set(w) - r.s.used
     assert not unused, f"{stem}: weights never used: {sorted(unused)}"
-    worst, report = 0.0, []
-    for k in ("output", "clip", "forecast"):
-        if k in io:
+    missing = sorted(set(got) - set(io) - {"output"}) + sorted(set(io) - set(got) - {"input"})
+    worst, report = (float("inf") if missing else 0.0), [f"missing {missing}"] if missing else []
+    for k in ("output", "clip", "clip_steps", "attention", "forecast"):
+        if k in io and k in got:
             assert io[k].shape == got[k].shape, (k, io[k].shape, got[k].shape)
             d = float(np.abs(io[k] - got[k]).max())
             worst = max(worst, d)

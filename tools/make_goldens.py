@@ -7,15 +7,25 @@ it writes
   tests/golden/S.weights.safetensors  the model's state_dict, F32 (BatchNorm's
                                       num_batches_tracked as I64, as PyTorch saves it)
   tests/golden/S.io.safetensors       input (T, *frame); output (T, *OUT) unless
-                                      output.per_frame is false; clip (*OUT) if output.clip is set;
+                                      output.per_frame is false (its default when the last layer
+                                      runs per clip, after a temporal_pool); clip (*OUT) if
+                                      output.clip is set or the last layer runs per clip;
+                                      clip_steps (T, *OUT) with clip: the clip read after each
+                                      frame t, i.e. the whole computation on frames 0..t;
+                                      attention (T, A) if the per-frame chain has attention layers:
+                                      their weights per frame, concatenated in spec order;
                                       forecast (K, *FRAME) if the spec has a forecast: chain (run
                                       once, after all T observed frames)
 plus clip_max_f16 / clip_max_bf16: clip_max's weights stored as F16 / BF16, with the expected
 outputs computed from those rounded weights (reel converts them to f32 exactly) on clip_max's input.
 T is 9 frames unless CLIP_FRAMES says otherwise. Weights are PyTorch's default init, with
-peepholes widened, batch norms given random affine parameters and running statistics, and the
-gains of emphasise() (ConvLSTM/ConvGRU convs x3, a conv feeding relu6 x8), so that every option
-shows in the outputs well above the 1e-5 test tolerance (tools/check_goldens.py re-checks them).
+peepholes widened, batch norms given random affine parameters and running statistics, the
+gains of emphasise() (ConvLSTM/ConvGRU convs x3, a conv feeding relu6 x8) and of
+sharpen_attention() (attention score weights scaled until the softmax is peaked on the golden
+clip), so that every option shows in the outputs well above the test tolerance:
+tools/check_goldens.py re-checks the goldens, and check_visible() mutates each option of the
+newer ops (window sizes, scale, the query, pool modes, strides, init_from) and requires each
+mutation to change the golden by 10x the test tolerance.
 lrcn_resnet18_narrow's golden comes from torchvision's own ResNet code (tools/resnet_spec.py)
 and is checked against the spec-driven model.
 
@@ -23,8 +33,10 @@ Each spec gets its own seed (crc32 of its file name), so adding a spec changes n
 The output is byte-identical from run to run (one thread, sorted tensors); every file is read
 back with tools/safetensors_io.py and re-run to check it reproduces the expected tensors.
 """
+import copy
 import glob
 import os
+import re
 import sys
 import zlib
 
@@ -43,11 +55,24 @@ GOLDEN = os.path.join(ROOT, "tests", "golden")
 T = 9  # frames per golden clip, unless:
 CLIP_FRAMES = {"convlstm_forecaster": 4,  # 64x64 frames: keep the io file small
                "lrcn": 3,
-               "lrcn_resnet18_narrow": 2}
+               "lrcn_resnet18_narrow": 2,
+               "multilstm": 20,            # much longer than its window of 8
+               "visual_attention": 6,
+               "snippets_slowpool": 11,    # 4 windows of 4 frames (stride 2); frame 10 ignored
+               "seq2seq_attention": 9,     # shorter than the encoder's window of 12
+               "attention_dot_short": 3,   # shorter than the window of 5
+               "attention_values_long": 24,
+               "attention_additive_map": 7,
+               "lstm_init_from": 5,
+               "tpool_local": 9,
+               "tpool_partial": 4,         # only the partial window (frames: 6)
+               "temporal_conv": 8,
+               "seq2seq_dot": 14}
 SKIP = {"lrcn_resnet18": "11M parameters (45 MB); lrcn_resnet18_narrow is its golden"}
 # stem -> "F16" | "BF16": store that golden's weights in half precision (half the bytes); its
 # expected outputs are then computed from the rounded weights. Empty: every golden is F32.
-WEIGHTS_DTYPE = {"convlstm_forecaster": "F16", "convgru_stack": "F16", "lrcn": "F16"}
+WEIGHTS_DTYPE = {"convlstm_forecaster": "F16", "convgru_stack": "F16", "lrcn": "F16",
+                 "multilstm": "F16", "snippets_lstm": "F16", "visual_attention": "F16"}
 HALF = {"F16": torch.float16, "BF16": torch.bfloat16}
 
 
@@ -99,6 +124,162 @@ def emphasise(spec, model):
                 p.mul_(RELU6_GAIN)
 
 
+ATTENTION_GAINS = (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+ATTENTION_PEAK = 0.3
+
+
+def peakedness(a):
+    """How far attention weights a (frames, n) are from uniform towards one-hot, averaged over
+    the frames with at least 2 valid entries (a window's unfilled entries are exactly 0):
+    (max - 1/n) / (1 - 1/n), 0 for uniform, 1 for one-hot. None without such frames."""
+    valid = (a > 0).sum(1).double()
+    keep = valid >= 2
+    if not keep.any():
+        return None
+    mx, inv = a.max(1).values.double()[keep], 1 / valid[keep]
+    return ((mx - inv) / (1 - inv)).mean().item()
+
+
+def _attention_weights(model, spec, x):
+    """Every attention layer's weights on clip x: {key: (frames or forecast steps, n)}."""
+    res = reference.run_all(model, spec, x, clip_steps=False)
+    out, col = {}, {"attention": 0, "forecast_attention": 0}
+    for node in model._nodes + model._forecast:
+        if node.op == "attention":
+            k = "attention" if node.chain == "frame" else "forecast_attention"
+            out[node.key] = res[k][:, col[k]:col[k] + node.n]
+            col[k] += node.n
+    return out
+
+
+def _producer(model, key):
+    """The nearest module with weights at or before layer `key` (through weightless layers)."""
+    node = model._by_key[key]
+    while node.module is None or not list(node.module.parameters()):
+        node = model._by_key[node.in_keys[0]]
+    return node.module
+
+
+@torch.no_grad()
+def sharpen_attention(spec, model, x):
+    """PyTorch's default init makes attention weights nearly uniform, which would hide errors in
+    the scores, the masking and the window order. For each attention layer, scale its score
+    weights (general: w_q; additive: v; location: weight and bias; dot, which has none: the
+    linear or conv layers computing its keys and its query) by the smallest gain of
+    ATTENTION_GAINS that makes its weights on the golden clip x at least ATTENTION_PEAK of the
+    way from uniform to one-hot (see peakedness). A dot attention between lstm/gru states
+    (seq2seq_dot) has nothing to scale: the states are bounded by 1 and saturate when their
+    weights grow, so it stays close to uniform (check_visible still requires its options to
+    show). Uses no random numbers. Returns {layer: (gain or None, peakedness)}."""
+    report = {}
+    for node in model._nodes + model._forecast:
+        if node.op != "attention":
+            continue
+        mod, score = node.module, node.layer.get("score", "dot")
+        if score == "general":
+            params = [mod.w_q.weight]
+        elif score == "additive":
+            params = [mod.v.weight]
+        elif score == "location":
+            params = [mod.weight, mod.bias]
+        else:  # dot: the linear or conv layers computing the keys and the query
+            mods = {id(m): m for m in (_producer(model, node.keys),
+                                       _producer(model, node.query))
+                    if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))}
+            params = [p for m in mods.values() for p in m.parameters()]
+        if not params:  # dot over lstm/gru states, bounded by 1: no gain makes it peaked
+            peak = peakedness(_attention_weights(model, spec, x)[node.key])
+            report[node.key] = (None, peak)
+            continue
+        base = [p.clone() for p in params]
+        for gain in ATTENTION_GAINS:
+            for p, b in zip(params, base):
+                p.copy_(b * gain)
+            peak = peakedness(_attention_weights(model, spec, x)[node.key])
+            if peak is None or peak >= ATTENTION_PEAK:
+                break
+        assert peak is None or peak >= ATTENTION_PEAK, f"{node.key}: attention stays flat ({peak})"
+        report[node.key] = (gain, peak)
+    return report
+
+
+# Each mutation must move a golden tensor by 10x the tolerance tests/golden.test applies to the
+# spec: 1e-4 for convolutional specs (its test: `op: *conv` in the spec text), else 1e-5.
+VISIBLE_FACTOR = 10
+
+
+def _mutations(spec, T):
+    """(description, mutated spec or None, state_dict edit or None) for the new ops' options that
+    the golden clip of T frames should pin down (a window longer than the clip cannot)."""
+    out = []
+
+    def variant(what, i, **changes):
+        m = copy.deepcopy(spec)
+        (m["layers"] + m.get("forecast", {}).get("layers", []))[i].update(changes)
+        out.append((what, m, None))
+
+    # every window of size N at once (an attention's keys and values have the same N)
+    for n in sorted({L["window"] for L in spec["layers"] if L.get("window")}):
+        for n2 in (n + 1, n - 1):
+            if T > n and n2 >= 1:
+                m = copy.deepcopy(spec)
+                for L in m["layers"]:
+                    if L.get("window") == n:
+                        L["window"] = n2
+                out.append((f"window {n2} instead of {n}", m, None))
+    one_value = False  # the clip pool gets a single value (the partial window): max == mean
+    for i, L in enumerate(spec["layers"] + spec.get("forecast", {}).get("layers", [])):
+        name = L.get("name", f"{L['op']}{i}")
+        one_value |= L["op"] in ("temporal_pool", "temporal_conv") and T < L.get("frames", 0)
+        query_weight = {"general": "w_q.weight", "additive": "w_h.weight",
+                        "location": "weight"}.get(L.get("score", "dot"))
+        if L["op"] == "attention" and query_weight:
+            out.append((f"{name} without its query", None,
+                        lambda sd, k=f"{L['name']}.{query_weight}":
+                        {n: (v * 0 if n == k else v) for n, v in sd.items()}))
+        if L["op"] == "attention" and L.get("score", "dot") in ("dot", "general"):
+            variant(f"{name} scale {not L.get('scale', False)}", i,
+                    scale=not L.get("scale", False))
+        if L["op"] == "temporal_pool" and L.get("mode", "max") != "concat" and \
+                not ("frames" not in L and one_value):
+            other = "mean" if L.get("mode", "max") == "max" else "max"
+            variant(f"{name} mode {other}", i, mode=other)
+        if L["op"] in ("temporal_pool", "temporal_conv") and "frames" in L:
+            w = L["frames"]
+            s = L.get("stride", w if L["op"] == "temporal_pool" else 1)
+            if T >= w + s:  # at least two windows
+                variant(f"{name} stride {s + 1}", i, stride=s + 1)
+            if L["op"] == "temporal_pool" and T > w:
+                variant(f"{name} frames {w + 1}", i, frames=w + 1)
+        if L["op"] == "lstm" and L.get("init_from"):
+            out.append((f"{name} without init_from", None,
+                        lambda sd, n=L["name"]: {k: (v * 0 if k.startswith(f"{n}.init_") else v)
+                                                 for k, v in sd.items()}))
+    return out
+
+
+@torch.no_grad()
+def check_visible(stem, spec_path, spec, model, x, res):
+    """Every option of the new ops must show in the golden: mutate it (spec or weights), re-run,
+    and require a change of VISIBLE_FACTOR x the test tolerance in some golden tensor."""
+    with open(spec_path) as f:
+        tol = 1e-4 if re.search(r"op: *conv", f.read()) else 1e-5
+    smallest = None
+    for what, mspec, edit in _mutations(spec, x.shape[0]):
+        m = reference.build_model(mspec or spec)
+        sd = model.state_dict()
+        m.load_state_dict(edit(sd) if edit else sd, strict=True)
+        res2 = reference.run_all(m, mspec or spec, x)
+        d = max(((res[k] - res2[k]).abs().max().item() for k in
+                 ("output", "clip", "clip_steps", "attention", "forecast")
+                 if res.get(k) is not None and res2.get(k) is not None and
+                 res[k].shape == res2[k].shape), default=0.0)
+        assert d >= VISIBLE_FACTOR * tol, f"{stem}: '{what}' changes the golden by only {d:.2e}"
+        smallest = d if smallest is None else min(smallest, d)
+        print(f"{stem}: mutation '{what}': max change {d:.3g}")
+    return smallest
+
+
 def peephole_zero(spec, model, x):
     """Special case: weights from an nn.LSTM, peepholes exactly zero, expected output from
     nn.LSTM itself, so the golden proves that the peephole cell reduces to PyTorch's LSTM."""
@@ -135,7 +316,9 @@ def resnet_narrow(spec, seed):
     p2, clip2 = reference.run(ours, spec, x)
     assert torch.allclose(p2, p, rtol=0, atol=1e-6), (p2 - p).abs().max()
     assert torch.allclose(clip2, clip, rtol=0, atol=1e-6)
-    return model, x, {"output": p, "clip": clip}
+    steps = torch.stack([reference.aggregate(p[:t + 1], spec["output"]["clip"])
+                         for t in range(p.shape[0])])
+    return model, x, {"output": p, "clip": clip, "clip_steps": steps}
 
 
 def generate(spec_path):
@@ -151,14 +334,18 @@ def generate(spec_path):
     model = reference.build_model(spec)
     randomise(model)
     emphasise(spec, model)
+    x = torch.randn(CLIP_FRAMES.get(stem, T), *spec["input"]["frame"])
+    for key, (gain, peak) in sharpen_attention(spec, model, x).items():
+        print(f"{stem}: attention {key}: gain {gain}, peakedness "
+              f"{'-' if peak is None else round(peak, 3)}")
     if stem in WEIGHTS_DTYPE:
         with torch.no_grad():
             for v in model.state_dict().values():
                 if v.is_floating_point():
                     v.copy_(v.to(HALF[WEIGHTS_DTYPE[stem]]).float())
-    x = torch.randn(CLIP_FRAMES.get(stem, T), *spec["input"]["frame"])
     if stem == "peephole_zero":
         p, clip = peephole_zero(spec, model, x)
+        assert clip is None
         res = {"output": p, "clip": clip}
     else:
         res = reference.run_all(model, spec, x)
@@ -167,7 +354,10 @@ def generate(spec_path):
 
 def write_golden(stem, spec, spec_path, model, x, res, seed, dtype="F32", exact=True):
     out = spec.get("output", {})
-    per_frame = out.get("per_frame", True)
+    # A model whose last layer runs per clip (after a temporal_pool) has no per-frame output.
+    per_clip = getattr(model, "per_clip", False)  # (lrcn_resnet18_narrow: torchvision's model)
+    per_frame = out.get("per_frame", not per_clip)
+    assert not (per_frame and per_clip), f"{stem}: per_frame with a per-clip last layer"
     meta = {"spec": os.path.relpath(spec_path, ROOT), "seed": f"0x{seed:08x}",
             "reference": f"torch {torch.__version__}"}
     io = {"input": x}
@@ -175,6 +365,10 @@ def write_golden(stem, spec, spec_path, model, x, res, seed, dtype="F32", exact=
         io["output"] = res["output"]
     if res["clip"] is not None:
         io["clip"] = res["clip"]
+        io["clip_steps"] = res["clip_steps"]
+        assert torch.equal(res["clip_steps"][-1], res["clip"])
+    if "attention" in res:
+        io["attention"] = res["attention"]
     io_meta = dict(meta, T=x.shape[0], per_frame=str(per_frame).lower(),
                    clip=out.get("clip", "none"), weights_dtype=dtype)
     if "forecast" in res:
@@ -193,7 +387,7 @@ def write_golden(stem, spec, spec_path, model, x, res, seed, dtype="F32", exact=
     fresh.load_state_dict(w_back, strict=True)
     res2 = reference.run_all(fresh, spec, io_back["input"])
     same = torch.equal if exact else (lambda a, b: torch.allclose(a, b, rtol=0, atol=1e-6))
-    for k in ("output", "clip", "forecast"):
+    for k in ("output", "clip", "clip_steps", "attention", "forecast"):
         if res.get(k) is not None:
             assert same(res2[k], res[k]), f"{stem}: read-back mismatch in {k}"
 
@@ -220,6 +414,8 @@ def main():
         assert stem not in WEIGHTS_DTYPE or stem not in ("peephole_zero", "lrcn_resnet18_narrow")
         write_golden(stem, spec, path, model, x, res, seed, dtype=WEIGHTS_DTYPE.get(stem, "F32"),
                      exact=stem not in ("peephole_zero", "lrcn_resnet18_narrow"))
+        if stem != "lrcn_resnet18_narrow":
+            check_visible(stem, path, spec, model, x, res)
 
         if stem == "clip_max":
             # Half-precision weight files: expected outputs from the rounded weights, same input.

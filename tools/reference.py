@@ -1,14 +1,24 @@
-"""PyTorch reference implementation of reel specs (see /work/shared/SEMANTICS.md).
+"""PyTorch reference implementation of reel specs (see /work/shared/SEMANTICS.md and docs/spec.md).
 
 build_model(spec) turns a parsed spec into a module whose state_dict() names are exactly
 the weight names reel expects (<layer name>.<PyTorch parameter name>; a dotted layer name such as
 `cnn.layer1.0.conv1` becomes nested submodules). run(model, spec, x) evaluates it on one clip x of
-shape (T, *frame) and returns (per-frame outputs, clip aggregate); run_all() also returns the
-forecast of a two-phase (encoder-forecaster) spec.
+shape (T, *frame) and returns (per-frame outputs, clip output); run_all() also returns the
+forecast of a two-phase (encoder-forecaster or seq2seq) spec, the clip output read after every
+frame (clip_steps) and the weights of the per-frame chain's attention layers.
 
-Evaluation is layer by layer over the whole clip: a per-frame op sees the T frames as a batch, a
-recurrent op steps through them. That equals frame-by-frame streaming because nothing feeds back
-across layers. Everything runs in float32, batch 1, states starting at zero.
+Evaluation is layer by layer over the whole clip wherever nothing feeds back: a per-frame op sees
+the T frames as a batch, a recurrent op steps through them, a layer's `window` of its last N
+outputs is an unfold of its output sequence, an attention whose query is computed earlier in the
+frame attends over all T windows (or feature maps) at once, a windowed temporal_pool or a
+temporal_conv (nn.Conv3d) turns the frame sequence into the sequence of closed windows, and a
+clip temporal_pool turns its input sequence into one value (the layers after it run on a batch
+of 1). That equals frame-by-frame streaming because the graph is causal and nothing feeds back.
+Two things do feed back, and run one step at a time with explicit states (nn.LSTM / nn.GRU with
+hx): an attention whose query is the previous hidden state of a LATER lstm/gru (the layers from
+the attention to that lstm/gru run frame by frame), and a forecast chain with feedback: true or
+with an attention (each step reads the previous prediction). Everything runs in float32, batch 1,
+states starting at zero (or as init_from / init_state say).
 """
 import math
 import os
@@ -129,6 +139,143 @@ def _hidden_list(layer):
     return list(hidden)
 
 
+class InitLSTM(nn.LSTM):
+    """A one-layer nn.LSTM whose first state comes from a feature vector (Sharma et al.'s
+    f_init): h_0 = tanh(init_h(m)), c_0 = tanh(init_c(m)), with m a vector, or a [D, H, W] map
+    averaged over its positions. State-dict names: nn.LSTM's (weight_ih_l0, ...) plus
+    init_h.weight, init_h.bias, init_c.weight, init_c.bias."""
+
+    def __init__(self, input_size, hidden_size, init_size):
+        super().__init__(input_size, hidden_size)
+        self.init_h = nn.Linear(init_size, hidden_size)
+        self.init_c = nn.Linear(init_size, hidden_size)
+
+    def initial_state(self, m):
+        """m: (1, D) or (1, D, H, W) -> nn.LSTM's hx: (h_0, c_0), each (1 layer, batch 1, H)."""
+        if m.dim() == 4:
+            m = m.mean(dim=(2, 3))
+        return torch.tanh(self.init_h(m)).unsqueeze(0), torch.tanh(self.init_c(m)).unsqueeze(0)
+
+
+def _attend(e, values, mask):
+    """Softmax of the energies e (B, n) over the valid entries (mask (B, n), None: all), and the
+    weighted sum of values (B, n, Dv). Returns (B, Dv) and the weights (B, n), 0 where masked."""
+    if mask is not None:
+        e = e.masked_fill(~mask, float("-inf"))
+    a = torch.softmax(e, dim=-1)
+    return torch.bmm(a.unsqueeze(1), values).squeeze(1), a
+
+
+class Attention(nn.Module):
+    """Soft attention over n keys k_i with a query q: Luong's `dot` (e_i = q . k_i) and
+    `general` (e_i = (W_q q) . k_i, w_q = nn.Linear(Dq, Dk, bias=False)), optionally divided by
+    sqrt(Dk) (`scale`), or Bahdanau's `additive` (e_i = v . tanh(W_x k_i + b_x + W_h q), with
+    w_x = nn.Linear(Dk, A), w_h = nn.Linear(Dq, A, bias=False), v = nn.Linear(A, 1, bias=False)).
+    forward(q (B, Dq), keys (B, n, Dk), values (B, n, Dv), mask (B, n) or None) ->
+    (sum_i a_i v_i (B, Dv), a (B, n)), a = softmax(e) over the valid keys."""
+
+    def __init__(self, score, dq, dk, hidden=None, scale=False):
+        super().__init__()
+        assert score in ("dot", "general", "additive"), score
+        self.score, self.scale, self.dk = score, scale, dk
+        if score == "dot":
+            assert dq == dk, f"dot attention needs Dq == Dk, got {dq} and {dk}"
+        elif score == "general":
+            self.w_q = nn.Linear(dq, dk, bias=False)
+        else:
+            assert hidden and not scale, "additive attention: `hidden` required, no `scale`"
+            self.w_x = nn.Linear(dk, hidden)
+            self.w_h = nn.Linear(dq, hidden, bias=False)
+            self.v = nn.Linear(hidden, 1, bias=False)
+
+    def energies(self, q, keys):
+        if self.score == "additive":
+            return self.v(torch.tanh(self.w_x(keys) + self.w_h(q).unsqueeze(1))).squeeze(-1)
+        if self.score == "general":
+            q = self.w_q(q)
+        e = torch.bmm(keys, q.unsqueeze(-1)).squeeze(-1)
+        return e / math.sqrt(self.dk) if self.scale else e
+
+    def forward(self, q, keys, values, mask=None):
+        return _attend(self.energies(q, keys), values, mask)
+
+
+class LocationAttention(nn.Linear):
+    """Sharma et al.'s location softmax over the n = H*W regions of a map: e = W q + b (an
+    nn.Linear(Dq, n) named by the layer: <name>.weight, <name>.bias); the keys are not scored."""
+
+    def forward(self, q, keys, values, mask=None):
+        return _attend(super().forward(q), values, mask)
+
+
+def window_stack(seq, n):
+    """The windows of a layer's outputs seq (T, D): (T, n, D), entry j of window t being the
+    output of frame t - j (newest first; zeros before frame 0), and the mask (T, n) of the
+    filled entries (j <= t)."""
+    pad = seq.new_zeros((n - 1,) + tuple(seq.shape[1:]))
+    win = torch.cat([pad, seq]).unfold(0, n, 1)        # (T, D, n): entry m is frame t - n + 1 + m
+    win = win.flip(-1).movedim(-1, 1).contiguous()     # (T, n, D), newest first
+    mask = torch.arange(n).unsqueeze(0) <= torch.arange(seq.shape[0]).unsqueeze(1)
+    return win, mask
+
+
+def temporal_windows(x, w, s, mode):
+    """Windowed temporal pool: x (T, ...) per frame -> (K, ...), window k = frames [k s, k s + w),
+    closed windows only (frames after the last one are ignored). With T < w (no window closed
+    yet), the T frames seen so far form one window."""
+    if x.shape[0] >= w:
+        win = x.unfold(0, w, s)                        # (K, ..., w)
+    else:
+        win = x.movedim(0, -1).unsqueeze(0)            # (1, ..., T): the partial window
+    return win.amax(-1) if mode == "max" else win.mean(-1)
+
+
+def clip_pool(x, mode, count=None):
+    """Clip temporal pool of the stream x (L, ...) (frames or closed windows) -> (1, ...):
+    elementwise max or mean, or concat: the first `count` values flattened, zeros for missing
+    ones (1, count * size)."""
+    if mode == "max":
+        return x.amax(0, keepdim=True)
+    if mode == "mean":
+        return x.mean(0, keepdim=True)
+    assert mode == "concat", mode
+    size = math.prod(x.shape[1:])
+    first = x[:count].reshape(-1)
+    return torch.cat([first, first.new_zeros(count * size - first.numel())]).unsqueeze(0)
+
+
+class TemporalConv(nn.Conv3d):
+    """reel's temporal_conv: nn.Conv3d(C, out, (w, k, k), stride=(s, 1, 1), padding=(0, p, p))
+    over the clip arranged as (1, C, T, H, W); output k is window [k s, k s + w). `padding: same`
+    pads like Conv2d above. A clip shorter than w is followed by w - T zero frames (the partial
+    window). State-dict names: nn.Conv3d's."""
+
+    def __init__(self, cin, layer):
+        w, s = layer["frames"], layer.get("stride", 1)
+        kh, kw = _pair(layer.get("kernel", 1))
+        padding = layer.get("padding", 0)
+        extra = (0, 0)
+        if padding == "same":
+            sym, extra = ((kh - 1) // 2, (kw - 1) // 2), ((kh - 1) % 2, (kw - 1) % 2)
+        elif padding == "valid":
+            sym = (0, 0)
+        else:
+            sym = _pair(padding)
+        super().__init__(cin, layer["out"], (w, kh, kw), stride=(s, 1, 1), padding=(0,) + sym,
+                         bias=layer.get("bias", True))
+        self.extra = extra
+
+    def forward(self, x):
+        """x: (T, C, H, W) per-frame maps -> (K, out, H', W'), one per closed window."""
+        w = self.kernel_size[0]
+        if x.shape[0] < w:
+            x = torch.cat([x, x.new_zeros((w - x.shape[0],) + tuple(x.shape[1:]))])
+        clip = x.movedim(0, 1).unsqueeze(0)            # (1, C, T, H, W)
+        if self.extra != (0, 0):
+            clip = F.pad(clip, (0, self.extra[1], 0, self.extra[0]))
+        return super().forward(clip).squeeze(0).movedim(1, 0)
+
+
 class Node:
     """One spec layer: where it reads from, how to run it, its output shape (one frame)."""
 
@@ -138,6 +285,21 @@ class Node:
         self.shape = shape      # output shape of one frame (tuple)
         self.module, self.fn = module, fn
         self.init_state = layer.get("init_state")
+        self.init_from = layer.get("init_from")
+        self.window = layer.get("window")
+        # Set by ReelModel._build_chain: the layer's key (its name, or <op><index>), the keys it
+        # reads ('input'; FEEDBACK for a forecast chain's first layer with feedback), its chain
+        # ('frame' or 'forecast') and its rate: 'frame', 'window' (once per closed window, after
+        # a windowed temporal op), 'clip' (once per clip, after a clip pool) or 'step' (forecast).
+        self.key, self.in_keys, self.chain, self.rate = None, [], None, None
+        # attention only: the layers giving its keys, values and query; query_prev: the query
+        # is that (later) lstm/gru's hidden state of the previous frame.
+        self.keys = self.values = self.query = None
+        self.query_prev = False
+        self.n = None  # attention only: its number of keys (window size or H*W)
+
+
+FEEDBACK = "<feedback>"  # the input of a feedback forecast chain's first layer
 
 
 class ReelModel(nn.Module):
@@ -149,14 +311,25 @@ class ReelModel(nn.Module):
         frame = tuple(spec["input"]["frame"])
         assert len(frame) in (1, 3), frame
         self._shapes = {"input": frame}
-        self._nodes = self._build_chain(spec["layers"], frame, first_has_input=True)
+        self._by_key = {}
+        self._count = 0  # layer index through both chains, for the generated names
+        self._nodes = self._build_chain(spec["layers"], "input", "frame")
         self.out_shape = self._nodes[-1].shape
-        self._forecast, self.forecast_steps = [], 0
+        assert self._nodes[-1].rate != "window", \
+            "the last layer cannot run per window: end the chain with a clip temporal_pool"
+        self.per_clip = self._nodes[-1].rate == "clip"  # no per-frame output, clip = last layer
+        self._forecast, self.forecast_steps, self.feedback = [], 0, False
         if "forecast" in spec:
             fc = spec["forecast"]
             self.forecast_steps = fc["steps"]
-            self._forecast = self._build_chain(fc["layers"], None, first_has_input=False)
+            self.feedback = fc.get("feedback", False)
+            self._shapes[FEEDBACK] = frame
+            self._forecast = self._build_chain(fc["layers"], FEEDBACK if self.feedback else None,
+                                               "forecast")
             self.forecast_shape = self._forecast[-1].shape
+            assert not self.feedback or self.forecast_shape == frame, \
+                f"feedback: the forecast frame {self.forecast_shape} must be the input's {frame}"
+        self._stepped_forecast = self.feedback or any(n.op == "attention" for n in self._forecast)
         self.out_width = self.out_shape[0]  # kept for older callers (vector outputs)
 
     # -- building -------------------------------------------------------------------------------
@@ -170,34 +343,74 @@ class ReelModel(nn.Module):
         assert parts[-1] not in parent._modules, f"layer name {name!r} used twice"
         parent.add_module(parts[-1], mod)
 
-    def _build_chain(self, layers, prev_shape, first_has_input):
-        nodes, prev = [], None  # prev: name of the previous layer's output, or a Node
+    def _build_chain(self, layers, prev_key, chain):
+        """prev_key: what the first layer reads ('input', FEEDBACK, or None: nothing)."""
+        nodes = []
         for idx, layer in enumerate(layers):
             op, name = layer["op"], layer.get("name")
+            key = name if name is not None else f"{op}{self._count}"
+            self._count += 1
+            assert key not in self._shapes, f"layer name {key!r} used twice"
             frm = layer.get("from")
             if frm is None:
-                srcs = None
-                in_shapes = [prev_shape] if prev_shape is not None else []
+                srcs, in_keys = None, ([prev_key] if prev_key is not None else [])
             else:
                 srcs = [frm] if isinstance(frm, str) else list(frm)
-                in_shapes = [self._shapes[s] for s in srcs]
-            node = self._make_node(layer, op, srcs, in_shapes,
-                                   no_input=(idx == 0 and not first_has_input))
-            if name is not None:
-                assert name not in self._shapes, f"layer name {name!r} used twice"
-                self._shapes[name] = node.shape
+                in_keys = srcs
+            for k in in_keys:
+                assert k in self._shapes, f"{key}: 'from' names {k!r}, not an earlier layer"
+                if op != "attention":  # attention may read the per-frame chain's windows/maps
+                    assert self._chain_of(k) == chain, f"{key}: {k!r} is in the other chain"
+            if op == "attention":  # keys from per-frame layers; it runs per frame (step)
+                rates = {"frame" if chain == "frame" else "step"}
+            else:
+                rates = {self._rate_of(k) for k in in_keys} or {"step"}
+            assert len(rates) == 1, f"{key}: inputs run at different rates {rates}"
+            node = self._make_node(layer, key, srcs, in_keys, chain, rates.pop(),
+                                   later=layers[idx + 1:], first=(idx == 0))
+            node.key, node.in_keys, node.chain = key, in_keys, chain
+            if node.window is not None:
+                assert chain == "frame" and node.rate == "frame" and len(node.shape) == 1, \
+                    f"{key}: a window keeps per-frame vector outputs of the per-frame chain"
+                assert 1 <= node.window <= 4096
+            self._shapes[key] = node.shape
+            self._by_key[key] = node
             nodes.append(node)
-            prev_shape = node.shape
+            prev_key = key
         return nodes
 
-    def _make_node(self, layer, op, srcs, in_shapes, no_input):
-        name = layer.get("name")
+    def _chain_of(self, key):
+        if key == "input":
+            return "frame"
+        if key == FEEDBACK:
+            return "forecast"
+        return self._by_key[key].chain
+
+    def _rate_of(self, key):
+        if key == "input":
+            return "frame"
+        if key == FEEDBACK:
+            return "step"
+        return self._by_key[key].rate
+
+    def _make_node(self, layer, key, srcs, in_keys, chain, rate, later, first):
+        node = self._make_node_op(layer, key, srcs, in_keys, chain, rate, later,
+                                  no_input=not in_keys, first=first)
+        if node.rate is None:
+            node.rate = rate
+        return node
+
+    def _make_node_op(self, layer, key, srcs, in_keys, chain, rate, later, no_input, first):
+        op, name = layer["op"], layer.get("name")
+        in_shapes = [self._shapes[k] for k in in_keys]
         shp = in_shapes[0] if in_shapes else None
         if no_input:
             assert op == "convlstm" and layer.get("init_state"), \
-                "the first forecast layer must be a convlstm with init_state"
-        if op in RECURRENT or op in ("linear", "conv2d", "batchnorm"):
+                "the first forecast layer without feedback must be a convlstm with init_state"
+        if op in RECURRENT or op in ("linear", "conv2d", "batchnorm", "temporal_conv"):
             assert name, f"{op} layer needs a name"
+        if layer.get("init_state"):
+            assert chain == "forecast" and first, "init_state: only on the first forecast layer"
         if op in POINTWISE:
             if op == "softmax":
                 assert len(shp) == 1, "softmax needs a vector"
@@ -217,8 +430,22 @@ class ReelModel(nn.Module):
             hidden, depth = layer["hidden"], layer.get("layers", 1)
             peephole = layer.get("peephole", "none")
             assert peephole in ("none", "diagonal") and (op == "lstm" or peephole == "none")
-            assert not layer.get("init_state"), "init_state is only implemented for convlstm"
-            if peephole == "diagonal":
+            if layer.get("init_state"):
+                enc = self._by_key[layer["init_state"]]
+                assert enc.chain == "frame" and enc.op == op and \
+                    _hidden_list(enc.layer) == _hidden_list(layer) and \
+                    enc.layer.get("peephole", "none") == peephole == "none", \
+                    "init_state: an lstm/gru of the per-frame chain with the same sizes"
+            if layer.get("init_from"):
+                src = self._by_key.get(layer["init_from"])
+                assert op == "lstm" and depth == 1 and peephole == "none", \
+                    "init_from: a one-layer lstm without peepholes"
+                assert src is not None and src.chain == chain == "frame" and \
+                    src.rate == rate == "frame" and len(src.shape) in (1, 3), \
+                    "init_from: an earlier per-frame layer with a vector or [D, H, W] output"
+                mod = InitLSTM(shp[0], hidden, src.shape[0])
+                fn = None
+            elif peephole == "diagonal":
                 mod = PeepholeLSTM(shp[0], hidden, depth)
                 fn = mod
             else:
@@ -226,6 +453,33 @@ class ReelModel(nn.Module):
                 fn = lambda x, m=mod: m(x.unsqueeze(1))[0].squeeze(1)  # (T, batch 1, N)
             self._attach(name, mod)
             return Node(layer, srcs, (hidden,), module=mod, fn=fn)
+        if op == "attention":
+            return self._make_attention(layer, key, srcs, in_keys, chain, later)
+        if op == "temporal_pool":
+            assert chain == "frame", "temporal_pool: per-frame chain only"
+            mode, w = layer.get("mode", "max"), layer.get("frames")
+            if w is not None:
+                s = layer.get("stride", w)
+                assert mode in ("max", "mean") and "count" not in layer and rate == "frame", \
+                    "a windowed temporal_pool: mode max or mean, on per-frame values"
+                node = Node(layer, srcs, shp, fn=lambda x: temporal_windows(x, w, s, mode))
+                node.rate = "window"
+                return node
+            assert "stride" not in layer and rate in ("frame", "window"), key
+            count = layer.get("count")
+            assert (count is not None) == (mode == "concat"), "count: with mode concat only"
+            shape = (count * math.prod(shp),) if mode == "concat" else shp
+            node = Node(layer, srcs, shape, fn=lambda x: clip_pool(x, mode, count))
+            node.rate = "clip"
+            return node
+        if op == "temporal_conv":
+            assert chain == "frame" and rate == "frame" and len(shp) == 3, \
+                "temporal_conv: per-frame [C, H, W] values"
+            mod = TemporalConv(shp[0], layer)
+            self._attach(name, mod)
+            node = Node(layer, srcs, self._probe(mod, shp), module=mod, fn=mod)
+            node.rate = "window"
+            return node
         # ---- image ops: frames (C, H, W), sequences (T, C, H, W)
         if op == "conv2d":
             assert len(shp) == 3, "conv2d needs a [C, H, W] input"
@@ -297,6 +551,54 @@ class ReelModel(nn.Module):
             return Node(layer, srcs, (hidden[-1],) + tuple(out_hw), module=mod)
         raise ValueError(f"unknown op {op!r}")
 
+    def _make_attention(self, layer, key, srcs, in_keys, chain, later):
+        name = layer.get("name")
+        assert len(in_keys) == 1, "attention reads one layer: its keys"
+        kkey = in_keys[0]
+        knode = self._by_key.get(kkey)
+        assert knode is not None, f"{key}: keys from {kkey!r}, not a layer"
+        assert knode.chain == "frame" and knode.rate == "frame", \
+            "attention keys: a layer of the per-frame chain"
+        kshape = knode.shape
+        if knode.window:
+            n, dk, is_map = knode.window, kshape[0], False
+        else:
+            assert len(kshape) == 3, f"{key}: keys must be a windowed vector layer or a map"
+            n, dk, is_map = kshape[1] * kshape[2], kshape[0], True
+        vkey = layer.get("values", kkey)
+        vnode = self._by_key[vkey]
+        assert vnode.chain == "frame" and vnode.rate == "frame"
+        if is_map:
+            assert len(vnode.shape) == 3 and vnode.shape[1:] == kshape[1:], \
+                f"{key}: values must be a map of the keys' size"
+        else:
+            assert vnode.window == n and len(vnode.shape) == 1, \
+                f"{key}: values must be a vector layer with a window of {n}"
+        dv = vnode.shape[0]
+        qkey = layer["query"]
+        qnode = self._by_key.get(qkey)
+        if qnode is not None and qnode.chain == chain:  # computed earlier: this step's output
+            assert len(qnode.shape) == 1, f"{key}: the query must be a vector"
+            dq, query_prev = qnode.shape[0], False
+        else:  # a later lstm/gru: its top layer's h of the previous step
+            (ql,) = [l for l in later if l.get("name") == qkey]
+            assert ql["op"] in ("lstm", "gru"), \
+                f"{key}: a query after the attention must be an lstm or gru"
+            dq, query_prev = _hidden_list(ql)[-1], True
+        score, scale = layer.get("score", "dot"), layer.get("scale", False)
+        if score == "location":
+            assert is_map and not scale, "location attention: map keys, no scale"
+            mod = LocationAttention(dq, n)
+        else:
+            mod = Attention(score, dq, dk, layer.get("hidden"), scale)
+        if any(True for _ in mod.parameters()):
+            assert name, "attention with weights needs a name"
+            self._attach(name, mod)
+        node = Node(layer, srcs, (dv,), module=mod)
+        node.keys, node.values, node.query, node.query_prev = kkey, vkey, qkey, query_prev
+        node.n = n
+        return node
+
     @staticmethod
     @torch.no_grad()
     def _probe(fn, shape):
@@ -308,46 +610,197 @@ class ReelModel(nn.Module):
                 return n
         raise KeyError(f"init_state: no observe-phase layer {name!r}")
 
-    # -- running ----------------------------------------------------------------------------------
-    def _run_chain(self, nodes, x, vals, states, steps=None):
-        """x: the chain's input sequence (or None for a forecast chain). Returns the last output."""
-        prev = x
-        for k, node in enumerate(nodes):
-            ins = [prev] if node.srcs is None else [vals[s] for s in node.srcs]
-            if node.op == "convlstm":
-                state = states[node.init_state] if node.init_state else None
-                if prev is None and k == 0:  # forecast chain without input
-                    outs = []
-                    for _ in range(steps):
-                        o, state = node.module.step(None, state)
-                        outs.append(o)
-                    out = torch.stack(outs).squeeze(1)
-                else:
-                    out, state = node.module(ins[0].unsqueeze(1), state)
-                    out = out.squeeze(1)
-                states[node.name] = state
-            elif node.op == "convgru":
-                state, outs = None, []
-                for t in range(ins[0].shape[0]):
-                    xt = [i[t:t + 1] for i in ins] if node.module.rcn else ins[0][t:t + 1]
-                    o, state = node.module.step(xt, state)
-                    outs.append(o)
-                out = torch.cat(outs)
-                states[node.name] = state
+    @staticmethod
+    def _loop_regions(nodes):
+        """Index ranges [a, b] of a chain that must run frame by frame: from an attention whose
+        query is the previous state of a later lstm/gru (at b) to that layer; overlaps merged."""
+        idx = {n.key: i for i, n in enumerate(nodes)}
+        spans = sorted((i, idx[n.query]) for i, n in enumerate(nodes)
+                       if n.op == "attention" and n.query_prev)
+        merged = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
             else:
-                out = node.fn(*ins)
-            if node.name is not None:
-                vals[node.name] = out
-            prev = out
-        return prev
+                merged.append([a, b])
+        for a, b in merged:
+            for n in nodes[a:b + 1]:
+                assert n.rate in ("frame", "step") and n.op not in ("temporal_pool",
+                                                                    "temporal_conv") and \
+                    not isinstance(n.module, PeepholeLSTM), f"{n.key} cannot run in a feedback loop"
+        return {a: b for a, b in merged}
 
-    def run_clip(self, x):
-        """x: (T, *frame) -> {'output': (T, *out), 'forecast': (K, *fc) if the spec has one}."""
-        vals, states = {"input": x}, {}
-        res = {"output": self._run_chain(self._nodes, x, vals, states)}
-        if self._forecast:
-            res["forecast"] = self._run_chain(self._forecast, None, vals, states,
-                                              steps=self.forecast_steps)
+    # -- running ----------------------------------------------------------------------------------
+    def _run_chain(self, nodes, x, vals, states, steps=None, attn=None):
+        """Evaluates a chain over a whole sequence, layer by layer (see the module docstring).
+        x: the chain's input sequence, also vals['input'] (None for a forecast chain without
+        input: its first layer, a convlstm, runs `steps` times from its init_state). vals and
+        states (recurrent states) are by layer key; attn collects each attention layer's weights
+        (T, n). Returns the last layer's output sequence."""
+        if x is not None:
+            vals.setdefault("input", x)
+        attn = {} if attn is None else attn
+        regions = self._loop_regions(nodes)
+        i = 0
+        while i < len(nodes):
+            if i in regions:
+                self._run_frames(nodes[i:regions[i] + 1], vals, states, attn)
+                i = regions[i] + 1
+                continue
+            node = nodes[i]
+            if node.op == "convlstm" and not node.in_keys:  # forecast chain without input
+                state, outs = states[node.init_state], []
+                for _ in range(steps):
+                    o, state = node.module.step(None, state)
+                    outs.append(o)
+                out = torch.stack(outs).squeeze(1)
+                states[node.key] = state
+            else:
+                out = self._run_node(node, vals, states, attn)
+            vals[node.key] = out
+            i += 1
+        return vals[nodes[-1].key]
+
+    def _kv(self, key, seq, last):
+        """The keys (or values) an attention reads from layer `key`, whose outputs so far are seq
+        (T, ...): (B, n, D) and the mask of the valid entries (B, n) (None for a map, whose
+        n = H*W positions are all valid). B = T, one per frame; with last=True B = 1: the window
+        (map) as seq's last frame left it."""
+        src = self._by_key[key]
+        if src.window:
+            win, mask = window_stack(seq, src.window)
+            return (win[-1:], mask[-1:]) if last else (win, mask)
+        m = seq[-1:] if last else seq
+        return m.flatten(2).transpose(1, 2), None   # (B, H*W, D): i = row * W + col
+
+    def _attention(self, node, q, seq, last):
+        keys, mask = self._kv(node.keys, seq(node.keys), last)
+        values = keys if node.values == node.keys else self._kv(node.values, seq(node.values),
+                                                                last)[0]
+        return node.module(q, keys, values, mask)
+
+    def _run_node(self, node, vals, states, attn):
+        """One layer over the whole sequence of its inputs."""
+        if node.op == "attention":  # query: an earlier layer's output of the same frame
+            assert not node.query_prev and node.chain == "frame"
+            out, attn[node.key] = self._attention(node, vals[node.query], vals.__getitem__,
+                                                  last=False)
+            return out
+        ins = [vals[k] for k in node.in_keys]
+        if node.op in ("lstm", "gru"):
+            if isinstance(node.module, PeepholeLSTM):
+                return node.module(ins[0])
+            hx = node.module.initial_state(vals[node.init_from][:1]) if node.init_from else None
+            out, states[node.key] = node.module(ins[0].unsqueeze(1), hx)  # (T, batch 1, N)
+            return out.squeeze(1)
+        if node.op == "convlstm":
+            state = states[node.init_state] if node.init_state else None
+            out, state = node.module(ins[0].unsqueeze(1), state)
+            states[node.key] = state
+            return out.squeeze(1)
+        if node.op == "convgru":
+            state, outs = None, []
+            for t in range(ins[0].shape[0]):
+                xt = [i[t:t + 1] for i in ins] if node.module.rcn else ins[0][t:t + 1]
+                o, state = node.module.step(xt, state)
+                outs.append(o)
+            states[node.key] = state
+            return torch.cat(outs)
+        return node.fn(*ins)
+
+    def _prev_hidden(self, key, states):
+        """The query of an attention: lstm/gru `key`'s top-layer h after the previous step,
+        (1, H); zeros before its first step."""
+        st = states.get(key)
+        if st is None:
+            return torch.zeros(1, self._by_key[key].shape[0])
+        h = st[0] if self._by_key[key].op == "lstm" else st   # (layers, batch 1, H)
+        return h[-1]
+
+    def _step_node(self, node, cur, seq, states):
+        """One layer for one frame (or forecast step): cur(key) is a layer's output of this
+        step (1, ...), seq(key) its outputs so far (t + 1, ...). Returns (output, attention
+        weights or None)."""
+        if node.op == "attention":  # reads its keys' window (map) through seq
+            q = self._prev_hidden(node.query, states) if node.query_prev else cur(node.query)
+            return self._attention(node, q, seq, last=True)
+        ins = [cur(k) for k in node.in_keys]
+        if node.op in ("lstm", "gru"):
+            hx = states.get(node.key)
+            if hx is None and node.init_from:
+                hx = node.module.initial_state(cur(node.init_from))
+            out, states[node.key] = node.module(ins[0].unsqueeze(0), hx)  # (1 step, batch 1, N)
+            return out[0], None
+        if node.op == "convlstm":
+            out, states[node.key] = node.module.step(ins[0] if ins else None, states.get(node.key))
+            return out, None
+        if node.op == "convgru":
+            out, states[node.key] = node.module.step(ins if node.module.rcn else ins[0],
+                                                     states.get(node.key))
+            return out, None
+        return node.fn(*ins), None
+
+    def _run_frames(self, nodes, vals, states, attn):
+        """A feedback loop (an attention whose query is a later lstm/gru's previous h, up to that
+        lstm/gru), frame by frame; the layers before it have their whole sequences in vals."""
+        T = vals["input"].shape[0]
+        hist = {n.key: [] for n in nodes}
+        weights = {n.key: [] for n in nodes if n.op == "attention"}
+        for t in range(T):
+            def cur(k):
+                return hist[k][t] if k in hist else vals[k][t:t + 1]
+
+            def seq(k):
+                return torch.cat(hist[k]) if k in hist else vals[k][:t + 1]
+
+            for node in nodes:
+                out, a = self._step_node(node, cur, seq, states)
+                hist[node.key].append(out)
+                if a is not None:
+                    weights[node.key].append(a)
+        for k, outs in hist.items():
+            vals[k] = torch.cat(outs)
+        for k, ws in weights.items():
+            attn[k] = torch.cat(ws)
+
+    def _run_forecast_steps(self, vals, states):
+        """A forecast chain step by step: with feedback, its first layer reads the last observed
+        frame, then each step's prediction. Recurrent layers start from their init_state's
+        current state, or zeros; attention keys are the per-frame windows (maps) as the last
+        frame left them."""
+        fstates = {n.key: states[n.init_state] for n in self._forecast if n.init_state}
+        inp = vals["input"][-1:] if self.feedback else None
+        outs, weights = [], []
+        for _ in range(self.forecast_steps):
+            step_vals, ws = {FEEDBACK: inp}, []
+            for node in self._forecast:
+                out, a = self._step_node(node, step_vals.__getitem__, vals.__getitem__, fstates)
+                step_vals[node.key] = out
+                if a is not None:
+                    ws.append(a)
+            outs.append(out)
+            weights.append(torch.cat(ws, dim=1) if ws else None)
+            inp = out
+        return torch.cat(outs), (torch.cat(weights) if weights[0] is not None else None)
+
+    def run_clip(self, x, forecast=True):
+        """x: (T, *frame) -> {'output': (T, *out)} ({'clip': (*out)} instead when the last layer
+        runs per clip), 'attention': (T, A) with the weights of the per-frame chain's attention
+        layers, 'forecast': (K, *fc) if the spec has one}."""
+        vals, states, attn = {"input": x}, {}, {}
+        last = self._run_chain(self._nodes, x, vals, states, attn=attn)
+        res = {"clip": last[0]} if self.per_clip else {"output": last}
+        weights = [attn[n.key] for n in self._nodes if n.op == "attention"]
+        if weights:
+            res["attention"] = torch.cat(weights, dim=1)
+        if self._forecast and forecast:
+            if self._stepped_forecast:
+                res["forecast"], a = self._run_forecast_steps(vals, states)
+                if a is not None:  # the forecast chain's attention weights (K, A), for checks
+                    res["forecast_attention"] = a
+            else:
+                res["forecast"] = self._run_chain(self._forecast, None, vals, states,
+                                                  steps=self.forecast_steps)
         return res
 
     def forward(self, x):
@@ -373,17 +826,33 @@ def aggregate(p, mode):
     raise ValueError(f"unknown clip mode {mode!r}")
 
 
+def clip_of(model, spec, res):
+    """The clip output of a run_clip() result: the last layer's per-clip value, or the
+    output.clip aggregate of the per-frame outputs; None without a clip output."""
+    mode = spec.get("output", {}).get("clip")
+    if model.per_clip:
+        assert mode is None, "a model whose last layer runs per clip has no output.clip"
+        return res["clip"]
+    return aggregate(res["output"], mode) if mode else None
+
+
 @torch.no_grad()
-def run_all(model, spec, x):
-    """Return {'output': (T, *OUT), 'clip': (*OUT) or None, 'forecast': (K, *F) or absent}."""
+def run_all(model, spec, x, clip_steps=True):
+    """Return {'output': (T, *OUT) (absent when the last layer runs per clip), 'clip': (*OUT) or
+    None, 'clip_steps': (T, *OUT) the clip read after each frame t, i.e. the whole computation
+    on frames 0..t (with a clip output), 'attention': (T, A) (with attention layers in the
+    per-frame chain), 'forecast': (K, *F) (with a forecast chain)}."""
     model.eval()
     res = model.run_clip(x)
-    mode = spec.get("output", {}).get("clip")
-    res["clip"] = aggregate(res["output"], mode) if mode else None
+    res["clip"] = clip_of(model, spec, res)
+    if clip_steps and res["clip"] is not None:
+        res["clip_steps"] = torch.stack(
+            [clip_of(model, spec, model.run_clip(x[:t + 1], forecast=False))
+             for t in range(x.shape[0] - 1)] + [res["clip"]])
     return res
 
 
 def run(model, spec, x):
-    """Return (per-frame outputs (T, *OUT), clip aggregate (*OUT) or None)."""
-    res = run_all(model, spec, x)
-    return res["output"], res["clip"]
+    """Return (per-frame outputs (T, *OUT) or None, clip output (*OUT) or None)."""
+    res = run_all(model, spec, x, clip_steps=False)
+    return res.get("output"), res["clip"]
