@@ -357,12 +357,20 @@ def main():
             a = reel_us("avx2", name, what)
             r = a if best == "avx2" else g
             tu = torch_us(name, what)
+            clipped = any(x.get("model") == name and x.get("clip_frames")
+                          for x in torch_recs or [])
             gf, pp, pb, _ = derived(name, what, r)
             lvl = level_of(m.weight_bytes[what], meta)
             phase = "step" if what == "step" else "forecast, per frame"
             w(f"| `{m.spec}` | {phase} | {m.macs[what] / 1e6:,.2f} M | "
               f"{fmt_bytes(m.weight_bytes[what])} ({lvl}) | {fmt_us(g)} | {fmt_us(a)} | "
-              f"{fmt_us(tu)} | {gf} | {pp} | {pb} | {fmt_ratio(tu, r)} |")
+              f"{fmt_us(tu)}{' *' if clipped and tu else ''} | {gf} | {pp} | {pb} | "
+              f"{fmt_ratio(tu, r)} |")
+    w("")
+    w("\\* PyTorch cannot step these one frame at a time through `build_model` (attention, "
+      "windows, temporal pools): its time is a whole clip of 16 frames through "
+      "`reference.run_all`, divided by 16. That batches the per-frame layers over the clip, "
+      "which favours PyTorch.")
     w("")
 
     # ---- raw ---------------------------------------------------------------------------------

@@ -9,6 +9,10 @@ recurrent state carried from step to step as in streaming. reference.py evaluate
 layer by layer, so this file walks the same layer nodes one frame at a time (Stepper, below);
 before timing, it checks that streaming a short clip gives reference.run_all()'s outputs (and
 forecast). A spec with a forecast is also timed on its forecast, per predicted frame.
+Specs that look across frames (attention, windows, temporal pools and convs, init_from, forecast
+feedback) are not stepped: PyTorch is timed on run_all() over a whole clip of POOL frames, divided
+by POOL ("clip_frames" in the output). That batches the per-frame layers over the clip, which
+favours PyTorch.
 
 Then the three benchmark cells as bare modules: nn.LSTM(512, 512) and nn.GRU(512, 512) for one
 step, and the ConvLSTM cell on 32x32 with C = H = 64, 3x3 (tools/convrnn.py's ConvLSTMCell: one
@@ -156,6 +160,14 @@ def check_stepper(model, spec, frames):
     return err
 
 
+def steppable(spec):
+    """Whether Stepper knows every op and key of the spec."""
+    layers = spec["layers"] + spec.get("forecast", {}).get("layers", [])
+    across = ("attention", "temporal_pool", "temporal_conv")
+    return not spec.get("forecast", {}).get("feedback") and not any(
+        l["op"] in across or "window" in l or "init_from" in l for l in layers)
+
+
 def bench_spec(path, seconds):
     with open(path) as f:
         spec = yaml.safe_load(f)
@@ -164,6 +176,11 @@ def bench_spec(path, seconds):
     model = reference.build_model(spec)
     frame = tuple(spec["input"]["frame"])
     frames = torch.rand(POOL, *frame) * 2 - 1
+    if not steppable(spec):
+        with torch.no_grad():
+            emit(peer="torch", model=name, what="step", clip_frames=POOL,
+                 **measure(lambda: reference.run_all(model, spec, frames), seconds, per=POOL))
+        return
     err = check_stepper(model, spec, frames[:2])
 
     stepper, k = Stepper(model), [0]
