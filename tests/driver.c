@@ -18,6 +18,10 @@
 **               stepped A,B,A,B,...; writes A's run then B's run
 **   alone       B's run (frames reversed) on its own in a fresh context;
 **               interleave must equal seq followed by alone
+**   poison      frames of NaN, +Inf, -Inf and 3e38 (clip, forecast and
+**               attention read after each), then reset and seq: a bad
+**               input must neither crash nor outlive a reset, so this
+**               equals seq
 **
 ** A caller-owned context may hold anything before its first reset, so the
 ** driver fills it with 0xff bytes (NaN floats) first, except in rerun,
@@ -85,6 +89,7 @@ static ctx_t ctx_a, ctx_b;
 static float frames[MAX_T * IN_N];
 static float run_a[RUN_N], run_b[RUN_N];
 static float extra_a[EXTRA_N], extra_b[EXTRA_N];
+static float bad[IN_N];
 
 static void fail(const char *what, const char *arg)
 {
@@ -160,6 +165,17 @@ static void write_extras(int fd, const float *extra, long t)
     write_floats(fd, extra + MAX_T * CLIP_N, (size_t)t * ATT_N);
 }
 
+/* A frame of one bad value: NaN, +Inf, -Inf or a huge finite number. */
+static void bad_frame(float *frame, int kind)
+{
+    static const unsigned long bits[4] = {0x7fc00000UL, 0x7f800000UL, 0xff800000UL, 0x7f61b1e6UL};
+    unsigned int b = (unsigned int)bits[kind % 4];
+    float v;
+    long i;
+    memcpy(&v, &b, sizeof v);
+    for (i = 0; i < IN_N; i++) frame[i] = v;
+}
+
 /* Append the clip output and the forecast (where the model has them)
 ** after T frames of a run. */
 static void finish(ctx_t *ctx, float *run, long t)
@@ -226,6 +242,18 @@ int main(int argc, char **argv)
         }
         finish(&ctx_a, run_a, t);
         finish(&ctx_b, run_b, t);
+    } else if (strcmp(mode, "poison") == 0) {
+        fresh(&ctx_a, 0);
+        for (i = 0; i < 8; i++) {
+            bad_frame(bad, (int)i);
+            FN(_step)(&ctx_a, bad, run_b);
+            finish(&ctx_a, run_b, 1);
+#if ATT_N > 0
+            FN(_attention)(&ctx_a, extra_b);
+#endif
+        }
+        FN(_reset)(&ctx_a);
+        run(&ctx_a, t, 0, run_a);
     } else if (strcmp(mode, "alone") == 0) {
         fresh(&ctx_b, 0xff);
         run(&ctx_b, t, 1, run_b);

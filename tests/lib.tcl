@@ -501,6 +501,11 @@ proc random_frames {exe t {seed 1}} {
 # Properties of a built driver on given input, shared by properties.test
 # and harness.test.  Each returns "ok" or what differs.
 
+# Frames of NaN and infinities, then a reset: the run equals a clean one.
+proc check_poison {exe frames} {
+    return [same_floats [run_drive $exe poison $frames] [run_drive $exe seq $frames]]
+}
+
 # Reset restores the initial state: a second run equals the first.
 proc check_rerun {exe frames} {
     return [same_floats [run_drive $exe rerun $frames] [run_drive $exe seq $frames]]
