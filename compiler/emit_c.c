@@ -428,9 +428,9 @@ static void emit_clip(Emitter *e, Buf *b, const char *y, int out) {
   case CLIP_WEIGHTED:
     buf_printf(b, "  reel_f32_axpy_%s(%s, (float)ctx->state.frames, %s, %d);\n", "generic", acc, y, out);
     break;
-  case CLIP_MAX:
-    buf_printf(b, "  if (ctx->state.frames == 1)\n    memcpy(%s, %s, sizeof(float) * %d);\n"
-                  "  else\n    reel_f32_max_%s(%s, %s, %d);\n", acc, y, out, "generic", acc, y, out);
+  case CLIP_MAX: /* the first frame is copied, the next ones folded in */
+    buf_printf(b, "  reel_tpool_fold_generic(%s, %s, %d, REEL_TPOOL_MAX, 0, ctx->state.frames);\n",
+               acc, y, out);
     break;
   default:
     buf_printf(b, "  memcpy(%s, %s, sizeof(float) * %d);\n", acc, y, out);
@@ -581,15 +581,20 @@ bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
     diag_error((Loc){dir, 0, 0}, "cannot create the output directory: %s", strerror(errno));
     return false;
   }
-  Buf b = {0};
-  emit_header(&e, &b);
-  if (!write_buf(a, dir, arena_printf(a, "%s.h", p->g->model), &b))
-    return false;
-  emit_source(&e, &b);
-  if (!write_buf(a, dir, arena_printf(a, "%s.c", p->g->model), &b))
-    return false;
-  emit_weights(p, &b);
-  if (!write_buf(a, dir, arena_printf(a, "%s_weights.c", p->g->model), &b))
+  /* Everything is generated before anything is written, so running out of
+   * memory leaves no file behind; each file is then written whole (or not). */
+  Buf h = {0}, c = {0}, w = {0};
+  emit_header(&e, &h);
+  emit_source(&e, &c);
+  emit_weights(p, &w);
+  const char *m = p->g->model;
+  bool ok = write_buf(a, dir, arena_printf(a, "%s.h", m), &h);
+  ok = ok && write_buf(a, dir, arena_printf(a, "%s.c", m), &c);
+  ok = ok && write_buf(a, dir, arena_printf(a, "%s_weights.c", m), &w);
+  buf_free(&h);
+  buf_free(&c);
+  buf_free(&w);
+  if (!ok)
     return false;
 
   /* The runtime: its header, each kernel file some call needs (the clip
@@ -603,6 +608,8 @@ bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
     temporal |= kernel_c[p->call[c].op].file && strcmp(kernel_c[p->call[c].op].file, "reel_temporal") == 0;
   if (p->g->clip || temporal) /* the clip aggregate and the temporal kernels use it */
     files[n++] = "reel_pointwise_generic.c";
+  if (p->g->clip == CLIP_MAX && !temporal) /* the max aggregate folds like a clip pool */
+    files[n++] = "reel_temporal_generic.c";
   for (int c = 0; c < p->nc; c++) {
     const Call *call = &p->call[c];
     if (!kernel_c[call->op].file)
