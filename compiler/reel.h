@@ -27,6 +27,7 @@ enum {
   MAX_LAYER_NAME = 96,   /* bytes in a layer name: room for '.weight_ih_l63' */
   MAX_DEPTH = 32,        /* YAML/JSON nesting */
   MAX_WINDOW = 4096,     /* frames a window or temporal op keeps */
+  STACK_BOUND = 2048,    /* bytes of stack generated code needs at most (generated.test) */
 };
 #define MAX_ELEMS ((int64_t)1 << 31) /* elements in one tensor */
 
