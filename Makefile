@@ -47,19 +47,31 @@ generated: $(B)/reelc
 demo: $(B)/reelc
 	sh tools/forecast_demo.sh
 
-test: $(B)/reelc
-	tclsh tests/all.tcl
+# Every test twice: against reelc, then against reelc built with
+# AddressSanitizer and UBSan (clang), so any memory error or undefined
+# behaviour in the compiler fails a test.  The last line sums both runs.
+test: $(B)/reelc $(SAN)/reelc
+	sh tests/both.sh $(B)/reelc $(SAN)/reelc
 
-# reelc built with AddressSanitizer and UBSan (clang), then the whole suite
-# run against it: any memory error or undefined behaviour fails a test.
-SAN = $(B)/san
-sanitize: $(B)/runtime_files.c
-	mkdir -p $(SAN)
-	for f in $(SOURCES) $(B)/runtime_files.c; do \
-	  clang $(COMPILER_FLAGS) -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
-	    -c $$f -o $(SAN)/$$(basename $$f .c).o || exit 1; done
-	clang -fsanitize=address,undefined $(SAN)/*.o $(LDLIBS) -o $(SAN)/reelc
+# The sanitizer run alone.
+sanitize: $(B)/reelc $(SAN)/reelc
 	REELC=$(CURDIR)/$(SAN)/reelc tclsh tests/all.tcl
+
+SAN = $(B)/san
+SAN_OBJECTS = $(SOURCES:compiler/%.c=$(SAN)/%.o) $(SAN)/runtime_files.o
+SAN_FLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
+
+$(SAN)/reelc: $(SAN_OBJECTS)
+	clang -fsanitize=address,undefined -o $@ $(SAN_OBJECTS) $(LDLIBS)
+
+$(SAN)/%.o: compiler/%.c | $(SAN)
+	clang $(COMPILER_FLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+$(SAN)/runtime_files.o: $(B)/runtime_files.c | $(SAN)
+	clang $(COMPILER_FLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+$(SAN):
+	mkdir -p $(SAN)
 
 # Latency of every spec and of the LSTM/GRU/ConvLSTM cells against PyTorch and
 # oneDNN on one pinned core; writes bench/RESULTS.md.  Not part of `test`.
@@ -71,4 +83,4 @@ clean:
 	find generated -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 
 .PHONY: all generated demo test sanitize bench clean
--include $(OBJECTS:.o=.d)
+-include $(OBJECTS:.o=.d) $(SAN_OBJECTS:.o=.d)
