@@ -6,6 +6,7 @@ CFLAGS ?= -O2 -g
 COMPILER_FLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Icompiler -MMD -MP
 LDLIBS = -lyaml -lm
 B = build
+SAN = $(B)/san
 
 SOURCES = $(wildcard compiler/*.c)
 OBJECTS = $(SOURCES:compiler/%.c=$(B)/%.o) $(B)/runtime_files.o
@@ -57,7 +58,6 @@ test: $(B)/reelc $(SAN)/reelc
 sanitize: $(B)/reelc $(SAN)/reelc
 	REELC=$(CURDIR)/$(SAN)/reelc tclsh tests/all.tcl
 
-SAN = $(B)/san
 SAN_OBJECTS = $(SOURCES:compiler/%.c=$(SAN)/%.o) $(SAN)/runtime_files.o
 SAN_FLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 
