@@ -85,7 +85,7 @@ static const char *ref_at(Emitter *e, int v, int64_t offset) {
     base = "in";
     break;
   case V_TRANSIENT:
-    return arena_printf(e->a, "arena + %lld", (long long)(val->offset + offset));
+    return arena_printf(e->a, "arena + %lld", (long long)val->offset + offset);
   case V_STATE:
     base = arena_printf(e->a, "ctx->state.%s", val->name);
     break;

@@ -50,6 +50,8 @@ static void conv(double *y, bool accumulate, const double *x0, int c0, const dou
         double s = accumulate ? y[((size_t)o * oh + r) * ow + q] : b ? b[o] : 0.0;
         for (int ig = 0; ig < cpg; ig++) {
           int ic = o / opg * cpg + ig;
+          /* x1 is NULL only with c1 = 0, when ic < c0 always */
+          /* cppcheck-suppress nullPointerArithmetic */
           const double *plane = ic < c0 ? x0 + (size_t)ic * h * w : x1 + (size_t)(ic - c0) * h * w;
           for (int kr = 0; kr < win->kh; kr++)
             for (int kq = 0; kq < win->kw; kq++) {
@@ -324,7 +326,7 @@ static void convgru_step(Interp *in, const Layer *l, LayerState *s) {
       rows /= 2, cols /= 2;
     }
     int n = H * rows * cols;
-    double *gates = s->work, *cand = gates + 2 * n, *rh = cand + n, *h = s->h[k];
+    double *gates = s->work, *cand = gates + (size_t)2 * n, *rh = cand + n, *h = s->h[k];
     conv(gates, false, x, c_in, h, H, rows, cols, find_param(l, "cell_list.%d.conv_gates.weight", k)->data,
          find_param(l, "cell_list.%d.conv_gates.bias", k)->data, 2 * H, rows, cols, &win, 1);
     if (l->rcn && k > 0) {
@@ -454,7 +456,7 @@ static void run_layer(Interp *in, int li, double *t1, double *t2) {
         for (int j = 0; j < r; j++)
           for (int row = 0; row < h; row++)
             for (int col = 0; col < w; col++) {
-              size_t big = ((size_t)k * h * r + row * r + i) * w * r + col * r + j;
+              size_t big = ((size_t)k * h * r + (size_t)row * r + i) * w * r + (size_t)col * r + j;
               size_t small = (((size_t)k * r + i) * r + j) * h * w + (size_t)row * w + col;
               if (up)
                 y[big] = x[small];

@@ -312,14 +312,14 @@ static int lower_lstm(Lowering *lw, int li) {
     const Param *bih = find_param(l, "bias_ih_l%d", k), *bhh = find_param(l, "bias_hh_l%d", k);
     int in = wih->shape.dim[1];
     int w = add_value(lw, V_WEIGHT, li, (int64_t)4 * H * (in + H), vname(lw, l, "weight_l", k));
-    int b = add_value(lw, V_WEIGHT, li, 4 * H, vname(lw, l, "bias_l", k));
+    int b = add_value(lw, V_WEIGHT, li, (int64_t)4 * H, vname(lw, l, "bias_l", k));
     float *wd = weight_data(lw, w, wih->data), *bd = weight_data(lw, b, wih->data);
     for (int r = 0; wd && r < 4 * H; r++) {
       memcpy(wd + (size_t)r * (in + H), wih->data + (size_t)r * in, (size_t)in * 4);
       memcpy(wd + (size_t)r * (in + H) + in, whh->data + (size_t)r * H, (size_t)H * 4);
       bd[r] = bih->data[r] + bhh->data[r];
     }
-    int gates = add_value(lw, V_TRANSIENT, li, 4 * H, vname(lw, l, "gates", k));
+    int gates = add_value(lw, V_TRANSIENT, li, (int64_t)4 * H, vname(lw, l, "gates", k));
     dims(add_call(lw, K_GEMV_CAT2, li, k, (int[]){gates, w, b, x, h[k]}, 5), 4 * H, in, H, 0);
     if (l->peephole == PEEPHOLE_DIAGONAL) {
       int ci = weight_copy(lw, li, find_param(l, "weight_ci_l%d", k), vname(lw, l, "ci_l", k));
@@ -348,8 +348,8 @@ static int lower_gru(Lowering *lw, int li) {
     int b_i = weight_copy(lw, li, find_param(l, "bias_ih_l%d", k), vname(lw, l, "bias_ih_l", k));
     int w_h = weight_copy(lw, li, find_param(l, "weight_hh_l%d", k), vname(lw, l, "weight_hh_l", k));
     int b_h = weight_copy(lw, li, find_param(l, "bias_hh_l%d", k), vname(lw, l, "bias_hh_l", k));
-    int gi = add_value(lw, V_TRANSIENT, li, 3 * H, vname(lw, l, "gi", k));
-    int gh = add_value(lw, V_TRANSIENT, li, 3 * H, vname(lw, l, "gh", k));
+    int gi = add_value(lw, V_TRANSIENT, li, (int64_t)3 * H, vname(lw, l, "gi", k));
+    int gh = add_value(lw, V_TRANSIENT, li, (int64_t)3 * H, vname(lw, l, "gh", k));
     dims(add_call(lw, K_GEMV, li, k, (int[]){gi, w_i, b_i, x}, 4), 3 * H, in, 0, 0);
     dims(add_call(lw, K_GEMV, li, k, (int[]){gh, w_h, b_h, h[k]}, 4), 3 * H, H, 0, 0);
     dims(add_call(lw, K_GRU_CELL, li, k, (int[]){h[k], gi, gh}, 3), H, 0, 0, 0);
@@ -378,7 +378,7 @@ static Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const f
   int groups = geom.groups ? geom.groups : 1;
   int64_t taps = (int64_t)(geom.in_c0 + geom.in_c1) / groups * geom.win.kh * geom.win.kw;
   bool avx2 = lw->avx2 && conv_fits_avx2(&geom);
-  int64_t size = avx2 ? (geom.out_c + 3) / 4 * 4 * taps : geom.out_c * taps;
+  int64_t size = avx2 ? (int64_t)(geom.out_c + 3) / 4 * 4 * taps : geom.out_c * taps;
   int w = add_value(lw, V_WEIGHT, li, size, wname);
   float *wd = weight_data(lw, w, wt != NULL);
   if (wd && avx2)
@@ -519,12 +519,12 @@ static int lower_convlstm(Lowering *lw, int li) {
     int H = l->hidden[s], n = H * plane;
     const Param *wp = find_param(l, "cell_list.%d.conv.weight", s);
     const Param *bp = find_param(l, "cell_list.%d.conv.bias", s);
-    int64_t per_out = shape_elems(wp->shape) / (4 * H);
+    int64_t per_out = shape_elems(wp->shape) / ((int64_t)4 * H);
     wt[s] = NULL; /* PyTorch layout with gate blocks reordered; packed by conv_call */
-    b[s] = add_value(lw, V_WEIGHT, li, 4 * H, vname(lw, l, "bias_l", s));
+    b[s] = add_value(lw, V_WEIGHT, li, (int64_t)4 * H, vname(lw, l, "bias_l", s));
     float *bd = weight_data(lw, b[s], wp->data);
     if (wp->data) {
-      float *reordered = arena_alloc(lw->a, (size_t)(4 * H * per_out) * sizeof(float));
+      float *reordered = arena_alloc(lw->a, (size_t)(4 * (int64_t)H * per_out) * sizeof(float));
       wt[s] = reordered;
       for (int blk = 0; blk < 4; blk++) {
         int to = convlstm_block(blk);
@@ -557,7 +557,7 @@ static int lower_convlstm(Lowering *lw, int li) {
   int x = l->n_input ? input_value(lw, l, 0) : -1, in_c = l->n_input ? l->in_shape.dim[0] : 0;
   for (int s = 0; s < l->stack; s++) {
     int H = l->hidden[s], n = H * plane;
-    int gates = add_value(lw, V_TRANSIENT, li, 4 * n, vname(lw, l, "gates", s));
+    int gates = add_value(lw, V_TRANSIENT, li, (int64_t)4 * n, vname(lw, l, "gates", s));
     conv_call(lw, li, s, vname(lw, l, "weight_l", s), wt[s], b[s], gates, x, h[s],
               cell_geom(in_c, H, rows, cols, 4 * H, l->kernel));
     Call *cell = l->peephole
@@ -596,7 +596,7 @@ static int lower_convgru(Lowering *lw, int li) {
     int bg = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_gates.bias", s), vname(lw, l, "gates_bias_l", s));
     int bc = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_can.bias", s), vname(lw, l, "can_bias_l", s));
     int h = add_value(lw, V_STATE, li, n, vname(lw, l, "h", s));
-    int gates = add_value(lw, V_TRANSIENT, li, 2 * n, vname(lw, l, "gates", s));
+    int gates = add_value(lw, V_TRANSIENT, li, (int64_t)2 * n, vname(lw, l, "gates", s));
     conv_call(lw, li, s, vname(lw, l, "gates_weight_l", s),
               find_param(l, "cell_list.%d.conv_gates.weight", s)->data, bg, gates, x, h,
               cell_geom(in_c, H, rows, cols, 2 * H, k));
@@ -810,7 +810,7 @@ static int lower_layer(Lowering *lw, int i) {
   case OP_CONVLSTM: return lower_convlstm(lw, i);
   case OP_CONVGRU: return lower_convgru(lw, i);
   case OP_ATTENTION: return lower_attention(lw, i);
-  case OP_TEMPORAL_CONV: return lower_windowed(lw, i);
+  case OP_TEMPORAL_CONV:
   case OP_TEMPORAL_POOL: return lower_windowed(lw, i); /* clip pools: lower() */
   default: return -1;
   }

@@ -42,17 +42,20 @@ typedef struct {
   Target target;
 } Options;
 
-static int usage_error(const char *fmt, const char *arg) {
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
   fprintf(stderr, "reelc: error: ");
-  fprintf(stderr, fmt, arg);
+  vfprintf(stderr, fmt, ap);
   fprintf(stderr, "\n(run 'reelc --help' for usage)\n");
+  va_end(ap);
   return 2;
 }
 
 /* Returns -1 on success, else the exit status. */
 static int parse_args(int argc, char **argv, Options *o) {
   if (argc < 2)
-    return usage_error("no command given: expected compile, check, info or run", "");
+    return usage_error("no command given: expected compile, check, info or run");
   o->command = argv[1];
   if (strcmp(o->command, "-h") == 0 || strcmp(o->command, "--help") == 0) {
     fputs(usage, stdout);
@@ -62,8 +65,8 @@ static int parse_args(int argc, char **argv, Options *o) {
     printf("reelc %s\n", REEL_VERSION);
     return 0;
   }
-  if (strcmp(o->command, "compile") && strcmp(o->command, "check") && strcmp(o->command, "info") &&
-      strcmp(o->command, "run"))
+  if (strcmp(o->command, "compile") != 0 && strcmp(o->command, "check") != 0 &&
+      strcmp(o->command, "info") != 0 && strcmp(o->command, "run") != 0)
     return usage_error("unknown command '%s': expected compile, check, info or run", o->command);
   for (int i = 2; i < argc; i++) {
     const char *arg = argv[i];
@@ -97,8 +100,8 @@ static int parse_args(int argc, char **argv, Options *o) {
       }
     } else if (strncmp(arg, "--dump=", 7) == 0) {
       o->dump = arg + 7;
-      if (strcmp(o->dump, "spec") && strcmp(o->dump, "shapes") && strcmp(o->dump, "fuse") &&
-          strcmp(o->dump, "lower") && strcmp(o->dump, "plan"))
+      if (strcmp(o->dump, "spec") != 0 && strcmp(o->dump, "shapes") != 0 &&
+          strcmp(o->dump, "fuse") != 0 && strcmp(o->dump, "lower") != 0 && strcmp(o->dump, "plan") != 0)
         return usage_error("unknown pass '%s' for --dump: expected spec, shapes, fuse, lower or plan",
                            o->dump);
     } else if (strcmp(arg, "--no-reuse") == 0) {

@@ -31,8 +31,8 @@ void pack_lstm(float *w_out, float *b_out, const float *wih, const float *whh, c
                const float *bhh, int nx, int hidden) {
   int n = nx + hidden;
   for (int k = 0; k < hidden; k++)
-    for (int g = 0; g < 4; g++) {
-      int64_t row = (int64_t)g * hidden + k, blk = k / 8, lane = k % 8;
+    for (int64_t g = 0; g < 4; g++) {
+      int64_t row = g * hidden + k, blk = k / 8, lane = k % 8;
       for (int j = 0; j < n; j++)
         w_out[(blk * n + j) * 32 + g * 8 + lane] =
             j < nx ? wih[row * nx + j] : whh[row * hidden + j - nx];
@@ -47,8 +47,8 @@ void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, co
   int64_t block = 24 * (int64_t)(nx + hidden);
   for (int k = 0; k < hidden; k++) {
     int64_t blk = k / 8, lane = k % 8;
-    for (int g = 0; g < 3; g++) {
-      int64_t row = (int64_t)g * hidden + k;
+    for (int64_t g = 0; g < 3; g++) {
+      int64_t row = g * hidden + k;
       for (int j = 0; j < nx; j++)
         w_out[blk * block + (int64_t)j * 24 + g * 8 + lane] = wih[row * nx + j];
       for (int j = 0; j < hidden; j++)

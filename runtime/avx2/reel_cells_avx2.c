@@ -24,10 +24,10 @@
 /* acc[g] += sum_j w[j][g] x[j] for `gates` gate vectors of 8 units. */
 static void sweep(__m256 *acc, const float *w, const float *x, int n, int gates) {
   int j, g;
-  for (j = 0; j < n; j++, w += 8 * gates) {
+  for (j = 0; j < n; j++, w += 8L * gates) {
     __m256 xj = _mm256_broadcast_ss(x + j);
     for (g = 0; g < gates; g++)
-      acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * g), xj, acc[g]);
+      acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8L * g), xj, acc[g]);
   }
 }
 
@@ -41,7 +41,7 @@ void reel_lstm_step_avx2(float *h, float *c, float *scratch, const float *w, con
     __m256 acc[4], acc2[4], cell, i, f, g, o;
     int k;
     for (k = 0; k < 4; k++) {
-      acc[k] = _mm256_loadu_ps(b + 8 * k);
+      acc[k] = _mm256_loadu_ps(b + 8L * k);
       acc2[k] = _mm256_setzero_ps();
     }
     /* two sweeps keep eight independent FMA chains in flight */
@@ -96,8 +96,8 @@ void reel_lstm_cell_avx2(float *h, float *c, const float *gates, int n) {
     int m = n - k < 8 ? n - k : 8;
     __m256 i = reel_sigmoid_avx2(reel_load_part_avx2(gates + k, m));
     __m256 f = reel_sigmoid_avx2(reel_load_part_avx2(gates + n + k, m));
-    __m256 g = reel_tanh_avx2(reel_load_part_avx2(gates + 2 * n + k, m));
-    __m256 o = reel_sigmoid_avx2(reel_load_part_avx2(gates + 3 * n + k, m));
+    __m256 g = reel_tanh_avx2(reel_load_part_avx2(gates + 2L * n + k, m));
+    __m256 o = reel_sigmoid_avx2(reel_load_part_avx2(gates + 3L * n + k, m));
     __m256 cell = _mm256_fmadd_ps(f, reel_load_part_avx2(c + k, m), _mm256_mul_ps(i, g));
     reel_store_part_avx2(c + k, cell, m);
     reel_store_part_avx2(h + k, _mm256_mul_ps(o, reel_tanh_avx2(cell)), m);
@@ -112,9 +112,9 @@ void reel_lstm_peephole_cell_avx2(float *h, float *c, const float *gates, const 
     __m256 old = reel_load_part_avx2(c + k, m);
     __m256 i = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wci + k, m), old, reel_load_part_avx2(gates + k, m)));
     __m256 f = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wcf + k, m), old, reel_load_part_avx2(gates + n + k, m)));
-    __m256 g = reel_tanh_avx2(reel_load_part_avx2(gates + 2 * n + k, m));
+    __m256 g = reel_tanh_avx2(reel_load_part_avx2(gates + 2L * n + k, m));
     __m256 cell = _mm256_fmadd_ps(f, old, _mm256_mul_ps(i, g));
-    __m256 o = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wco + k, m), cell, reel_load_part_avx2(gates + 3 * n + k, m)));
+    __m256 o = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wco + k, m), cell, reel_load_part_avx2(gates + 3L * n + k, m)));
     reel_store_part_avx2(c + k, cell, m);
     reel_store_part_avx2(h + k, _mm256_mul_ps(o, reel_tanh_avx2(cell)), m);
   }

@@ -39,7 +39,7 @@ void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const flo
   int r;
   for (r = 0; r < rows; r += 8) {
     const float *p = w + (long)r * (n0 + n1);
-    __m256 acc = _mm256_add_ps(panel_dot(p, x0, n0), panel_dot(p + 8 * n0, x1, n1));
+    __m256 acc = _mm256_add_ps(panel_dot(p, x0, n0), panel_dot(p + 8L * n0, x1, n1));
     if (b)
       acc = _mm256_add_ps(acc, _mm256_loadu_ps(b + r));
     reel_store_part_avx2(y + r, acc, rows - r);

@@ -144,7 +144,7 @@ void reel_f32_pixel_shuffle_generic(float *y, const float *x, int c, int h, int 
       for (j = 0; j < r; j++)
         for (row = 0; row < h; row++)
           for (col = 0; col < w; col++)
-            y[((long)k * h * r + row * r + i) * w * r + col * r + j] =
+            y[((long)k * h * r + (long)row * r + i) * w * r + (long)col * r + j] =
                 x[(((long)k * r + i) * r + j) * h * w + (long)row * w + col];
 }
 
@@ -157,5 +157,5 @@ void reel_f32_pixel_unshuffle_generic(float *y, const float *x, int c, int h, in
         for (row = 0; row < h; row++)
           for (col = 0; col < w; col++)
             y[(((long)k * r + i) * r + j) * h * w + (long)row * w + col] =
-                x[((long)k * h * r + row * r + i) * w * r + col * r + j];
+                x[((long)k * h * r + (long)row * r + i) * w * r + (long)col * r + j];
 }
