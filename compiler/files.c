@@ -15,7 +15,7 @@ char *read_file(Arena *a, const char *path, size_t *len, Loc at) {
   char *buf = malloc(cap);
   for (;;) {
     if (!buf) {
-      fclose(f);
+      (void)fclose(f); /* read only: nothing a failed close could lose */
       diag_error(at, "'%s' is too large to read into memory", path);
       return NULL;
     }
@@ -29,7 +29,7 @@ char *read_file(Arena *a, const char *path, size_t *len, Loc at) {
     buf = grown;
   }
   bool failed = ferror(f);
-  fclose(f);
+  (void)fclose(f); /* read only: ferror above caught any read error */
   if (failed) {
     free(buf);
     diag_error(at, "cannot read '%s'", path);
@@ -60,7 +60,7 @@ bool write_file(const char *path, const void *data, size_t len) {
     ok = false;
   if (!ok) {
     diag_error((Loc){path, 0, 0}, "cannot write: %s", strerror(errno));
-    remove(tmp);
+    (void)remove(tmp); /* best effort: the error above is the one to report */
   }
   free(tmp);
   return ok;

@@ -204,7 +204,7 @@ TensorFile *safetensors_read(Arena *a, const char *path) {
   f->t = arena_alloc(a, (size_t)(root->n + 1) * sizeof *f->t);
   Entry *entry = arena_alloc(a, (size_t)(root->n + 1) * sizeof *entry);
   for (int i = 0; i < root->n; i++) {
-    const YNode *key = root->item[2 * i], *v = root->item[2 * i + 1];
+    const YNode *key = root->item[2 * (size_t)i], *v = root->item[2 * (size_t)i + 1];
     if (strcmp(key->str, "__metadata__") == 0)
       continue;
     if (strlen(key->str) == 0 || strlen(key->str) > MAX_NAME) {
@@ -259,7 +259,7 @@ bool safetensors_write(const char *path, const Tensor *t, int n) {
     for (int d = 0; d < t[i].shape.rank; d++)
       buf_printf(&h, "%s%d", d ? "," : "", t[i].shape.dim[d]);
     buf_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)pos,
-               (unsigned long long)(pos + bytes));
+               (unsigned long long)pos + (unsigned long long)bytes);
     pos += bytes;
   }
   buf_printf(&h, "}");

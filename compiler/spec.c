@@ -108,7 +108,7 @@ static bool check_keys(const YNode *map, const char *allowed, const char *where)
     words[n++] = w;
   bool ok = true;
   for (int i = 0; i < map->n; i++) {
-    const YNode *key = map->item[2 * i];
+    const YNode *key = map->item[2 * (size_t)i];
     bool known = false;
     for (int j = 0; j < n; j++)
       known |= strcmp(key->str, words[j]) == 0;

@@ -83,9 +83,9 @@ void bind_random_weights(Arena *a, Graph *g, uint64_t seed) {
       if (l->op == OP_LINEAR)
         fan = shape_elems(l->in_shape);
       else if (p->shape.rank == 4)
-        fan = p->shape.dim[1] * p->shape.dim[2] * p->shape.dim[3];
+        fan = (int64_t)p->shape.dim[1] * p->shape.dim[2] * p->shape.dim[3];
       else if (l->op != OP_LSTM && l->op != OP_GRU && l->param[0].shape.rank == 4)
-        fan = l->param[0].shape.dim[1] * l->param[0].shape.dim[2] * l->param[0].shape.dim[3];
+        fan = (int64_t)l->param[0].shape.dim[1] * l->param[0].shape.dim[2] * l->param[0].shape.dim[3];
       double bound = 1.0 / sqrt((double)(fan > 0 ? fan : 1));
       float *d = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *d);
       for (int64_t k = 0; k < n; k++) {
