@@ -69,33 +69,40 @@ static bool fail(Arena *a, const Layer *l, const char *fmt, ...) {
   return false;
 }
 
-/* Products that could overflow an int index in generated code. */
+/* Products that could overflow an int index in generated code, or an int
+ * dimension here: flatten turns a whole tensor into one dimension, so a
+ * tensor of exactly MAX_ELEMS = 2^31 elements would wrap to -2^31. */
 static bool fits(const Layer *l, int64_t elems, const char *what) {
-  if (elems <= MAX_ELEMS)
+  if (elems < MAX_ELEMS)
     return true;
   diag_error(l->loc, "%s '%s' needs a %s of %lld elements: more than %lld", op_name[l->op], l->name,
-             what, (long long)elems, (long long)MAX_ELEMS);
+             what, (long long)elems, (long long)MAX_ELEMS - 1);
   return false;
 }
 
-/* PyTorch's output size of a convolution or pooling window along one axis. */
+/* PyTorch's output size of a convolution or pooling window along one axis.
+ * In 64 bits: a dilated kernel d (k - 1) can reach 2^40. */
 static int window_out(int in, int pad_lo, int pad_hi, int k, int s, int d, bool ceil_mode) {
-  int span = in + pad_lo + pad_hi - d * (k - 1) - 1;
+  int64_t span = (int64_t)in + pad_lo + pad_hi - (int64_t)d * (k - 1) - 1;
   if (span < 0)
     return 0;
-  int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-  if (ceil_mode && (out - 1) * s >= in + pad_lo) /* the last window must start inside */
+  int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (ceil_mode && (out - 1) * s >= (int64_t)in + pad_lo) /* the last window must start inside */
     out--;
-  return out;
+  return (int)out; /* at most span + 1 < 2^22 */
 }
 
 static bool infer_conv(Arena *a, Layer *l) {
   Window *w = &l->win;
   int c = l->in_shape.dim[0], h = l->in_shape.dim[1], wd = l->in_shape.dim[2];
   if (l->same_pad) {
-    int th = w->dh * (w->kh - 1), tw = w->dw * (w->kw - 1);
-    w->pad_top = th / 2, w->pad_bottom = th - th / 2;
-    w->pad_left = tw / 2, w->pad_right = tw - tw / 2;
+    /* no more padding per side than an explicit 'padding' may give */
+    int64_t th = (int64_t)w->dh * (w->kh - 1), tw = (int64_t)w->dw * (w->kw - 1);
+    if (th > 2 * (int64_t)MAX_DIM || tw > 2 * (int64_t)MAX_DIM)
+      return fail(a, l, "kernel %dx%d with dilation %dx%d needs more than %d padding per side for "
+                  "'padding: same'", w->kh, w->kw, w->dh, w->dw, MAX_DIM);
+    w->pad_top = (int)(th / 2), w->pad_bottom = (int)(th - th / 2);
+    w->pad_left = (int)(tw / 2), w->pad_right = (int)(tw - tw / 2);
   }
   if (c % l->groups || l->out % l->groups)
     return fail(a, l, "has groups %d, which must divide its %d input and %d output channels",
@@ -434,11 +441,14 @@ static bool infer_layer(Arena *a, Graph *g, Layer *l) {
   case OP_ATTENTION:
     return infer_attention(a, g, l);
   case OP_TEMPORAL_POOL:
+    /* checked before the first dimension grows: count * dim[0] can pass 2^31 */
+    if (!fits(l, (l->tmode == TPOOL_CONCAT ? l->count : 1) * shape_elems(l->in_shape), "output") ||
+        !fits(l, (int64_t)l->frames * shape_elems(l->in_shape), "window"))
+      return false;
     l->out_shape = l->in_shape;
     if (l->tmode == TPOOL_CONCAT) /* values stacked along the first dimension, as torch.cat */
       l->out_shape.dim[0] *= l->count;
-    return fits(l, shape_elems(l->out_shape), "output") &&
-           fits(l, (int64_t)l->frames * shape_elems(l->in_shape), "window");
+    return true;
   case OP_TEMPORAL_CONV:
     return need_rank(a, l, 3) && infer_temporal_conv(a, l);
   default: /* every op in ops.h has a rule above */
@@ -560,6 +570,9 @@ bool infer_shapes(Arena *a, Graph *g) {
       l->in_shape.dim[0] = 0;
     }
     if (!infer_rate(g, i) || !infer_layer(a, g, l))
+      return false;
+    /* the window is one array in the context, indexed like any tensor */
+    if (l->window && !fits(l, l->window * shape_elems(l->out_shape), "window"))
       return false;
     for (int k = 0; k < l->n_input; k++)
       if (l->input[k] >= 0)

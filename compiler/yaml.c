@@ -2,6 +2,7 @@
  * that keep their source marks, built from libyaml's event stream.
  * Built with an explicit stack, so nesting depth is checked, not recursed;
  * aliases are refused, so no document can expand exponentially. */
+#include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
@@ -22,9 +23,9 @@ static void append(Arena *a, Open *o, YNode *child) {
   YNode *n = o->node;
   if (n->n == o->cap) {
     int cap = o->cap ? o->cap * 2 : 8;
-    YNode **item = arena_alloc(a, (size_t)cap * sizeof *item);
+    YNode **item = arena_alloc(a, (size_t)cap * sizeof(YNode *));
     if (n->n)
-      memcpy(item, n->item, (size_t)n->n * sizeof *item);
+      memcpy(item, n->item, (size_t)n->n * sizeof(YNode *));
     n->item = item;
     o->cap = cap;
   }
@@ -38,27 +39,51 @@ static YNode *new_node(Arena *a, YKind kind, Loc loc) {
   return n;
 }
 
+typedef struct {
+  const char *key;
+  int pos; /* the pair's index in its map */
+} KeyPos;
+
+static int by_key(const void *x, const void *y) {
+  const KeyPos *a = x, *b = y;
+  int c = strcmp(a->key, b->key);
+  return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
+}
+
 /* Maps were filled flat (key, value, ...): turn the count into pairs and
- * refuse non-scalar or repeated keys. */
-static bool close_map(YNode *m) {
+ * refuse non-scalar or repeated keys, reporting the earliest offender.
+ * Repeats are found by sorting the keys, not by comparing every pair: a
+ * mapping of a million keys (a 100 MiB safetensors header may hold more)
+ * must not take hours. */
+static bool close_map(Arena *a, YNode *m) {
   if (m->n % 2) /* cannot happen with a well-formed event stream */
     return false;
   m->n /= 2;
-  for (int i = 0; i < m->n; i++) {
-    YNode *key = m->item[2 * i];
-    if (key->kind != Y_SCALAR) {
-      diag_error(key->loc, "a mapping key must be a plain string, not a %s",
-                 yaml_kind_name(key));
-      return false;
-    }
-    for (int j = 0; j < i; j++)
-      if (strcmp(m->item[2 * j]->str, key->str) == 0) {
-        diag_error(key->loc, "duplicate key '%s'", key->str);
-        diag_note(m->item[2 * j]->loc, "'%s' was first given here", key->str);
-        return false;
-      }
+  int bad = m->n, first = -1; /* the offending pair; a repeat's first use */
+  for (int i = 0; i < m->n && bad == m->n; i++)
+    if (m->item[(size_t)2 * i]->kind != Y_SCALAR)
+      bad = i;
+  KeyPos *k = arena_alloc(a, (size_t)bad * sizeof *k + 1);
+  for (int i = 0; i < bad; i++)
+    k[i] = (KeyPos){m->item[(size_t)2 * i]->str, i};
+  qsort(k, (size_t)bad, sizeof *k, by_key);
+  int n = bad;
+  for (int i = 1, start = 0; i < n; i++) {
+    if (strcmp(k[i].key, k[start].key) != 0)
+      start = i; /* a new key; sorted by position within equal keys */
+    else if (k[i].pos < bad)
+      bad = k[i].pos, first = k[start].pos;
   }
-  return true;
+  if (bad == m->n)
+    return true;
+  YNode *key = m->item[(size_t)2 * bad];
+  if (first < 0) {
+    diag_error(key->loc, "a mapping key must be a plain string, not a %s", yaml_kind_name(key));
+  } else {
+    diag_error(key->loc, "duplicate key '%s'", key->str);
+    diag_note(m->item[(size_t)2 * first]->loc, "'%s' was first given here", key->str);
+  }
+  return false;
 }
 
 YNode *yaml_load(Arena *a, const char *file, const char *text, size_t len) {
@@ -124,7 +149,7 @@ YNode *yaml_load(Arena *a, const char *file, const char *text, size_t len) {
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT: {
       YNode *closed = stack[--depth].node;
-      if (closed->kind == Y_MAP && !close_map(closed))
+      if (closed->kind == Y_MAP && !close_map(a, closed))
         ok = false;
       break;
     }
@@ -157,7 +182,7 @@ YNode *yaml_load(Arena *a, const char *file, const char *text, size_t len) {
 
 YNode *yaml_get(const YNode *map, const char *key) {
   for (int i = 0; map && map->kind == Y_MAP && i < map->n; i++)
-    if (strcmp(map->item[2 * i]->str, key) == 0)
+    if (strcmp(map->item[2 * (size_t)i]->str, key) == 0)
       return map->item[2 * i + 1];
   return NULL;
 }
