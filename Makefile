@@ -1,6 +1,6 @@
 # reel: `make` builds build/reelc; `make test` runs every test;
 # `make generated` compiles specs/ into generated/; `make demo` runs the demo;
-# `make bench` measures against PyTorch and oneDNN.
+# `make bench` measures against PyTorch and oneDNN; `make fuzz` fuzzes the readers.
 CC ?= cc
 CFLAGS ?= -O2 -g
 COMPILER_FLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Icompiler -MMD -MP
@@ -73,6 +73,12 @@ $(SAN)/runtime_files.o: $(B)/runtime_files.c | $(SAN)
 $(SAN):
 	mkdir -p $(SAN)
 
+# libFuzzer (clang) on the spec and safetensors readers, FUZZ_SECONDS per
+# harness; anything found lands in tests/fuzz/corpus/, which `make test` replays.
+FUZZ_SECONDS ?= 600
+fuzz: $(B)/reelc
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 # Latency of every spec and of the LSTM/GRU/ConvLSTM cells against PyTorch and
 # oneDNN on one pinned core; writes bench/RESULTS.md.  Not part of `test`.
 bench: $(B)/reelc
@@ -82,5 +88,5 @@ clean:
 	rm -rf $(B) tests/tmp
 	find generated -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 
-.PHONY: all generated demo test sanitize bench clean
+.PHONY: all generated demo test sanitize fuzz bench clean
 -include $(OBJECTS:.o=.d) $(SAN_OBJECTS:.o=.d)
