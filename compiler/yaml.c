@@ -104,7 +104,9 @@ YNode *yaml_load(Arena *a, const char *file, const char *text, size_t len) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
       Loc at = mark_loc(file, parser.problem_mark);
-      if (parser.context)
+      if (parser.error == YAML_MEMORY_ERROR)
+        diag_error((Loc){file, 0, 0}, "out of memory reading the YAML");
+      else if (parser.context)
         diag_error(at, "YAML syntax: %s %s", parser.problem, parser.context);
       else
         diag_error(at, "YAML syntax: %s", parser.problem ? parser.problem : "unreadable input");
