@@ -113,7 +113,6 @@ static int ring_slot(const Interp *in, int n, int age) {
 /* Attention over a window (keys by age) or a map's positions. */
 static void attention(Interp *in, const Layer *l, LayerState *s) {
   const Graph *g = in->g;
-  const Layer *kl = l->input[0] >= 0 ? &g->layer[l->input[0]] : NULL;
   const Layer *q_layer = &g->layer[l->query];
   const double *q = l->query_prev ? in->s[l->query].h[q_layer->stack - 1] : in->s[l->query].y;
   int dq = l->query_prev ? q_layer->hidden[q_layer->stack - 1] : (int)shape_elems(q_layer->out_shape);
@@ -121,7 +120,6 @@ static void attention(Interp *in, const Layer *l, LayerState *s) {
   const double *keys = l->keys_map ? layer_input(in, l, 0) : in->s[l->input[0]].ring;
   const double *vals = l->values < 0 ? keys : l->keys_map ? in->s[l->values].y : in->s[l->values].ring;
   double *e = s->work, *proj = s->work + l->keys_n;
-  (void)kl;
   memset(s->y, 0, (size_t)dv * sizeof(double));
   memset(s->weights, 0, (size_t)l->keys_n * sizeof(double));
   /* key i's element k: entry i of the window (by age), or position i of the map */
