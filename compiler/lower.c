@@ -30,7 +30,7 @@
  *   LSTM_STEP  h c scratch W b x [wci wcf wco]   dim: nx hidden   (a dense layer step)
  *   GRU_STEP   h scratch W b x                   dim: nx hidden
  *   CONV2D     y W b x0 x1 scratch  (stride 1, dilation 1, one group;
- *              weights [out_c/4][in_c][kh][kw][4]; other convs stay generic)
+ *              weights [out_c/6][in_c][kh][kw][6]; other convs stay generic)
  */
 #include <math.h>
 #include <string.h>
@@ -378,11 +378,12 @@ static Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const f
   int groups = geom.groups ? geom.groups : 1;
   int64_t taps = (int64_t)(geom.in_c0 + geom.in_c1) / groups * geom.win.kh * geom.win.kw;
   bool avx2 = lw->avx2 && conv_fits_avx2(&geom);
-  int64_t size = avx2 ? (int64_t)(geom.out_c + 3) / 4 * 4 * taps : geom.out_c * taps;
+  int64_t size = avx2 ? (int64_t)(geom.out_c + CONV_OC_BLOCK - 1) / CONV_OC_BLOCK * CONV_OC_BLOCK * taps
+                      : geom.out_c * taps;
   int w = add_value(lw, V_WEIGHT, li, size, wname);
   float *wd = weight_data(lw, w, wt != NULL);
   if (wd && avx2)
-    pack_conv4(wd, wt, geom.out_c, geom.in_c0 + geom.in_c1, geom.win.kh, geom.win.kw);
+    pack_conv_avx2(wd, wt, geom.out_c, geom.in_c0 + geom.in_c1, geom.win.kh, geom.win.kw);
   else if (wd)
     memcpy(wd, wt, (size_t)size * sizeof *wd);
   int scratch = -1;

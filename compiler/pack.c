@@ -61,10 +61,12 @@ void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, co
   }
 }
 
-/* Conv weights (out_c, in_c, kh, kw) -> [out_c/4][in_c][kh][kw][4]. */
-void pack_conv4(float *out, const float *w, int out_c, int in_c, int kh, int kw) {
+/* Conv weights (out_c, in_c, kh, kw) -> [out_c/B][in_c][kh][kw][B], B =
+ * CONV_OC_BLOCK; the caller zeroes the padding channels of the last block. */
+void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw) {
   int64_t taps = (int64_t)in_c * kh * kw;
   for (int o = 0; o < out_c; o++)
     for (int64_t t = 0; t < taps; t++)
-      out[((int64_t)(o / 4) * taps + t) * 4 + o % 4] = w[(int64_t)o * taps + t];
+      out[((int64_t)(o / CONV_OC_BLOCK) * taps + t) * CONV_OC_BLOCK + o % CONV_OC_BLOCK] =
+          w[(int64_t)o * taps + t];
 }

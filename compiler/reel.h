@@ -357,7 +357,9 @@ void pack_lstm(float *w_out, float *b_out, const float *wih, const float *whh, c
                const float *bhh, int nx, int hidden);
 void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, const float *bih,
               const float *bhh, int nx, int hidden);
-void pack_conv4(float *out, const float *w, int out_c, int in_c, int kh, int kw);
+/* Output channels per block of the AVX2 conv's weights (reel_conv_avx2.c). */
+#define CONV_OC_BLOCK 6
+void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw);
 
 /* ---- plan.c: arena offsets from lifetimes ---- */
 bool plan_memory(Program *p, bool reuse);

@@ -170,7 +170,7 @@ void reel_convgru_reset_avx2(float *rh, const float *gates, const float *h, int 
 void reel_convgru_update_avx2(float *h, const float *gates, const float *cand, int n);
 
 /* reel_conv_avx2.c: stride 1, dilation 1, groups 1; weights
- * [out_c/4][in_c][k_h][k_w][4]; scratch of reel_conv2d_scratch_avx2(d)
+ * [out_c/6][in_c][k_h][k_w][6]; scratch of reel_conv2d_scratch_avx2(d)
  * floats for the zero-bordered input. */
 long reel_conv2d_scratch_avx2(const reel_conv2d_desc *d);
 void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,

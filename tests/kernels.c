@@ -136,10 +136,10 @@ static void conv(void) {
     int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;
     float *w = rnd((size_t)d.out_c * in_c * k * k), *b = rnd(d.out_c);
     float *x0 = rnd((size_t)d.in_c0 * d.in_h * d.in_w), *x1 = rnd((size_t)d.in_c1 * d.in_h * d.in_w + 1);
-    float *wp = calloc((size_t)(d.out_c + 3) / 4 * 4 * in_c * k * k, 4);
+    float *wp = calloc((size_t)(d.out_c + CONV_OC_BLOCK - 1) / CONV_OC_BLOCK * CONV_OC_BLOCK * in_c * k * k, 4);
     float *y0 = rnd(n), *y1 = malloc((size_t)n * 4), *s = malloc((size_t)reel_conv2d_scratch_avx2(&d) * 4);
     memcpy(y1, y0, (size_t)n * 4);
-    pack_conv4(wp, w, d.out_c, in_c, k, k);
+    pack_conv_avx2(wp, w, d.out_c, in_c, k, k);
     reel_f32_conv2d_generic(&d, y0, w, b, x0, d.in_c1 ? x1 : NULL);
     reel_f32_conv2d_avx2(&d, y1, wp, b, x0, d.in_c1 ? x1 : NULL, s);
     err = fmax(err, maxdiff(y0, y1, n));
