@@ -192,6 +192,10 @@ static void emit_header(Emitter *e, Buf *b) {
 }
 
 /* The static geometry a conv or pool call passes, named after its output. */
+static const char *const act_name[] = {"REEL_ACT_NONE",       "REEL_ACT_RELU",
+                                       "REEL_ACT_RELU6",      "REEL_ACT_LEAKY_RELU",
+                                       "REEL_ACT_SIGMOID",    "REEL_ACT_TANH"};
+
 static void emit_desc(Emitter *e, Buf *b, int c) {
   const Call *call = &e->p->call[c];
   const Geom *g = &call->geom;
@@ -202,15 +206,13 @@ static void emit_desc(Emitter *e, Buf *b, int c) {
       name = arena_printf(e->a, "%s_geom%d", e->p->v[call->arg[0]].name, n++), k = -1;
   e->desc[c] = name;
   if (call->op == K_CONV2D) {
-    static const char *const act[] = {"REEL_ACT_NONE", "REEL_ACT_RELU", "REEL_ACT_RELU6",
-                                      "REEL_ACT_LEAKY_RELU"};
     buf_printf(b, "static const reel_conv2d_desc %s = {\n"
                   "    .in_c0 = %d, .in_c1 = %d, .in_h = %d, .in_w = %d, .out_c = %d, .out_h = %d, .out_w = %d,\n"
                   "    .k_h = %d, .k_w = %d, .stride_h = %d, .stride_w = %d, .pad_top = %d, .pad_left = %d,\n"
                   "    .dil_h = %d, .dil_w = %d, .groups = %d, .act = %s, .slope = %s, .accumulate = %d};\n",
                name, g->in_c0, g->in_c1, g->in_h, g->in_w, g->out_c, g->out_h, g->out_w, w->kh, w->kw,
                w->sh, w->sw, w->pad_top, w->pad_left, w->dh, w->dw, g->groups ? g->groups : 1,
-               act[g->act], float_lit(e->a, g->slope), g->accumulate);
+               act_name[g->act], float_lit(e->a, g->slope), g->accumulate);
   } else {
     buf_printf(b, "static const reel_pool2d_desc %s = {\n"
                   "    .c = %d, .in_h = %d, .in_w = %d, .out_h = %d, .out_w = %d, .k_h = %d, .k_w = %d,\n"
@@ -266,8 +268,9 @@ static void emit_call(Emitter *e, Buf *b, int ci, const char *indent) {
   buf_printf(b, "%s", indent);
   switch (c->op) {
   case K_GEMV:
-    buf_printf(b, "%s(%s, %s, %s, %s, %d, %d);\n", fn, ref(e, a[0]), ref(e, a[1]), ref(e, a[2]),
-               ref(e, a[3]), c->dim[0], c->dim[1]);
+    buf_printf(b, "%s(%s, %s, %s, %s, %d, %d,\n%s    %s, %s);\n", fn, ref(e, a[0]), ref(e, a[1]),
+               ref(e, a[2]), ref(e, a[3]), c->dim[0], c->dim[1], indent, act_name[c->act],
+               float_lit(e->a, c->slope));
     break;
   case K_GEMV_CAT2:
     buf_printf(b, "%s(%s, %s, %s,\n%s    %s, %d, %s, %d, %d);\n", fn, ref(e, a[0]), ref(e, a[1]),
@@ -622,6 +625,13 @@ bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
       files[n++] = name;
     avx2 |= call->avx2;
   }
+  bool pointwise = false, activates = false; /* the generic conv and gemv call reel_f32_activate_generic */
+  for (int i = 0; i < n; i++) {
+    pointwise |= strcmp(files[i], "reel_pointwise_generic.c") == 0;
+    activates |= strcmp(files[i], "reel_conv_generic.c") == 0 || strcmp(files[i], "reel_gemv_generic.c") == 0;
+  }
+  if (activates && !pointwise)
+    files[n++] = "reel_pointwise_generic.c";
   if (avx2)
     files[n++] = "reel_vmath_avx2.h";
   for (int i = 0; i < n; i++)

@@ -195,10 +195,27 @@ static Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, c
   return c;
 }
 
+/* The activation fused into layer l (fuse.c), and its slope. */
+static Act fused_act(const Lowering *lw, const Layer *l, float *slope) {
+  const Layer *a = l->fused_act >= 0 ? &lw->g->layer[l->fused_act] : NULL;
+  *slope = a ? (float)a->slope : 0.0f;
+  if (!a)
+    return ACT_NONE;
+  switch (a->op) {
+  case OP_RELU: return ACT_RELU;
+  case OP_RELU6: return ACT_RELU6;
+  case OP_LEAKY_RELU: return ACT_LEAKY_RELU;
+  case OP_SIGMOID: return ACT_SIGMOID;
+  default: return ACT_TANH;
+  }
+}
+
 static int lower_linear(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int y = add_value(lw, V_TRANSIENT, li, l->out, vname(lw, l, "out", -1));
-  gemv_call(lw, li, l->cname, &l->param[0], l->bias ? &l->param[1] : NULL, y, input_value(lw, l, 0));
+  Call *c = gemv_call(lw, li, l->cname, &l->param[0], l->bias ? &l->param[1] : NULL, y,
+                      input_value(lw, l, 0));
+  c->act = fused_act(lw, l, &c->slope);
   return y;
 }
 
@@ -401,7 +418,6 @@ static Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const f
 static int lower_conv2d(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   const Layer *bn = l->fused_bn >= 0 ? &lw->g->layer[l->fused_bn] : NULL;
-  const Layer *act = l->fused_act >= 0 ? &lw->g->layer[l->fused_act] : NULL;
   int x = input_value(lw, l, 0);
   int out_c = l->out, per_out = (int)(shape_elems(l->param[0].shape) / out_c);
   int b = l->bias || bn ? add_value(lw, V_WEIGHT, li, out_c, vname(lw, l, "bias", -1)) : -1;
@@ -427,10 +443,7 @@ static int lower_conv2d(Lowering *lw, int li) {
   Geom geom = {.in_c0 = l->in_shape.dim[0], .in_h = l->in_shape.dim[1], .in_w = l->in_shape.dim[2],
                .out_c = out_c, .out_h = l->out_shape.dim[1], .out_w = l->out_shape.dim[2],
                .win = l->win, .groups = l->groups};
-  if (act) {
-    geom.act = act->op == OP_RELU ? 1 : act->op == OP_RELU6 ? 2 : 3;
-    geom.slope = (float)act->slope;
-  }
+  geom.act = fused_act(lw, l, &geom.slope);
   conv_call(lw, li, -1, vname(lw, l, "weight", -1), wt, b, y, x, -1, geom);
   return y;
 }

@@ -188,7 +188,7 @@ typedef struct {
   int64_t macs;      /* multiply-adds per step, shape.c */
   int consumers;     /* layers reading this one, +1 if it is a phase output (shape.c) */
   int fused_into;    /* fuse.c: the conv layer that computes this one, or -1 */
-  int fused_bn, fused_act; /* fuse.c, on a conv: absorbed layers, or -1 */
+  int fused_bn, fused_act; /* fuse.c, on a conv or linear: absorbed layers, or -1 */
 } Layer;
 
 typedef struct {
@@ -294,12 +294,15 @@ typedef enum { G_ALWAYS, G_FIRST_FRAME, G_CLOSE, G_PARTIAL } Guard;
 
 enum { MAX_ARGS = 9 };
 
+/* An activation fused into a conv or linear call: the runtime's REEL_ACT_*. */
+typedef enum { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH } Act;
+
 /* The geometry of a conv or pool call. */
 typedef struct {
   int in_c0, in_c1, in_h, in_w, out_c, out_h, out_w;
   Window win;
   int groups;
-  int act; /* 0 none, 1 relu, 2 relu6, 3 leaky relu: the runtime's REEL_ACT_* */
+  Act act; /* fused into a conv */
   float slope;
   bool accumulate;
 } Geom;
@@ -315,7 +318,8 @@ typedef struct {
   KernelOp op;
   int arg[MAX_ARGS]; /* value indices, -1 = none; meaning per op, see lower.c */
   int dim[4];
-  float slope; /* leaky relu */
+  Act act;     /* fused into a gemv */
+  float slope; /* leaky relu, alone or fused into a gemv */
   Geom geom;   /* conv, pools */
   AttnGeom attn;
   Guard guard;

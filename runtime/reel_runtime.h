@@ -7,9 +7,10 @@
 
 /* ---- reel_gemv_generic.c: matrix-vector products, weights row-major ---- */
 
-/* y[r] = b[r] + sum_j w[r][j] x[j], r < rows, j < cols; b may be NULL. */
+/* y[r] = act(b[r] + sum_j w[r][j] x[j]), r < rows, j < cols; b may be
+ * NULL; act is a REEL_ACT_* (slope: leaky relu's). */
 void reel_f32_gemv_generic(float *y, const float *w, const float *b, const float *x, int rows,
-                           int cols);
+                           int cols, int act, float slope);
 
 /* The same over the concatenation [x0; x1] without building it: w rows are
  * n0 + n1 long.  One pass over the weights for a recurrent cell's input
@@ -18,6 +19,16 @@ void reel_f32_gemv_cat2_generic(float *y, const float *w, const float *b, const 
                                 const float *x1, int n1, int rows);
 
 /* ---- reel_pointwise_generic.c: y = f(x); y == x is allowed ---- */
+
+/* The activations a conv or a linear applies as it stores its output (a
+ * relu, relu6, leaky_relu, sigmoid or tanh fused into it). */
+enum { REEL_ACT_NONE, REEL_ACT_RELU, REEL_ACT_RELU6, REEL_ACT_LEAKY_RELU, REEL_ACT_SIGMOID,
+       REEL_ACT_TANH };
+
+/* act(v), exactly as the kernels below compute it (the generic conv and
+ * gemv apply their fused activation with it). */
+float reel_f32_activate_generic(int act, float slope, float v);
+
 void reel_f32_relu_generic(float *y, const float *x, int n);
 void reel_f32_relu6_generic(float *y, const float *x, int n);
 void reel_f32_leaky_relu_generic(float *y, const float *x, float slope, int n);
@@ -48,9 +59,6 @@ void reel_lstm_peephole_cell_generic(float *h, float *c, const float *gates, con
 void reel_gru_cell_generic(float *h, const float *gi, const float *gh, int n);
 
 /* ---- reel_conv_generic.c: convolution, pooling and layout, NCHW ---- */
-
-/* Activations a conv applies to its output before storing it. */
-enum { REEL_ACT_NONE, REEL_ACT_RELU, REEL_ACT_RELU6, REEL_ACT_LEAKY_RELU };
 
 /* A 2-D convolution, PyTorch's cross-correlation: the input is the channel
  * concatenation [x0; x1] (x1 may be NULL with in_c1 = 0) without building
@@ -146,7 +154,7 @@ void reel_tpool_first_generic(float *y, const float *x, int size, int mode, int 
 /* reel_gemv_avx2.c: weights in panels of 8 rows ([row/8][col][8], zero rows
  * pad the last panel); b padded to a multiple of 8. */
 void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x, int rows,
-                        int cols);
+                        int cols, int act, float slope);
 void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const float *x0, int n0,
                              const float *x1, int n1, int rows);
 

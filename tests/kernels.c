@@ -46,9 +46,11 @@ static void gemv(void) {
       float *wp = calloc((size_t)round8(rows) * (n0 + n1), sizeof *wp);
       float *y0 = calloc(rows, 4), *y1 = calloc(rows, 4);
       pack_panels8(wp, w, rows, n0 + n1);
-      reel_f32_gemv_generic(y0, w, b, x, rows, n0 + n1);
-      reel_f32_gemv_avx2(y1, wp, b, x, rows, n0 + n1);
-      err = fmax(err, maxdiff(y0, y1, rows));
+      for (int act = REEL_ACT_NONE; act <= REEL_ACT_TANH; act++) { /* each fused epilogue */
+        reel_f32_gemv_generic(y0, w, b, x, rows, n0 + n1, act, 0.1f);
+        reel_f32_gemv_avx2(y1, wp, b, x, rows, n0 + n1, act, 0.1f);
+        err = fmax(err, maxdiff(y0, y1, rows));
+      }
       /* [x0 | x1] from two pointers */
       float *wa = calloc((size_t)rows * n0, 4), *wb = calloc((size_t)rows * n1, 4);
       for (int r = 0; r < rows; r++) {
@@ -101,8 +103,8 @@ static void lstm_gru(void) {
       float *gi = malloc(3 * H * 4), *gh = malloc(3 * H * 4), *h0 = rnd(H), *h1 = malloc(H * 4), *s = malloc(H * 4);
       float *wp = calloc((size_t)blocks * 24 * (nx + H), 4), *bp = calloc((size_t)blocks * 32, 4);
       memcpy(h1, h0, H * 4);
-      reel_f32_gemv_generic(gi, wih, bih, x, 3 * H, nx);
-      reel_f32_gemv_generic(gh, whh, bhh, h0, 3 * H, H);
+      reel_f32_gemv_generic(gi, wih, bih, x, 3 * H, nx, REEL_ACT_NONE, 0.0f);
+      reel_f32_gemv_generic(gh, whh, bhh, h0, 3 * H, H, REEL_ACT_NONE, 0.0f);
       reel_gru_cell_generic(h0, gi, gh, H);
       pack_gru(wp, bp, wih, whh, bih, bhh, nx, H);
       reel_gru_step_avx2(h1, s, wp, bp, x, nx, H);
@@ -130,7 +132,7 @@ static void conv(void) {
     if (d.out_h < 1 || d.out_w < 1)
       continue;
     d.out_c = 1 + trial % 9;
-    d.act = trial % 4;
+    d.act = trial / 3 % (REEL_ACT_TANH + 1); /* every activation with every kernel size */
     d.slope = 0.1f;
     d.accumulate = trial % 5 == 4;
     int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;

@@ -16,18 +16,7 @@
 #include <string.h>
 
 #include "reel_runtime.h"
-
-static __m256 act8(const reel_conv2d_desc *d, __m256 v) {
-  __m256 zero = _mm256_setzero_ps();
-  if (d->act == REEL_ACT_RELU)
-    return _mm256_max_ps(v, zero);
-  if (d->act == REEL_ACT_RELU6)
-    return _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(6.0f));
-  if (d->act == REEL_ACT_LEAKY_RELU)
-    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(d->slope)), v,
-                            _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
-  return v;
-}
+#include "reel_vmath_avx2.h"
 
 /* The first n lanes of 8 (0 <= n <= 8) as a maskload/maskstore mask. */
 static __m256i lanes(int n) {
@@ -40,11 +29,11 @@ static void store8(const reel_conv2d_desc *d, float *y, const float *acc, float 
   __m256 v = _mm256_loadu_ps(acc);
   if (n == 8) {
     v = _mm256_add_ps(v, d->accumulate ? _mm256_loadu_ps(y) : _mm256_set1_ps(bias));
-    _mm256_storeu_ps(y, act8(d, v));
+    _mm256_storeu_ps(y, reel_activate_avx2(d->act, d->slope, v));
   } else if (n > 0) {
     __m256i m = lanes(n);
     v = _mm256_add_ps(v, d->accumulate ? _mm256_maskload_ps(y, m) : _mm256_set1_ps(bias));
-    _mm256_maskstore_ps(y, m, act8(d, v));
+    _mm256_maskstore_ps(y, m, reel_activate_avx2(d->act, d->slope, v));
   }
 }
 

@@ -65,4 +65,20 @@ static __inline __m256 reel_tanh_avx2(__m256 x) {
   return _mm256_fmsub_ps(two, reel_sigmoid_avx2(_mm256_mul_ps(two, x)), one);
 }
 
+/* A fused activation (REEL_ACT_*), as the generic twin computes it: NaN
+ * goes to 0 through relu and relu6, like `v > 0 ? v : 0`. */
+static __inline __m256 reel_activate_avx2(int act, float slope, __m256 v) {
+  const __m256 zero = _mm256_setzero_ps();
+  switch (act) {
+  case REEL_ACT_RELU: return _mm256_max_ps(v, zero);
+  case REEL_ACT_RELU6: return _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(6.0f));
+  case REEL_ACT_LEAKY_RELU:
+    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(slope)), v,
+                            _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
+  case REEL_ACT_SIGMOID: return reel_sigmoid_avx2(v);
+  case REEL_ACT_TANH: return reel_tanh_avx2(v);
+  default: return v;
+  }
+}
+
 #endif

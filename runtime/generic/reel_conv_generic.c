@@ -1,19 +1,6 @@
 /* Portable convolution, pooling and layout kernels on NCHW tensors. */
 #include "reel_runtime.h"
 
-static float activate(int act, float slope, float v) {
-  switch (act) {
-  case REEL_ACT_RELU:
-    return v > 0.0f ? v : 0.0f;
-  case REEL_ACT_RELU6:
-    return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
-  case REEL_ACT_LEAKY_RELU:
-    return v >= 0.0f ? v : slope * v;
-  default:
-    return v;
-  }
-}
-
 /* The output columns [*lo, *hi) whose input column lies inside the row. */
 static void valid_range(int out, int in, int stride, int pad, int offset, int *lo, int *hi) {
   int o;
@@ -57,7 +44,7 @@ void reel_f32_conv2d_generic(const reel_conv2d_desc *d, float *y, const float *w
     }
     if (d->act != REEL_ACT_NONE)
       for (i = 0; i < plane; i++)
-        yo[i] = activate(d->act, d->slope, yo[i]);
+        yo[i] = reel_f32_activate_generic(d->act, d->slope, yo[i]);
   }
 }
 
