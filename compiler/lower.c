@@ -29,7 +29,7 @@
  *   GEMV       weights in panels of 8 rows, bias padded to 8
  *   LSTM_STEP  h c scratch W b x [wci wcf wco]   dim: nx hidden   (a dense layer step)
  *   GRU_STEP   h scratch W b x                   dim: nx hidden
- *   CONV2D     y W b x0 x1 scratch  (stride 1, dilation 1, one group;
+ *   CONV2D     y W b x0 x1 scratch  (one group, kernel sides up to 16;
  *              weights [out_c/6][in_c][kh][kw][6]; other convs stay generic)
  */
 #include <math.h>
@@ -385,7 +385,17 @@ static Geom cell_geom(int in_c0, int in_c1, int rows, int cols, int out_c, int k
 }
 
 static bool conv_fits_avx2(const Geom *g) {
-  return g->win.sh == 1 && g->win.sw == 1 && g->win.dh == 1 && g->win.dw == 1 && g->groups <= 1;
+  return g->groups <= 1 && g->win.kh <= CONV_AVX2_MAX_K && g->win.kw <= CONV_AVX2_MAX_K;
+}
+
+/* Floats of the AVX2 conv's scratch, as reel_conv2d_scratch_avx2 counts
+ * them: per input channel, stride_h x stride_w phase planes of the grid
+ * of output rows and columns plus the taps' reach, and one tile of slack. */
+static int64_t conv_scratch_avx2(const Geom *g) {
+  const Window *w = &g->win;
+  int64_t rows = g->out_h + (int64_t)(w->kh - 1) * w->dh / w->sh;
+  int64_t cols = g->out_w + (int64_t)(w->kw - 1) * w->dw / w->sw;
+  return (int64_t)(g->in_c0 + g->in_c1) * w->sh * w->sw * rows * cols + 16;
 }
 
 /* A conv call y (+)= conv([x0; x1]) + b, its weights given in PyTorch's
@@ -404,10 +414,8 @@ static Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const f
   else if (wd)
     memcpy(wd, wt, (size_t)size * sizeof *wd);
   int scratch = -1;
-  if (avx2) /* the zero-bordered input, as reel_conv2d_scratch_avx2 sizes it */
-    scratch = add_value(lw, V_TRANSIENT, li,
-                        (int64_t)(geom.in_c0 + geom.in_c1) * (geom.out_h + geom.win.kh - 1) *
-                                (geom.out_w + geom.win.kw - 1) + 16,
+  if (avx2) /* the zero-bordered input */
+    scratch = add_value(lw, V_TRANSIENT, li, conv_scratch_avx2(&geom),
                         arena_printf(lw->a, "%s_padded", wname));
   Call *c = add_call(lw, K_CONV2D, li, sub, (int[]){y, w, b, x0, x1, scratch}, 6);
   c->geom = geom;

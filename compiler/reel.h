@@ -361,8 +361,10 @@ void pack_lstm(float *w_out, float *b_out, const float *wih, const float *whh, c
                const float *bhh, int nx, int hidden);
 void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, const float *bih,
               const float *bhh, int nx, int hidden);
-/* Output channels per block of the AVX2 conv's weights (reel_conv_avx2.c). */
+/* The AVX2 conv (reel_conv_avx2.c): output channels per block of its
+ * weights, and its largest kernel side (REEL_CONV_AVX2_MAX_K). */
 #define CONV_OC_BLOCK 6
+#define CONV_AVX2_MAX_K 16
 void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw);
 
 /* ---- plan.c: arena offsets from lifetimes ---- */

@@ -177,9 +177,11 @@ void reel_lstm_peephole_cell_avx2(float *h, float *c, const float *gates, const 
 void reel_convgru_reset_avx2(float *rh, const float *gates, const float *h, int n);
 void reel_convgru_update_avx2(float *h, const float *gates, const float *cand, int n);
 
-/* reel_conv_avx2.c: stride 1, dilation 1, groups 1; weights
- * [out_c/6][in_c][k_h][k_w][6]; scratch of reel_conv2d_scratch_avx2(d)
- * floats for the zero-bordered input. */
+/* reel_conv_avx2.c: one group, kernels up to REEL_CONV_AVX2_MAX_K taps a
+ * side, any stride and dilation; weights [out_c/6][in_c][k_h][k_w][6];
+ * scratch of reel_conv2d_scratch_avx2(d) floats for the zero-bordered
+ * input split into stride phases. */
+#define REEL_CONV_AVX2_MAX_K 16
 long reel_conv2d_scratch_avx2(const reel_conv2d_desc *d);
 void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
                           const float *x0, const float *x1, float *scratch);

@@ -115,9 +115,32 @@ static void lstm_gru(void) {
   printf("lstm_step %g\nlstm_step_peephole %g\ngru_step %g\n", el, ep, eg);
 }
 
+/* One conv through both kernels (y preset to the same random values, for
+ * accumulate); the largest difference. */
+static double conv_diff(reel_conv2d_desc *d) {
+  int in_c = d->in_c0 + d->in_c1, taps = d->k_h * d->k_w, n = d->out_c * d->out_h * d->out_w;
+  float *w = rnd((size_t)d->out_c * in_c * taps), *b = rnd(d->out_c);
+  float *x0 = rnd((size_t)d->in_c0 * d->in_h * d->in_w), *x1 = rnd((size_t)d->in_c1 * d->in_h * d->in_w + 1);
+  float *wp = calloc((size_t)(d->out_c + CONV_OC_BLOCK - 1) / CONV_OC_BLOCK * CONV_OC_BLOCK * in_c * taps, 4);
+  float *y0 = rnd(n), *y1 = malloc((size_t)n * 4), *s = malloc((size_t)reel_conv2d_scratch_avx2(d) * 4);
+  memcpy(y1, y0, (size_t)n * 4);
+  pack_conv_avx2(wp, w, d->out_c, in_c, d->k_h, d->k_w);
+  reel_f32_conv2d_generic(d, y0, w, b, x0, d->in_c1 ? x1 : NULL);
+  reel_f32_conv2d_avx2(d, y1, wp, b, x0, d->in_c1 ? x1 : NULL, s);
+  double err = maxdiff(y0, y1, n);
+  free(w), free(b), free(x0), free(x1), free(wp), free(y0), free(y1), free(s);
+  return err;
+}
+
+/* out = floor((in + pads - dil (k - 1) - 1) / stride) + 1, PyTorch's. */
+static int conv_out(int in, int pads, int k, int stride, int dil) {
+  int span = in + pads - dil * (k - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
 static void conv(void) {
-  double err = 0;
-  for (int trial = 0; trial < 60; trial++) {
+  double err = 0, err_s = 0;
+  for (int trial = 0; trial < 60; trial++) { /* stride 1: the ConvLSTM and ResNet body */
     reel_conv2d_desc d = {0};
     int k = 1 + 2 * (trial % 3), pad = trial % 4 == 0 ? 0 : k / 2;
     d.in_c0 = 1 + trial % 5;
@@ -135,19 +158,36 @@ static void conv(void) {
     d.act = trial / 3 % (REEL_ACT_TANH + 1); /* every activation with every kernel size */
     d.slope = 0.1f;
     d.accumulate = trial % 5 == 4;
-    int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;
-    float *w = rnd((size_t)d.out_c * in_c * k * k), *b = rnd(d.out_c);
-    float *x0 = rnd((size_t)d.in_c0 * d.in_h * d.in_w), *x1 = rnd((size_t)d.in_c1 * d.in_h * d.in_w + 1);
-    float *wp = calloc((size_t)(d.out_c + CONV_OC_BLOCK - 1) / CONV_OC_BLOCK * CONV_OC_BLOCK * in_c * k * k, 4);
-    float *y0 = rnd(n), *y1 = malloc((size_t)n * 4), *s = malloc((size_t)reel_conv2d_scratch_avx2(&d) * 4);
-    memcpy(y1, y0, (size_t)n * 4);
-    pack_conv_avx2(wp, w, d.out_c, in_c, k, k);
-    reel_f32_conv2d_generic(&d, y0, w, b, x0, d.in_c1 ? x1 : NULL);
-    reel_f32_conv2d_avx2(&d, y1, wp, b, x0, d.in_c1 ? x1 : NULL, s);
-    err = fmax(err, maxdiff(y0, y1, n));
-    free(w), free(b), free(x0), free(x1), free(wp), free(y0), free(y1), free(s);
+    err = fmax(err, conv_diff(&d));
   }
-  printf("conv2d %g\n", err);
+  /* Strides, dilations, non-square kernels and uneven padding, on maps
+   * narrower than a tile (flat tiling) and wider (row tiling). */
+  for (int trial = 0; trial < 200; trial++) {
+    reel_conv2d_desc d = {0};
+    d.in_c0 = 1 + trial % 7;
+    d.in_c1 = trial % 4 ? trial % 3 : 0;
+    d.in_h = 1 + (trial * 7) % 29;
+    d.in_w = 1 + (trial * 11) % 41;
+    d.k_h = 1 + trial % 7;
+    d.k_w = 1 + (trial / 7) % 5;
+    d.stride_h = 1 + trial % 3;
+    d.stride_w = 1 + (trial / 3) % 3;
+    d.dil_h = 1 + (trial / 9) % 2;
+    d.dil_w = 1 + (trial / 5) % 3;
+    d.pad_top = (trial / 2) % 4;
+    d.pad_left = (trial / 4) % 4;
+    d.out_h = conv_out(d.in_h, d.pad_top + trial % 2, d.k_h, d.stride_h, d.dil_h);
+    d.out_w = conv_out(d.in_w, d.pad_left + (trial / 2) % 3, d.k_w, d.stride_w, d.dil_w);
+    if (d.out_h < 1 || d.out_w < 1)
+      continue;
+    d.groups = 1;
+    d.out_c = 1 + trial % 13;
+    d.act = trial % (REEL_ACT_TANH + 1);
+    d.slope = 0.1f;
+    d.accumulate = trial % 7 == 3;
+    err_s = fmax(err_s, conv_diff(&d));
+  }
+  printf("conv2d %g\nconv2d_strided %g\n", err, err_s);
 }
 
 static void pointwise(void) {

@@ -1,81 +1,123 @@
-/* AVX2 direct convolution for stride 1, dilation 1, one group (ConvLSTM and
- * ConvGRU gates, most of a ResNet); other shapes use the generic kernel.
+/* AVX2 direct convolution, any stride and dilation, one group (ConvLSTM
+ * and ConvGRU gates, ResNet and most CNN stems); grouped convs use the
+ * generic kernel.
  *
  * The input [x0; x1] is first copied into `scratch` with its zero border,
- * so the inner loop has no bounds tests.  Weights are packed in blocks of
- * 6 output channels, [oc/6][ic][kh][kw][6] (zero channels pad the last
- * block).  The micro-kernel holds 6 output channels x 16 output columns in
- * 12 accumulators: per tap it loads two input vectors and broadcasts six
- * weights for 12 FMAs.  Twelve independent chains cover the FMA latency
- * (two pipes x four cycles) with room to spare, and 8 loads per 12 FMAs
- * leave the load ports idle a third of the time (4 output channels and 8
- * accumulators measured 68 GFLOP/s on a 128->256 3x3 32x32 conv; 6 and 12:
- * 84).  The bias, accumulate and activation epilogue is vectorised and
- * writes NCHW directly: no layout conversion. */
+ * split into stride phases: for each channel and each (row phase, column
+ * phase) pair, the plane of padded pixels (i sh + rp, j sw + cp).  Every
+ * tap (kh, kw) then reads, for consecutive output pixels, consecutive
+ * floats of one phase plane, at a fixed offset; with stride 1 there is one
+ * phase and this is the plain zero-bordered input.  Output pixel (oh, ow)
+ * sits at q = oh P + ow of the phase-plane grid (P columns a row), so a run
+ * of 16 consecutive q is one vector pair of loads per tap whatever the
+ * stride.  Rows narrower than 16 are tiled over the flat q range (the
+ * P - out_w border columns computed and dropped), wider ones row by row.
+ *
+ * Weights are packed in blocks of 6 output channels, [oc/6][ic][kh][kw][6]
+ * (zero channels pad the last block).  The micro-kernel holds 6 output
+ * channels x 16 pixels in 12 accumulators: per tap it loads two input
+ * vectors and broadcasts six weights for 12 FMAs.  Twelve independent
+ * chains cover the FMA latency (two pipes x four cycles) with room to
+ * spare, and 8 loads per 12 FMAs leave the load ports idle a third of the
+ * time (4 output channels and 8 accumulators measured 68 GFLOP/s on a
+ * 128->256 3x3 32x32 conv; 6 and 12: 84).  The bias, accumulate and
+ * activation epilogue is vectorised and writes NCHW directly. */
 #include <immintrin.h>
 #include <string.h>
 
 #include "reel_runtime.h"
 #include "reel_vmath_avx2.h"
 
-/* The first n lanes of 8 (0 <= n <= 8) as a maskload/maskstore mask. */
-static __m256i lanes(int n) {
-  static const int ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i *)(const void *)(ones_then_zeros + 8 - n));
+/* The phase-plane grid: R rows of P columns per (channel, phase). */
+static int grid_rows(const reel_conv2d_desc *d) {
+  return d->out_h + (d->k_h - 1) * d->dil_h / d->stride_h;
 }
 
-/* y[0..n) = act(acc + (accumulate ? y : bias)) for n <= 8 columns. */
-static void store8(const reel_conv2d_desc *d, float *y, const float *acc, float bias, int n) {
-  __m256 v = _mm256_loadu_ps(acc);
-  if (n == 8) {
-    v = _mm256_add_ps(v, d->accumulate ? _mm256_loadu_ps(y) : _mm256_set1_ps(bias));
-    _mm256_storeu_ps(y, reel_activate_avx2(d->act, d->slope, v));
-  } else if (n > 0) {
-    __m256i m = lanes(n);
-    v = _mm256_add_ps(v, d->accumulate ? _mm256_maskload_ps(y, m) : _mm256_set1_ps(bias));
-    _mm256_maskstore_ps(y, m, reel_activate_avx2(d->act, d->slope, v));
-  }
+static int grid_cols(const reel_conv2d_desc *d) {
+  return d->out_w + (d->k_w - 1) * d->dil_w / d->stride_w;
 }
 
-/* Floats of scratch the kernel needs: the padded input and one vector of slack. */
+/* Floats of scratch: the phase planes and one tile of slack (a tile may
+ * read 15 floats past the last plane). */
 long reel_conv2d_scratch_avx2(const reel_conv2d_desc *d) {
-  return (long)(d->in_c0 + d->in_c1) * (d->out_h + d->k_h - 1) * (d->out_w + d->k_w - 1) + 16;
+  return (long)(d->in_c0 + d->in_c1) * d->stride_h * d->stride_w * grid_rows(d) * grid_cols(d) + 16;
+}
+
+/* Whether some tap k < taps reads phase p: (k dil) % stride == p. */
+static int phase_read(int taps, int dil, int stride, int p) {
+  int k;
+  for (k = 0; k < taps; k++)
+    if (k * dil % stride == p)
+      return 1;
+  return 0;
 }
 
 static void pad_input(const reel_conv2d_desc *d, const float *x0, const float *x1, float *pad) {
-  int ph = d->out_h + d->k_h - 1, pw = d->out_w + d->k_w - 1, c, r;
+  int R = grid_rows(d), P = grid_cols(d), sh = d->stride_h, sw = d->stride_w, c, pr, cp, j;
+  long plane = (long)R * P;
   memset(pad, 0, (size_t)reel_conv2d_scratch_avx2(d) * sizeof *pad);
   for (c = 0; c < d->in_c0 + d->in_c1; c++) {
     const float *src = c < d->in_c0 ? x0 + (long)c * d->in_h * d->in_w
                                     : x1 + (long)(c - d->in_c0) * d->in_h * d->in_w;
-    for (r = 0; r < d->in_h; r++) {
-      int pr = r + d->pad_top;
-      if (pr >= ph)
-        break;
-      memcpy(pad + ((long)c * ph + pr) * pw + d->pad_left, src + (long)r * d->in_w,
-             (size_t)(d->in_w < pw - d->pad_left ? d->in_w : pw - d->pad_left) * sizeof *pad);
+    float *dst = pad + (long)c * sh * sw * plane;
+    for (pr = d->pad_top; pr < d->pad_top + d->in_h && pr < R * sh; pr++) {
+      const float *s = src + (long)(pr - d->pad_top) * d->in_w;
+      float *row = dst + (long)(pr % sh) * sw * plane + (long)(pr / sh) * P;
+      if (sh > 1 && !phase_read(d->k_h, d->dil_h, sh, pr % sh))
+        continue; /* e.g. the odd rows of a 1x1 conv with stride 2 */
+      if (sw == 1) {
+        int n = d->in_w < P - d->pad_left ? d->in_w : P - d->pad_left;
+        memcpy(row + d->pad_left, s, (size_t)n * sizeof *s);
+        continue;
+      }
+      for (cp = 0; cp < sw; cp++, row += plane) { /* padded column j sw + cp */
+        if (!phase_read(d->k_w, d->dil_w, sw, cp))
+          continue;
+        for (j = 0; j < P; j++) {
+          int i = j * sw + cp - d->pad_left;
+          if (i >= 0 && i < d->in_w)
+            row[j] = s[i];
+        }
+      }
     }
   }
 }
 
-/* 6 output channels x 16 columns starting at (oh, ow) of the padded input,
- * into out[6][16].  The twelve accumulators are plain locals so they stay in
+/* The offset of tap (kh, kw) in a channel's phase planes, split into a row
+ * part and a column part (each at most REEL_CONV_AVX2_MAX_K taps). */
+static void tap_offsets(const reel_conv2d_desc *d, long *row_off, long *col_off) {
+  long plane = (long)grid_rows(d) * grid_cols(d);
+  int k;
+  for (k = 0; k < d->k_h; k++) {
+    int r = k * d->dil_h;
+    row_off[k] = (long)(r % d->stride_h) * d->stride_w * plane + (long)(r / d->stride_h) * grid_cols(d);
+  }
+  for (k = 0; k < d->k_w; k++) {
+    int s = k * d->dil_w;
+    col_off[k] = (long)(s % d->stride_w) * plane + s / d->stride_w;
+  }
+}
+
+/* 6 output channels x the 16 pixels at q..q+15 of the grid, into
+ * out[6][16].  The twelve accumulators are plain locals so they stay in
  * registers across the whole reduction. */
 static __inline void tile_kw(const reel_conv2d_desc *d, const float *pad, const float *w,
-                            float out[6][16], int oh, int ow, int k_h, int k_w) {
-  int ph = d->out_h + d->k_h - 1, pw = d->out_w + d->k_w - 1;
-  int in_c = d->in_c0 + d->in_c1, c, kh, kw;
+                            const long *row_off, const long *col_off, float out[6][16], long q,
+                            int k_w, int unit) {
+  long P = grid_cols(d), cstride = (long)d->stride_h * d->stride_w * grid_rows(d) * P;
+  int in_c = d->in_c0 + d->in_c1, k_h = d->k_h, c, kh, kw;
   __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps();
   __m256 a11 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps();
   __m256 a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps();
   __m256 a40 = _mm256_setzero_ps(), a41 = _mm256_setzero_ps();
   __m256 a50 = _mm256_setzero_ps(), a51 = _mm256_setzero_ps();
-  const float *plane = pad + (long)oh * pw + ow;
-  for (c = 0; c < in_c; c++, plane += (long)ph * pw)
+  const float *chan = pad + q;
+  for (c = 0; c < in_c; c++, chan += cstride)
     for (kh = 0; kh < k_h; kh++) {
-      const float *row = plane + (long)kh * pw;
+      const float *row = chan + (unit ? kh * P : row_off[kh]);
       for (kw = 0; kw < k_w; kw++, w += 6) {
-        __m256 x0 = _mm256_loadu_ps(row + kw), x1 = _mm256_loadu_ps(row + kw + 8), wv;
+        const float *x = row + (unit ? kw : col_off[kw]);
+        __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8), wv;
         wv = _mm256_broadcast_ss(w);
         a00 = _mm256_fmadd_ps(wv, x0, a00);
         a01 = _mm256_fmadd_ps(wv, x1, a01);
@@ -104,34 +146,85 @@ static __inline void tile_kw(const reel_conv2d_desc *d, const float *pad, const 
   _mm256_storeu_ps(out[5], a50), _mm256_storeu_ps(out[5] + 8, a51);
 }
 
-static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, float out[6][16],
-                 int oh, int ow) {
-  if (d->k_w == 3)
-    tile_kw(d, pad, w, out, oh, ow, d->k_h, 3);
+/* 3-wide kernels (most of ConvLSTM, ConvGRU and ResNet) get a copy with the
+ * tap loop unrolled (unrolling the rows as well measured slower). */
+static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, const long *row_off,
+                 const long *col_off, float out[6][16], long q) {
+  int unit = d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1;
+  if (d->k_w == 3 && unit)
+    tile_kw(d, pad, w, row_off, col_off, out, q, 3, 1);
+  else if (d->k_w == 3)
+    tile_kw(d, pad, w, row_off, col_off, out, q, 3, 0);
   else
-    tile_kw(d, pad, w, out, oh, ow, d->k_h, d->k_w);
+    tile_kw(d, pad, w, row_off, col_off, out, q, d->k_w, 0);
+}
+
+/* The first n lanes of 8 (0 <= n <= 8) as a maskload/maskstore mask. */
+static __m256i lanes(int n) {
+  static const int ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256((const __m256i *)(const void *)(ones_then_zeros + 8 - n));
+}
+
+/* y[0..n) = act(acc + (accumulate ? y : bias)) for n <= 8 columns; reads
+ * acc[0..n) only. */
+static void store8(const reel_conv2d_desc *d, float *y, const float *acc, float bias, int n) {
+  if (n == 8) {
+    __m256 v = _mm256_loadu_ps(acc);
+    v = _mm256_add_ps(v, d->accumulate ? _mm256_loadu_ps(y) : _mm256_set1_ps(bias));
+    _mm256_storeu_ps(y, reel_activate_avx2(d->act, d->slope, v));
+  } else if (n > 0) {
+    __m256i m = lanes(n);
+    __m256 v = _mm256_maskload_ps(acc, m);
+    v = _mm256_add_ps(v, d->accumulate ? _mm256_maskload_ps(y, m) : _mm256_set1_ps(bias));
+    _mm256_maskstore_ps(y, m, reel_activate_avx2(d->act, d->slope, v));
+  }
+}
+
+/* Writes the pixels q0..q0+n-1 of the tile that are output pixels (column
+ * < out_w of a row < out_h) for the block's nout channels. */
+static void store_tile(const reel_conv2d_desc *d, float *y, const float *b, int ocb, int nout,
+                       float out[6][16], long q0, int n) {
+  long plane = (long)d->out_h * d->out_w, q = q0;
+  int P = grid_cols(d), o;
+  while (q < q0 + n) {
+    int oh = (int)(q / P), ow = (int)(q % P), lane = (int)(q - q0), cols = d->out_w - ow;
+    if (oh >= d->out_h)
+      break;
+    if (cols > q0 + n - q)
+      cols = (int)(q0 + n - q);
+    for (o = 0; cols > 0 && o < nout; o++) {
+      float *yr = y + (long)(ocb + o) * plane + (long)oh * d->out_w + ow;
+      float bias = b && !d->accumulate ? b[ocb + o] : 0.0f;
+      store8(d, yr, out[o] + lane, bias, cols < 8 ? cols : 8);
+      store8(d, yr + 8, out[o] + lane + 8, bias, cols - 8);
+    }
+    q += P - ow; /* the next row's first column */
+  }
 }
 
 void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
                           const float *x0, const float *x1, float *scratch) {
-  int in_c = d->in_c0 + d->in_c1, plane = d->out_h * d->out_w;
-  long wblock = 6L * in_c * d->k_h * d->k_w;
-  int ocb, oh, ow, o;
+  int in_c = d->in_c0 + d->in_c1, P = grid_cols(d), ocb, oh, ow;
+  long wblock = 6L * in_c * d->k_h * d->k_w, last = (long)(d->out_h - 1) * P + d->out_w, q;
+  long row_tiles = (long)d->out_h * ((d->out_w + 15) / 16), flat_tiles = (last + 15) / 16;
+  long row_off[REEL_CONV_AVX2_MAX_K], col_off[REEL_CONV_AVX2_MAX_K];
+  float out[6][16];
   pad_input(d, x0, x1, scratch);
+  tap_offsets(d, row_off, col_off);
   for (ocb = 0; ocb < d->out_c; ocb += 6) {
     int nout = d->out_c - ocb < 6 ? d->out_c - ocb : 6;
     const float *wb = w + (long)(ocb / 6) * wblock;
-    for (oh = 0; oh < d->out_h; oh++)
-      for (ow = 0; ow < d->out_w; ow += 16) {
-        float out[6][16];
-        int ncol = d->out_w - ow < 16 ? d->out_w - ow : 16;
-        tile(d, scratch, wb, out, oh, ow);
-        for (o = 0; o < nout; o++) {
-          float *yr = y + (long)(ocb + o) * plane + (long)oh * d->out_w + ow;
-          float bias = b && !d->accumulate ? b[ocb + o] : 0.0f;
-          store8(d, yr, out[o], bias, ncol < 8 ? ncol : 8);
-          store8(d, yr + 8, out[o] + 8, bias, ncol - 8);
-        }
+    if (flat_tiles < row_tiles)
+      for (q = 0; q < last; q += 16) {
+        tile(d, scratch, wb, row_off, col_off, out, q);
+        store_tile(d, y, b, ocb, nout, out, q, 16);
       }
+    else
+      for (oh = 0; oh < d->out_h; oh++)
+        for (ow = 0; ow < d->out_w; ow += 16) {
+          tile(d, scratch, wb, row_off, col_off, out, (long)oh * P + ow);
+          store_tile(d, y, b, ocb, nout, out, (long)oh * P + ow,
+                     d->out_w - ow < 16 ? d->out_w - ow : 16);
+        }
   }
 }
