@@ -10,10 +10,11 @@ The raw directory holds, all written by run.sh:
                         buffer the size of each model's weights ("weights:<model>")
   info-<model>.txt      `reelc info SPEC`: per-layer MACs and params, "weights: N bytes"
   spec-<model>.txt      the spec's path
-  reel-<target>.jsonl   time_model.c, one line per model (and per forecaster's forecast)
-  torch.jsonl           torch_bench.py: every spec, and the bare cells
-  onednn.jsonl          onednn_bench.c with the library's best ISA; onednn-avx2.jsonl capped
-                        at AVX2 (DNNL_MAX_CPU_ISA=AVX2)
+  reel-<target>.rN.jsonl  time_model.c, one line per model (and per forecaster's forecast)
+  torch.rN.jsonl        torch_bench.py: every spec, and the bare cells
+  onednn.rN.jsonl       onednn_bench.c with the library's best ISA; onednn-avx2.rN.jsonl
+                        capped at AVX2 (DNNL_MAX_CPU_ISA=AVX2)
+  (N: the round; each measurement is reported from its best round)
 
 Derived numbers, per model and phase (a step, or one forecast frame):
   GFLOP/s          2 * MACs / median time; MACs from `reelc info` (the rows of the phase)
@@ -48,6 +49,28 @@ def read_jsonl(path):
         return None
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip().startswith("{")]
+
+
+# The fields that name a measurement; the rest (median_us, p10_us, ...) are its result.
+KEY_FIELDS = ("model", "cell", "what", "layout", "target")
+
+
+def read_rounds(raw, stem):
+    """The records of <stem>.r<N>.jsonl over all rounds N, each measurement
+    once: the round with the lowest median (records without one, such as
+    versions and errors, from the first round that has them)."""
+    best = {}
+    paths = sorted(glob.glob(os.path.join(raw, f"{stem}.r*.jsonl")))
+    if not paths:
+        return None
+    for path in paths:
+        for r in read_jsonl(path):
+            key = tuple(r.get(k) for k in KEY_FIELDS)
+            old = best.get(key)
+            if old is None or ("median_us" in r and ("median_us" not in old or
+                                                     r["median_us"] < old["median_us"])):
+                best[key] = r
+    return list(best.values())
 
 
 def read_meta(raw):
@@ -149,13 +172,12 @@ def main():
     # reel[target][(model, what)] = record (or {"error": ...})
     reel = {}
     for t in ("generic", "avx2"):
-        recs = read_jsonl(os.path.join(raw, f"reel-{t}.jsonl")) or []
+        recs = read_rounds(raw, f"reel-{t}") or []
         reel[t] = {}
         for r in recs:
             reel[t][(r["model"], r.get("what", "step"))] = r
-    torch_recs = read_jsonl(os.path.join(raw, "torch.jsonl"))
-    dnnl = {"native": read_jsonl(os.path.join(raw, "onednn.jsonl")),
-            "avx2": read_jsonl(os.path.join(raw, "onednn-avx2.jsonl"))}
+    torch_recs = read_rounds(raw, "torch")
+    dnnl = {"native": read_rounds(raw, "onednn"), "avx2": read_rounds(raw, "onednn-avx2")}
 
     models = {}
     for path in sorted(glob.glob(os.path.join(raw, "info-*.txt"))):
@@ -220,7 +242,10 @@ def main():
     w(f"Written by `make bench` (bench/run.sh) on {meta['date']}. Every number below is from "
       f"this machine, one core (`taskset -c {meta['pinned_cpu'] or '(unpinned)'}`), one thread, "
       f"batch 1, float32; times are the **median** per step over many steps after a warm-up "
-      f"(about {meta['seconds']} s of timed steps per measurement; p10/p90 at the end).")
+      f"(about {meta['seconds']} s of timed steps per measurement; p10/p90 at the end). "
+      f"Every reel, PyTorch and oneDNN measurement ran in {meta['rounds']} rounds, one after "
+      f"the other, and each shows its best round's median: slow phases of a shared machine "
+      f"then fall on reel and the peers alike (reel's generic target: one round).")
     w("")
     busy = re.search(rf"\bcpu{meta['pinned_cpu']} (\d+)%", meta["busy_before"])
     if busy and int(busy.group(1)) > 10:

@@ -14,7 +14,13 @@
 #
 # Environment (all optional):
 #   BENCH_CPU      core to pin to (default 1)
-#   BENCH_SECONDS  timed seconds per measurement (default 2)
+#   BENCH_SECONDS  timed seconds per measurement and round (default 1)
+#   BENCH_ROUNDS   rounds (default 3): every reel, PyTorch and oneDNN timing is
+#                  repeated this many times, the rounds one after the other, and
+#                  the report takes each one's best median.  On a shared or
+#                  virtual machine, slow phases last seconds: rounds spread them
+#                  over reel and the peers alike instead of letting one phase
+#                  land on one side of a ratio.
 #   BENCH_CFLAGS_GENERIC  flags for models built for --target generic
 #                  (default -O2: portable C, as `reelc --help` says to build it)
 #   BENCH_CFLAGS_AVX2     flags for --target avx2 (default -O2 -mavx2 -mfma)
@@ -26,7 +32,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 CPU=${BENCH_CPU:-1}
-SECS=${BENCH_SECONDS:-2}
+SECS=${BENCH_SECONDS:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 CC=${CC:-cc}
 CFLAGS_generic=${BENCH_CFLAGS_GENERIC:--O2}
 CFLAGS_avx2=${BENCH_CFLAGS_AVX2:--O2 -mavx2 -mfma}
@@ -120,6 +127,7 @@ L1=$(cache_bytes 1 Data); L2=$(cache_bytes 2 Unified); L3=$(cache_bytes 3 Unifie
   echo "reelc=$($REELC --version 2>&1 | head -n 1)"
   echo "targets=$TARGETS"
   echo "seconds=$SECS"
+  echo "rounds=$ROUNDS"
   echo "have_torch=$HAVE_TORCH"
   echo "have_onednn=$HAVE_DNNL"
 } >"$RAW/meta.txt"
@@ -180,31 +188,38 @@ for m in $models; do # each model's weights, for its roofline
 done
 $PIN "$B/bandwidth" --seconds 0.5 $sizes >"$RAW/bandwidth.jsonl"
 
-for t in $TARGETS; do
-  for m in $models; do
-    [ -x "$B/$t/$m/time_model" ] || continue
-    say "reel $t: $m"
-    $PIN "$B/$t/$m/time_model" "$SECS" >>"$RAW/reel-$t.jsonl" ||
-      printf '{"model": "%s", "target": "%s", "error": "run failed"}\n' "$m" "$t" \
-        >>"$RAW/reel-$t.jsonl"
+# Rounds: reel, then PyTorch, then oneDNN, ROUNDS times over (see BENCH_ROUNDS).
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  for t in $TARGETS; do
+    # the portable target is for reference, not the targets: one round
+    [ "$r" -eq 1 ] || [ "$t" != generic ] || [ "$TARGETS" = generic ] || continue
+    for m in $models; do
+      [ -x "$B/$t/$m/time_model" ] || continue
+      say "round $r/$ROUNDS: reel $t: $m"
+      $PIN "$B/$t/$m/time_model" "$SECS" >>"$RAW/reel-$t.r$r.jsonl" ||
+        printf '{"model": "%s", "target": "%s", "error": "run failed"}\n' "$m" "$t" \
+          >>"$RAW/reel-$t.r$r.jsonl"
+    done
   done
+
+  if [ "$HAVE_TORCH" = 1 ]; then
+    say "round $r/$ROUNDS: PyTorch: every spec and the cells"
+    specs_list=""
+    for m in $models; do specs_list="$specs_list $(cat "$RAW/spec-$m.txt")"; done
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PIN "$PY" bench/torch_bench.py --seconds "$SECS" \
+      $specs_list >"$RAW/torch.r$r.jsonl" || say "warning: torch_bench.py failed"
+  fi
+
+  if [ "$HAVE_DNNL" = 1 ]; then
+    say "round $r/$ROUNDS: oneDNN: the cells, native ISA and AVX2 only"
+    OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" >"$RAW/onednn.r$r.jsonl" ||
+      say "warning: onednn_bench failed"
+    DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" \
+      >"$RAW/onednn-avx2.r$r.jsonl" || say "warning: onednn_bench (AVX2) failed"
+  fi
+  r=$((r + 1))
 done
-
-if [ "$HAVE_TORCH" = 1 ]; then
-  say "PyTorch: every spec and the cells"
-  specs_list=""
-  for m in $models; do specs_list="$specs_list $(cat "$RAW/spec-$m.txt")"; done
-  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PIN "$PY" bench/torch_bench.py --seconds "$SECS" \
-    $specs_list >"$RAW/torch.jsonl" || say "warning: torch_bench.py failed"
-fi
-
-if [ "$HAVE_DNNL" = 1 ]; then
-  say "oneDNN: the cells, native ISA and AVX2 only"
-  OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" >"$RAW/onednn.jsonl" ||
-    say "warning: onednn_bench failed"
-  DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" \
-    >"$RAW/onednn-avx2.jsonl" || say "warning: onednn_bench (AVX2) failed"
-fi
 
 echo "busy_after=$(busy)" >>"$RAW/meta.txt"
 # The table needs only a plain python3 (and python3-yaml to split a forecaster's phases).
