@@ -70,7 +70,7 @@ void dump_program(FILE *f, const Program *p) {
     for (int i = 0; i < MAX_ARGS; i++)
       if (call->arg[i] >= 0)
         fprintf(f, " v%d", call->arg[i]);
-      else if (i < 3 && (call->op <= K_GEMV_CAT2 || call->op == K_CONV2D))
+      else if (i < 3 && (call->op <= K_GEMV_CAT2 || call->op == K_CONV2D || call->op == K_CONV2D_WINOGRAD))
         fprintf(f, " -");
     fprintf(f, "  [%d %d %d]  # %s\n", call->dim[0], call->dim[1], call->dim[2],
             call->layer < 0 ? "(forecast feedback)" : p->g->layer[call->layer].name);

@@ -29,6 +29,7 @@ static const struct {
     [K_CONVGRU_RESET] = {"reel_convgru_reset", "reel_cells"},
     [K_CONVGRU_UPDATE] = {"reel_convgru_update", "reel_cells"},
     [K_CONV2D] = {"reel_f32_conv2d", "reel_conv"},
+    [K_CONV2D_WINOGRAD] = {"reel_f32_conv2d_winograd", "reel_conv_winograd"},
     [K_MAXPOOL] = {"reel_f32_maxpool2d", "reel_conv"},
     [K_AVGPOOL] = {"reel_f32_avgpool2d", "reel_conv"},
     [K_GLOBAL_AVGPOOL] = {"reel_f32_global_avgpool", "reel_conv"},
@@ -205,7 +206,7 @@ static void emit_desc(Emitter *e, Buf *b, int c) {
     if (e->desc[k] && strcmp(e->desc[k], name) == 0)
       name = arena_printf(e->a, "%s_geom%d", e->p->v[call->arg[0]].name, n++), k = -1;
   e->desc[c] = name;
-  if (call->op == K_CONV2D) {
+  if (call->op == K_CONV2D || call->op == K_CONV2D_WINOGRAD) {
     buf_printf(b, "static const reel_conv2d_desc %s = {\n"
                   "    .in_c0 = %d, .in_c1 = %d, .in_h = %d, .in_w = %d, .out_c = %d, .out_h = %d, .out_w = %d,\n"
                   "    .k_h = %d, .k_w = %d, .stride_h = %d, .stride_w = %d, .pad_top = %d, .pad_left = %d,\n"
@@ -292,6 +293,7 @@ static void emit_call(Emitter *e, Buf *b, int ci, const char *indent) {
                ref(e, a[2]), indent, ref(e, a[3]), ref(e, a[4]), ref(e, a[5]), c->dim[0]);
     break;
   case K_CONV2D:
+  case K_CONV2D_WINOGRAD:
     buf_printf(b, "%s(&%s, %s, %s, %s,\n%s    %s, %s%s%s);\n", fn, e->desc[ci], ref(e, a[0]),
                ref(e, a[1]), ref(e, a[2]), indent, ref(e, a[3]), ref(e, a[4]), c->avx2 ? ", " : "",
                c->avx2 ? ref(e, a[5]) : "");
@@ -460,7 +462,8 @@ static void emit_source(Emitter *e, Buf *b) {
                  (long long)p->v[i].offset);
   bool any = false;
   for (int c = 0; c < p->nc; c++)
-    if (p->call[c].op == K_CONV2D || p->call[c].op == K_MAXPOOL || p->call[c].op == K_AVGPOOL) {
+    if (p->call[c].op == K_CONV2D || p->call[c].op == K_CONV2D_WINOGRAD ||
+        p->call[c].op == K_MAXPOOL || p->call[c].op == K_AVGPOOL) {
       if (!any)
         buf_printf(b, "\n/* Convolution and pooling geometry. */\n");
       any = true;

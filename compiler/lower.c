@@ -44,7 +44,7 @@ const char *const kernel_name[K_COUNT] = {
     "global_avgpool", "channel_affine", "add2", "copy", "pixel_shuffle", "pixel_unshuffle",
     "convgru_reset", "convgru_update", "lstm_step", "gru_step", "window_push", "window_gather",
     "window_max", "window_mean", "attention_dot", "attention_additive", "attention_apply",
-    "tpool_fold", "tpool_read", "tpool_first",
+    "tpool_fold", "tpool_read", "tpool_first", "conv2d_winograd",
 };
 
 typedef struct {
@@ -398,26 +398,51 @@ static int64_t conv_scratch_avx2(const Geom *g) {
   return (int64_t)(g->in_c0 + g->in_c1) * w->sh * w->sw * rows * cols + 16;
 }
 
+/* 3x3 convs with enough channels on both sides run as Winograd
+ * F(2x2, 3x3) (reel_conv_winograd_avx2.c): 2.25x fewer FMAs, for input
+ * and output transforms whose cost per FMA saved falls as channels grow. */
+static bool conv_fits_winograd(const Geom *g) {
+  const Window *w = &g->win;
+  return w->kh == 3 && w->kw == 3 && w->sh == 1 && w->sw == 1 && w->dh == 1 && w->dw == 1 &&
+         g->groups <= 1 && !g->accumulate && g->in_c0 + g->in_c1 >= WINOGRAD_MIN_IN_C &&
+         g->out_c >= WINOGRAD_MIN_OUT_C;
+}
+
+/* Floats of the Winograd conv's scratch, as reel_conv2d_winograd_scratch_avx2
+ * counts them: the input split into even and odd columns, one band of
+ * tile rows' transformed input, and its products for 6 output channels. */
+static int64_t conv_scratch_winograd(const Geom *g) {
+  int64_t in_c = g->in_c0 + g->in_c1, tiles_h = (g->out_h + 1) / 2, tiles_w = (g->out_w + 1) / 2;
+  int64_t band = tiles_w < 64 ? 64 / tiles_w : 1;
+  if (band > tiles_h)
+    band = tiles_h;
+  int64_t band_pad = (band * tiles_w + 15) / 16 * 16;
+  return 2 * in_c * (2 * tiles_h + 2) * (tiles_w + 9) + 16 * in_c * band_pad + 96 * band_pad;
+}
+
 /* A conv call y (+)= conv([x0; x1]) + b, its weights given in PyTorch's
  * layout (NULL when unbound) and stored as the chosen kernel reads them. */
 static Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *wt, int b,
                        int y, int x0, int x1, Geom geom) {
-  int groups = geom.groups ? geom.groups : 1;
-  int64_t taps = (int64_t)(geom.in_c0 + geom.in_c1) / groups * geom.win.kh * geom.win.kw;
-  bool avx2 = lw->avx2 && conv_fits_avx2(&geom);
-  int64_t size = avx2 ? (int64_t)(geom.out_c + CONV_OC_BLOCK - 1) / CONV_OC_BLOCK * CONV_OC_BLOCK * taps
-                      : geom.out_c * taps;
+  int groups = geom.groups ? geom.groups : 1, in_c = geom.in_c0 + geom.in_c1;
+  int64_t taps = (int64_t)in_c / groups * geom.win.kh * geom.win.kw;
+  bool avx2 = lw->avx2 && conv_fits_avx2(&geom), wino = avx2 && conv_fits_winograd(&geom);
+  int64_t blocks = (int64_t)(geom.out_c + CONV_OC_BLOCK - 1) / CONV_OC_BLOCK * CONV_OC_BLOCK;
+  int64_t size = wino ? blocks * 16 * in_c : avx2 ? blocks * taps : geom.out_c * taps;
   int w = add_value(lw, V_WEIGHT, li, size, wname);
   float *wd = weight_data(lw, w, wt != NULL);
-  if (wd && avx2)
-    pack_conv_avx2(wd, wt, geom.out_c, geom.in_c0 + geom.in_c1, geom.win.kh, geom.win.kw);
+  if (wd && wino)
+    pack_conv_winograd(wd, wt, geom.out_c, in_c);
+  else if (wd && avx2)
+    pack_conv_avx2(wd, wt, geom.out_c, in_c, geom.win.kh, geom.win.kw);
   else if (wd)
     memcpy(wd, wt, (size_t)size * sizeof *wd);
   int scratch = -1;
-  if (avx2) /* the zero-bordered input */
-    scratch = add_value(lw, V_TRANSIENT, li, conv_scratch_avx2(&geom),
+  if (avx2) /* the zero-bordered input, and Winograd's transforms */
+    scratch = add_value(lw, V_TRANSIENT, li, wino ? conv_scratch_winograd(&geom) : conv_scratch_avx2(&geom),
                         arena_printf(lw->a, "%s_padded", wname));
-  Call *c = add_call(lw, K_CONV2D, li, sub, (int[]){y, w, b, x0, x1, scratch}, 6);
+  Call *c = add_call(lw, wino ? K_CONV2D_WINOGRAD : K_CONV2D, li, sub,
+                     (int[]){y, w, b, x0, x1, scratch}, 6);
   c->geom = geom;
   c->avx2 = avx2;
   return c;

@@ -70,3 +70,26 @@ void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int
       out[((int64_t)(o / CONV_OC_BLOCK) * taps + t) * CONV_OC_BLOCK + o % CONV_OC_BLOCK] =
           w[(int64_t)o * taps + t];
 }
+
+/* Conv weights (out_c, in_c, 3, 3) -> Winograd F(2x2, 3x3)'s U = G g G^T
+ * per filter, [out_c/B][16][in_c][B], B = CONV_OC_BLOCK, computed in double;
+ * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].  The caller zeroes the
+ * padding channels of the last block. */
+void pack_conv_winograd(float *out, const float *w, int out_c, int in_c) {
+  static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  for (int o = 0; o < out_c; o++)
+    for (int c = 0; c < in_c; c++) {
+      const float *g = w + ((int64_t)o * in_c + c) * 9;
+      double gg[4][3]; /* G g */
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++)
+          gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) { /* (G g) G^T, element xi of 16 */
+          double u = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
+          int xi = 4 * i + j;
+          out[(((int64_t)(o / CONV_OC_BLOCK) * 16 + xi) * in_c + c) * CONV_OC_BLOCK +
+              o % CONV_OC_BLOCK] = (float)u;
+        }
+    }
+}

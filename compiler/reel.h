@@ -284,6 +284,7 @@ typedef enum {
   K_ATTN_DOT, K_ATTN_ADDITIVE, /* attention scores */
   K_ATTN_APPLY, /* softmax, weighted sum of the values, the weights kept */
   K_TPOOL_FOLD, K_TPOOL_READ, K_TPOOL_FIRST, /* clip pools */
+  K_CONV2D_WINOGRAD, /* AVX2: a 3x3 stride-1 K_CONV2D by Winograd F(2x2, 3x3) */
   K_COUNT
 } KernelOp;
 
@@ -365,7 +366,14 @@ void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, co
  * weights, and its largest kernel side (REEL_CONV_AVX2_MAX_K). */
 #define CONV_OC_BLOCK 6
 #define CONV_AVX2_MAX_K 16
+/* The fewest input and output channels a 3x3 conv needs to run as
+ * Winograd F(2x2, 3x3) (reel_conv_winograd_avx2.c): below them, measured
+ * on 16x16 to 32x32 maps, its transforms cost what its 2.25x fewer FMAs
+ * save (32 -> 32: 0.94x of direct; 32 -> 64: 1.26x; 128 -> 256: 1.8x). */
+#define WINOGRAD_MIN_IN_C 32
+#define WINOGRAD_MIN_OUT_C 64
 void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw);
+void pack_conv_winograd(float *out, const float *w, int out_c, int in_c);
 
 /* ---- plan.c: arena offsets from lifetimes ---- */
 bool plan_memory(Program *p, bool reuse);

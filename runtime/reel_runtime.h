@@ -186,4 +186,13 @@ long reel_conv2d_scratch_avx2(const reel_conv2d_desc *d);
 void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
                           const float *x0, const float *x1, float *scratch);
 
+/* reel_conv_winograd_avx2.c: 3x3, stride 1, dilation 1, one group, not
+ * accumulate, by Winograd F(2x2, 3x3); weights transformed,
+ * [out_c/6][16][in_c][6]; scratch of reel_conv2d_winograd_scratch_avx2(d)
+ * floats. */
+long reel_conv2d_winograd_scratch_avx2(const reel_conv2d_desc *d);
+void reel_f32_conv2d_winograd_avx2(const reel_conv2d_desc *d, float *y, const float *u,
+                                   const float *b, const float *x0, const float *x1,
+                                   float *scratch);
+
 #endif

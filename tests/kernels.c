@@ -190,6 +190,44 @@ static void conv(void) {
   printf("conv2d %g\nconv2d_strided %g\n", err, err_s);
 }
 
+/* Winograd F(2x2, 3x3) against the generic direct conv: odd and even map
+ * sizes (tiles cut by the border), bands of one and of several tile rows,
+ * rows of tiles that cross a block of 16, channel counts around the blocks
+ * of 6, every activation. */
+static void conv_winograd(void) {
+  double err = 0;
+  for (int trial = 0; trial < 40; trial++) {
+    reel_conv2d_desc d = {0};
+    d.in_c0 = 1 + (trial * 7) % 19;
+    d.in_c1 = trial % 3 ? (trial * 5) % 17 : 0;
+    d.in_h = 1 + (trial * 5) % 23;
+    d.in_w = 1 + (trial * 13) % 150;
+    d.k_h = d.k_w = 3;
+    d.stride_h = d.stride_w = d.dil_h = d.dil_w = d.groups = 1;
+    d.pad_top = trial % 2;
+    d.pad_left = (trial / 2) % 2;
+    d.out_h = conv_out(d.in_h, d.pad_top + (trial / 4) % 2, 3, 1, 1);
+    d.out_w = conv_out(d.in_w, d.pad_left + (trial / 8) % 2, 3, 1, 1);
+    if (d.out_h < 1 || d.out_w < 1)
+      continue;
+    d.out_c = 1 + (trial * 3) % 20;
+    d.act = trial % (REEL_ACT_TANH + 1);
+    d.slope = 0.1f;
+    int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;
+    float *w = rnd((size_t)d.out_c * in_c * 9), *b = rnd(d.out_c);
+    float *x0 = rnd((size_t)d.in_c0 * d.in_h * d.in_w), *x1 = rnd((size_t)d.in_c1 * d.in_h * d.in_w + 1);
+    float *u = calloc((size_t)(d.out_c + CONV_OC_BLOCK - 1) / CONV_OC_BLOCK * CONV_OC_BLOCK * 16 * in_c, 4);
+    float *y0 = malloc((size_t)n * 4), *y1 = malloc((size_t)n * 4);
+    float *s = malloc((size_t)reel_conv2d_winograd_scratch_avx2(&d) * 4);
+    pack_conv_winograd(u, w, d.out_c, in_c);
+    reel_f32_conv2d_generic(&d, y0, w, trial % 5 ? b : NULL, x0, d.in_c1 ? x1 : NULL);
+    reel_f32_conv2d_winograd_avx2(&d, y1, u, trial % 5 ? b : NULL, x0, d.in_c1 ? x1 : NULL, s);
+    err = fmax(err, maxdiff(y0, y1, n));
+    free(w), free(b), free(x0), free(x1), free(u), free(y0), free(y1), free(s);
+  }
+  printf("conv2d_winograd %g\n", err);
+}
+
 static void pointwise(void) {
   double er = 0, es = 0, et = 0, ec = 0, ep = 0, eg = 0;
   for (int a = 0; a < NS; a++) {
@@ -240,6 +278,7 @@ int main(void) {
   gemv();
   lstm_gru();
   conv();
+  conv_winograd();
   pointwise();
   vmath();
   return 0;
