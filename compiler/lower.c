@@ -31,6 +31,8 @@
  *   GRU_STEP   h scratch W b x                   dim: nx hidden
  *   CONV2D     y W b x0 x1 scratch  (one group, kernel sides up to 16;
  *              weights [out_c/6][in_c][kh][kw][6]; other convs stay generic)
+ *   CONV2D_WINOGRAD  the same arguments, for 3x3 stride-1 convs with enough
+ *              channels; weights G g G^T, [out_c/6][16][in_c][6]
  */
 #include <math.h>
 #include <string.h>
