@@ -159,12 +159,6 @@ static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, co
     tile_kw(d, pad, w, row_off, col_off, out, q, d->k_w, 0);
 }
 
-/* The first n lanes of 8 (0 <= n <= 8) as a maskload/maskstore mask. */
-static __m256i lanes(int n) {
-  static const int ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i *)(const void *)(ones_then_zeros + 8 - n));
-}
-
 /* y[0..n) = act(acc + (accumulate ? y : bias)) for n <= 8 columns; reads
  * acc[0..n) only. */
 static void store8(const reel_conv2d_desc *d, float *y, const float *acc, float bias, int n) {
@@ -173,7 +167,7 @@ static void store8(const reel_conv2d_desc *d, float *y, const float *acc, float 
     v = _mm256_add_ps(v, d->accumulate ? _mm256_loadu_ps(y) : _mm256_set1_ps(bias));
     _mm256_storeu_ps(y, reel_activate_avx2(d->act, d->slope, v));
   } else if (n > 0) {
-    __m256i m = lanes(n);
+    __m256i m = reel_lanes_avx2(n);
     __m256 v = _mm256_maskload_ps(acc, m);
     v = _mm256_add_ps(v, d->accumulate ? _mm256_maskload_ps(y, m) : _mm256_set1_ps(bias));
     _mm256_maskstore_ps(y, m, reel_activate_avx2(d->act, d->slope, v));

@@ -82,21 +82,15 @@ static void split_input(const reel_conv2d_desc *d, const Wino *g, const float *x
   }
 }
 
-/* The first n lanes of 8 (0 <= n <= 8) as a maskstore mask. */
-static __m256i lanes(int n) {
-  static const int ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i *)(const void *)(ones_then_zeros + 8 - n));
-}
-
 /* The first n lanes of x to tiles t.. of xi's V (whose blocks of 16 tiles
  * are block floats apart), split where the run crosses into the next block. */
 static void store_tiles(float *v_xi, long block, int t, int n, __m256 x) {
   int first = 16 - t % 16 < n ? 16 - t % 16 : n;
-  _mm256_maskstore_ps(v_xi + t / 16 * block + t % 16, lanes(first), x);
+  _mm256_maskstore_ps(v_xi + t / 16 * block + t % 16, reel_lanes_avx2(first), x);
   if (n > first) { /* lanes first.. to the start of the next block */
     __m256i shift = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(first));
     t += first;
-    _mm256_maskstore_ps(v_xi + t / 16 * block, lanes(n - first), _mm256_permutevar8x32_ps(x, shift));
+    _mm256_maskstore_ps(v_xi + t / 16 * block, reel_lanes_avx2(n - first), _mm256_permutevar8x32_ps(x, shift));
   }
 }
 

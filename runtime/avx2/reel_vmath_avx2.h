@@ -1,5 +1,5 @@
 /* Helpers shared by the AVX2 kernels: loads and stores of a last, partial
- * vector, and vector exp, sigmoid and tanh (8 floats at a time).
+ * vector and its lane mask, and vector exp, sigmoid and tanh (8 floats at a time).
  *
  * exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a
  * degree-6 polynomial for e^r (Cephes' expf coefficients) and 2^n built in
@@ -33,6 +33,12 @@ static __inline void reel_store_part_avx2(float *p, __m256 v, int n) {
   }
   _mm256_storeu_ps(tmp, v);
   memcpy(p, tmp, (size_t)n * sizeof *p);
+}
+
+/* The first n lanes of 8 (0 <= n <= 8) as a maskload/maskstore mask. */
+static __inline __m256i reel_lanes_avx2(int n) {
+  static const int ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256((const __m256i *)(const void *)(ones_then_zeros + 8 - n));
 }
 
 static __inline __m256 reel_exp_avx2(__m256 x) {
