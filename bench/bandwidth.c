@@ -13,12 +13,15 @@
 ** per iteration as eight 32-byte loads, each folded into its own running
 ** integer XOR (vpxor has latency 1 and runs on three or four ports, so the
 ** XORs never become the bottleneck, unlike FP adds or FMAs).  Nothing is
-** written back.  The loop runs twice: as is, and with a software prefetch
-** of every line PREFETCH_AHEAD bytes ahead (beyond L2 the hardware
+** written back.  The loop runs three ways: as is; with a software
+** prefetch of every line PREFETCH_AHEAD bytes ahead (beyond L2 the hardware
 ** prefetchers alone can leave bandwidth unused, and a kernel could
-** prefetch too).  The better of the two is
-** the bound a kernel that streams weights cannot beat: the bandwidth
-** roofline of a batch-1 LSTM/GRU step.
+** prefetch too); and front to back then back to front in turn, so each
+** pass starts on what the previous one read last, still in the caches
+** when the buffer is larger than them (reel's LSTM/GRU steps alternate
+** their order so).  The best of the three is the bound a kernel that
+** streams weights cannot beat: the bandwidth roofline of a batch-1
+** LSTM/GRU step.
 **
 ** Each size is measured in repetitions of about 2 ms (at least one pass);
 ** the best rate is reported (the least disturbed repetition) with the
@@ -43,20 +46,27 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Read `bytes` (a multiple of 256) from p, `passes` times, prefetching
-** ahead or not; returns a value that depends on every byte so the loads
-** cannot be dropped.  (A prefetch past the end is harmless: prefetches
-** never fault.) */
-static long long read_passes(const void *p, size_t bytes, long passes, int prefetch)
+enum { PLAIN, PREFETCH, ALTERNATE, MODES };
+static const char *const mode_name[MODES] = {"plain", "prefetch", "alternate"};
+
+/* Read `bytes` (a multiple of 256) from p, `passes` times, the way `mode`
+** says; returns a value that depends on every byte so the loads cannot be
+** dropped.  (A prefetch past the end is harmless: prefetches never
+** fault.) */
+static long long read_passes(const void *p, size_t bytes, long passes, int mode)
 {
+    static long backwards; /* ALTERNATE: flips every pass, across calls */
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     __m256i a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     long long out[4];
     long k;
     for (k = 0; k < passes; k++) {
-        const __m256i *q = (const __m256i *)p, *end = q + bytes / 32;
-        for (; q < end; q += 8) {
-            if (prefetch) {
+        const __m256i *base = (const __m256i *)p;
+        size_t n = bytes / 32, i;
+        int down = mode == ALTERNATE && (backwards ^= 1);
+        for (i = 0; i < n; i += 8) {
+            const __m256i *q = base + (down ? n - 8 - i : i);
+            if (mode == PREFETCH) {
                 const char *ahead = (const char *)q + PREFETCH_AHEAD;
                 _mm_prefetch(ahead, _MM_HINT_T0);
                 _mm_prefetch(ahead + 64, _MM_HINT_T0);
@@ -98,8 +108,8 @@ static size_t parse_size(const char *s)
     return *end ? 0 : (size_t)v;
 }
 
-/* Best and median GB/s of repeated reads of buf, with or without prefetch. */
-static void time_reads(const unsigned char *buf, size_t bytes, double seconds, int prefetch,
+/* Best and median GB/s of repeated reads of buf, the way `mode` says. */
+static void time_reads(const unsigned char *buf, size_t bytes, double seconds, int mode,
                        double *best, double *median, long long *sink)
 {
     static double rate[MAX_REPS];
@@ -110,7 +120,7 @@ static void time_reads(const unsigned char *buf, size_t bytes, double seconds, i
     t0 = now();
     passes = 0;
     do {
-        *sink ^= read_passes(buf, bytes, 1, prefetch);
+        *sink ^= read_passes(buf, bytes, 1, mode);
         passes++;
     } while ((dt = now() - t0) < 0.05);
     pass_s = dt / (double)passes;
@@ -122,7 +132,7 @@ static void time_reads(const unsigned char *buf, size_t bytes, double seconds, i
     if (reps > MAX_REPS) reps = MAX_REPS;
     for (r = 0; r < reps; r++) {
         t = now();
-        *sink ^= read_passes(buf, bytes, passes, prefetch);
+        *sink ^= read_passes(buf, bytes, passes, mode);
         dt = now() - t;
         rate[r] = (double)bytes * (double)passes / dt * 1e-9;
     }
@@ -133,11 +143,11 @@ static void time_reads(const unsigned char *buf, size_t bytes, double seconds, i
 
 static void measure(const char *label, size_t bytes, double seconds)
 {
-    double best[2], median[2];
+    double best[MODES], median[MODES];
     long long sink = 0;
     unsigned char *buf;
     void *mem;
-    int pf;
+    int mode, top = PLAIN;
 
     bytes = (bytes + 255) / 256 * 256; /* whole loop iterations */
     if (posix_memalign(&mem, 64, bytes) != 0) {
@@ -146,12 +156,15 @@ static void measure(const char *label, size_t bytes, double seconds)
     }
     buf = mem;
     memset(buf, 0x5a, bytes);
-    for (pf = 0; pf < 2; pf++)
-        time_reads(buf, bytes, seconds / 2, pf, &best[pf], &median[pf], &sink);
-    pf = best[1] > best[0];
+    for (mode = 0; mode < MODES; mode++) {
+        time_reads(buf, bytes, seconds / MODES, mode, &best[mode], &median[mode], &sink);
+        if (best[mode] > best[top]) top = mode;
+    }
     printf("{\"what\": \"bandwidth\", \"label\": \"%s\", \"bytes\": %zu, \"gbs\": %.2f, "
-           "\"median_gbs\": %.2f, \"plain_gbs\": %.2f, \"prefetch_gbs\": %.2f, \"sink\": %lld}\n",
-           label, bytes, best[pf], median[pf], best[0], best[1], sink & 1);
+           "\"median_gbs\": %.2f, \"mode\": \"%s\", \"plain_gbs\": %.2f, \"prefetch_gbs\": %.2f, "
+           "\"alternate_gbs\": %.2f, \"sink\": %lld}\n",
+           label, bytes, best[top], median[top], mode_name[top], best[PLAIN], best[PREFETCH],
+           best[ALTERNATE], sink & 1);
     fflush(stdout);
     free(buf);
 }

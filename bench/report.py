@@ -20,7 +20,8 @@ Derived numbers, per model and phase (a step, or one forecast frame):
   GFLOP/s          2 * MACs / median time; MACs from `reelc info` (the rows of the phase)
   % FMA peak       that rate over the measured AVX2 FMA peak
   % BW roofline    a batch-1 step reads every weight once: it cannot take less than
-                   weight bytes / the read bandwidth measured on a buffer of that size.  Shown
+                   weight bytes / the read bandwidth measured on a buffer of that size (the
+                   best of plain, prefetched and direction-alternating reads).  Shown
                    where that bound exceeds the compute bound (flops / FMA peak), i.e. for the
                    memory-bound recurrent cells; "-" (compute-bound) elsewhere.
   speed-up         peer time / reel time: above 1, reel is faster.
@@ -299,19 +300,25 @@ def main():
        f"256-bit FMA pipes would give 32 flops/cycle = {32 * fma['clock_ghz']:.1f} GFLOP/s."
        if fma.get("clock_ghz") else ""))
     w("")
-    w("Streaming read bandwidth (`bench/bandwidth.c`, 32-byte loads, best of the repetitions):")
+    w("Streaming read bandwidth (`bench/bandwidth.c`, 32-byte loads, best of the repetitions), "
+      "read three ways: front to back (plain), with software prefetch, and alternating front "
+      "to back with back to front (each pass starts on what the last one left in the caches, "
+      "as reel's LSTM/GRU steps do). The best way is the roofline:")
     w("")
-    w("| buffer | size | GB/s (best) | GB/s (median) |")
-    w("|---|---|---|---|")
+    w("| buffer | size | GB/s (best) | GB/s (median) | best way | plain | prefetch | alternate |")
+    w("|---|---|---|---|---|---|---|---|")
+
+    def bw_row(name, r):
+        ways = " | ".join(f"{r[k]:.1f}" if k in r else "-"
+                          for k in ("plain_gbs", "prefetch_gbs", "alternate_gbs"))
+        w(f"| {name} | {fmt_bytes(r['bytes'])} | {r['gbs']:.1f} | {r['median_gbs']:.1f} "
+          f"| {r.get('mode', '-')} | {ways} |")
     for label in ("L1", "L2", "L3", "DRAM"):
         if label in bw:
-            r = bw[label]
-            w(f"| {label} | {fmt_bytes(r['bytes'])} | {r['gbs']:.1f} | {r['median_gbs']:.1f} |")
+            bw_row(label, bw[label])
     for label, r in bw.items():
         if label.startswith("weights:"):
-            name = label.split(":", 1)[1]
-            w(f"| {name}'s weights ({level_of(r['bytes'], meta)}) | {fmt_bytes(r['bytes'])} "
-              f"| {r['gbs']:.1f} | {r['median_gbs']:.1f} |")
+            bw_row(f"{label.split(':', 1)[1]}'s weights ({level_of(r['bytes'], meta)})", r)
     w("")
 
     # ---- the targets -------------------------------------------------------------------------

@@ -60,6 +60,9 @@ typedef struct {
   Target target;
   const char *up;     /* model name upper-cased: macro prefix */
   const char **desc;  /* per call: the name of its static geometry, or NULL */
+  const char *parity; /* C expression that alternates 0/1 from step to step where
+                         the calls being emitted run: dense cells reverse their
+                         block order on odd steps to reuse what L2 still holds */
 } Emitter;
 
 static char *upper(Arena *a, const char *s) {
@@ -299,13 +302,14 @@ static void emit_call(Emitter *e, Buf *b, int ci, const char *indent) {
                c->avx2 ? ref(e, a[5]) : "");
     break;
   case K_LSTM_STEP:
-    buf_printf(b, "%s(%s, %s, %s,\n%s    %s, %s, %s, %d, %d,\n%s    %s, %s, %s);\n", fn,
+    buf_printf(b, "%s(%s, %s, %s,\n%s    %s, %s, %s, %d, %d,\n%s    %s, %s, %s, %s);\n", fn,
                ref(e, a[0]), ref(e, a[1]), ref(e, a[2]), indent, ref(e, a[3]), ref(e, a[4]),
-               ref(e, a[5]), c->dim[0], c->dim[1], indent, ref(e, a[6]), ref(e, a[7]), ref(e, a[8]));
+               ref(e, a[5]), c->dim[0], c->dim[1], indent, ref(e, a[6]), ref(e, a[7]), ref(e, a[8]),
+               e->parity);
     break;
   case K_GRU_STEP:
-    buf_printf(b, "%s(%s, %s, %s, %s,\n%s    %s, %d, %d);\n", fn, ref(e, a[0]), ref(e, a[1]),
-               ref(e, a[2]), ref(e, a[3]), indent, ref(e, a[4]), c->dim[0], c->dim[1]);
+    buf_printf(b, "%s(%s, %s, %s, %s,\n%s    %s, %d, %d, %s);\n", fn, ref(e, a[0]), ref(e, a[1]),
+               ref(e, a[2]), ref(e, a[3]), indent, ref(e, a[4]), c->dim[0], c->dim[1], e->parity);
     break;
   case K_MAXPOOL:
   case K_AVGPOOL:
@@ -486,6 +490,7 @@ static void emit_source(Emitter *e, Buf *b) {
   if (!uses(p, 0, p->step_end, 0, false) && p->out_value != 0)
     buf_printf(b, "  (void)in;\n");
   buf_printf(b, "  ctx->state.frames++; /* this frame included */\n");
+  e->parity = "(int)(ctx->state.frames & 1UL)";
   emit_calls(e, b, 0, p->step_end, "  ");
   buf_printf(b, "\n");
   if (g->clip)
@@ -556,8 +561,10 @@ static void emit_source(Emitter *e, Buf *b) {
           g->layer[v->layer].init_state < 0)
         buf_printf(b, "  memset(ctx->state.%s, 0, sizeof ctx->state.%s);\n", v->name, v->name);
     }
+    e->parity = "0";
     emit_calls(e, b, p->step_end, p->prologue_end, "  ");
     buf_printf(b, "  for (k = 0; k < %s_FORECAST_STEPS; k++) {\n", M);
+    e->parity = "(k & 1)";
     emit_calls(e, b, p->prologue_end, p->forecast_end, "    ");
     buf_printf(b, "    memcpy(out + (long)k * %s_FORECAST_SIZE, %s, sizeof(float) * %s_FORECAST_SIZE);\n",
                M, ref(e, p->forecast_value), M);
@@ -582,7 +589,7 @@ static bool copy_runtime(Arena *a, const char *dir, const char *name) {
 
 bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
   Emitter e = {a, p, p->g, t, upper(a, p->g->model),
-               arena_alloc(a, (size_t)(p->nc + 1) * sizeof(char *))};
+               arena_alloc(a, (size_t)(p->nc + 1) * sizeof(char *)), "0"};
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
     diag_error((Loc){dir, 0, 0}, "cannot create the output directory: %s", strerror(errno));
     return false;

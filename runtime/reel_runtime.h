@@ -165,12 +165,13 @@ void reel_f32_tanh_avx2(float *y, const float *x, int n);
 
 /* reel_cells_avx2.c: a whole LSTM or GRU step in one pass over its weights
  * (layouts in that file); scratch holds `hidden` floats.  The peephole
- * vectors may be NULL. */
+ * vectors may be NULL.  `reverse` (0 or 1) only orders the pass: alternate
+ * it from step to step. */
 void reel_lstm_step_avx2(float *h, float *c, float *scratch, const float *w, const float *b,
                          const float *x, int nx, int hidden, const float *wci, const float *wcf,
-                         const float *wco);
+                         const float *wco, int reverse);
 void reel_gru_step_avx2(float *h, float *scratch, const float *w, const float *b, const float *x,
-                        int nx, int hidden);
+                        int nx, int hidden, int reverse);
 void reel_lstm_cell_avx2(float *h, float *c, const float *gates, int n);
 void reel_lstm_peephole_cell_avx2(float *h, float *c, const float *gates, const float *wci,
                                   const float *wcf, const float *wco, int n);

@@ -91,7 +91,7 @@ static void lstm_gru(void) {
           reel_lstm_cell_generic(h0, c0, g, H);
         pack_lstm(wp, bp, wih, whh, bih, bhh, nx, H);
         reel_lstm_step_avx2(h1, c1, s, wp, bp, x, nx, H, peep ? pc[0] : NULL, peep ? pc[1] : NULL,
-                            peep ? pc[2] : NULL);
+                            peep ? pc[2] : NULL, (peep + c / 2) & 1);
         double e = fmax(maxdiff(h0, h1, H), maxdiff(c0, c1, H));
         if (peep)
           ep = fmax(ep, e);
@@ -107,7 +107,7 @@ static void lstm_gru(void) {
       reel_f32_gemv_generic(gh, whh, bhh, h0, 3 * H, H, REEL_ACT_NONE, 0.0f);
       reel_gru_cell_generic(h0, gi, gh, H);
       pack_gru(wp, bp, wih, whh, bih, bhh, nx, H);
-      reel_gru_step_avx2(h1, s, wp, bp, x, nx, H);
+      reel_gru_step_avx2(h1, s, wp, bp, x, nx, H, (c / 2) & 1);
       eg = fmax(eg, maxdiff(h0, h1, H));
       free(gi), free(gh), free(h0), free(h1), free(s), free(wp), free(bp);
       free(wih), free(whh), free(bih), free(bhh), free(x), free(pc[0]), free(pc[1]), free(pc[2]);
