@@ -390,16 +390,6 @@ static bool conv_fits_avx2(const Geom *g) {
   return g->groups <= 1 && g->win.kh <= CONV_AVX2_MAX_K && g->win.kw <= CONV_AVX2_MAX_K;
 }
 
-/* Floats of the AVX2 conv's scratch, as reel_conv2d_scratch_avx2 counts
- * them: per input channel, stride_h x stride_w phase planes of the grid
- * of output rows and columns plus the taps' reach, and one tile of slack. */
-static int64_t conv_scratch_avx2(const Geom *g) {
-  const Window *w = &g->win;
-  int64_t rows = g->out_h + (int64_t)(w->kh - 1) * w->dh / w->sh;
-  int64_t cols = g->out_w + (int64_t)(w->kw - 1) * w->dw / w->sw;
-  return (int64_t)(g->in_c0 + g->in_c1) * w->sh * w->sw * rows * cols + 16;
-}
-
 /* 3x3 convs with enough channels on both sides run as Winograd
  * F(2x2, 3x3) (reel_conv_winograd_avx2.c): 2.25x fewer FMAs, for input
  * and output transforms whose cost per FMA saved falls as channels grow. */
@@ -408,18 +398,6 @@ static bool conv_fits_winograd(const Geom *g) {
   return w->kh == 3 && w->kw == 3 && w->sh == 1 && w->sw == 1 && w->dh == 1 && w->dw == 1 &&
          g->groups <= 1 && !g->accumulate && g->in_c0 + g->in_c1 >= WINOGRAD_MIN_IN_C &&
          g->out_c >= WINOGRAD_MIN_OUT_C;
-}
-
-/* Floats of the Winograd conv's scratch, as reel_conv2d_winograd_scratch_avx2
- * counts them: the input split into even and odd columns, one band of
- * tile rows' transformed input, and its products for 6 output channels. */
-static int64_t conv_scratch_winograd(const Geom *g) {
-  int64_t in_c = g->in_c0 + g->in_c1, tiles_h = (g->out_h + 1) / 2, tiles_w = (g->out_w + 1) / 2;
-  int64_t band = tiles_w < 64 ? 64 / tiles_w : 1;
-  if (band > tiles_h)
-    band = tiles_h;
-  int64_t band_pad = (band * tiles_w + 15) / 16 * 16;
-  return 2 * in_c * (2 * tiles_h + 2) * (tiles_w + 9) + 16 * in_c * band_pad + 96 * band_pad;
 }
 
 /* A conv call y (+)= conv([x0; x1]) + b, its weights given in PyTorch's

@@ -1,5 +1,6 @@
 /* Weight layouts of the AVX2 kernels (runtime/avx2/ describes each), made
- * at compile time so the kernels stream their weights in reading order.
+ * at compile time so the kernels stream their weights in reading order,
+ * and the scratch sizes of the convs, which the memory plan reserves.
  * Each packer takes PyTorch's row-major layout; `out` is zeroed, so padding
  * rows, units and channels are zero. */
 #include <string.h>
@@ -92,4 +93,26 @@ void pack_conv_winograd(float *out, const float *w, int out_c, int in_c) {
               o % CONV_OC_BLOCK] = (float)u;
         }
     }
+}
+
+/* Floats of the AVX2 conv's scratch, as reel_conv2d_scratch_avx2 counts
+ * them: per input channel, stride_h x stride_w phase planes of the grid
+ * of output rows and columns plus the taps' reach, and one tile of slack. */
+int64_t conv_scratch_avx2(const Geom *g) {
+  const Window *w = &g->win;
+  int64_t rows = g->out_h + (int64_t)(w->kh - 1) * w->dh / w->sh;
+  int64_t cols = g->out_w + (int64_t)(w->kw - 1) * w->dw / w->sw;
+  return (int64_t)(g->in_c0 + g->in_c1) * w->sh * w->sw * rows * cols + 16;
+}
+
+/* Floats of the Winograd conv's scratch, as reel_conv2d_winograd_scratch_avx2
+ * counts them: the input split into even and odd columns, one band of
+ * tile rows' transformed input, and its products for 6 output channels. */
+int64_t conv_scratch_winograd(const Geom *g) {
+  int64_t in_c = g->in_c0 + g->in_c1, tiles_h = (g->out_h + 1) / 2, tiles_w = (g->out_w + 1) / 2;
+  int64_t band = tiles_w < 64 ? 64 / tiles_w : 1;
+  if (band > tiles_h)
+    band = tiles_h;
+  int64_t band_pad = (band * tiles_w + 15) / 16 * 16;
+  return 2 * in_c * (2 * tiles_h + 2) * (tiles_w + 9) + 16 * (in_c * band_pad + 16) + 96 * band_pad;
 }

@@ -354,7 +354,7 @@ typedef enum { TARGET_GENERIC, TARGET_AVX2 } Target;
 extern const char *const kernel_name[K_COUNT];
 Program *lower(Arena *a, const Graph *g, Target t);
 
-/* ---- pack.c: the AVX2 kernels' weight layouts ---- */
+/* ---- pack.c: the AVX2 kernels' weight layouts and conv scratch ---- */
 int64_t round8(int64_t n);
 void pack_panels8(float *out, const float *w, int rows, int cols);
 void pack_panels8_cat2(float *out, const float *a, int na, const float *b, int nb, int rows);
@@ -374,6 +374,11 @@ void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, co
 #define WINOGRAD_MIN_OUT_C 64
 void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw);
 void pack_conv_winograd(float *out, const float *w, int out_c, int in_c);
+/* Floats of scratch the AVX2 direct and Winograd convs use: what
+ * reel_conv2d_scratch_avx2 and reel_conv2d_winograd_scratch_avx2 return
+ * for the same geometry (tests/kernels.c checks they agree). */
+int64_t conv_scratch_avx2(const Geom *g);
+int64_t conv_scratch_winograd(const Geom *g);
 
 /* ---- plan.c: arena offsets from lifetimes ---- */
 bool plan_memory(Program *p, bool reuse);

@@ -34,6 +34,7 @@
 typedef struct {
   int in_c, tiles_h, tiles_w;
   int band, band_pad; /* tile rows per band; its tiles rounded up to 16 */
+  long v_xi;          /* floats from one transform element's V to the next */
   int rows, half;     /* padded rows; columns per plane */
   long plane;         /* floats in one column plane */
 } Wino;
@@ -47,6 +48,9 @@ static Wino geometry(const reel_conv2d_desc *d) {
   if (g.band > g.tiles_h)
     g.band = g.tiles_h;
   g.band_pad = (g.band * g.tiles_w + 15) / 16 * 16;
+  /* + 16: step 2 stores to all 16 at once; a power-of-two distance would
+   * put them in one L1 set, more than its ways */
+  g.v_xi = (long)g.in_c * g.band_pad + 16;
   g.rows = 2 * g.tiles_h + 2;
   g.half = g.tiles_w + 1 + 8; /* + 8: a vector of 8 tiles may read past the row */
   g.plane = (long)g.rows * g.half;
@@ -57,27 +61,41 @@ static Wino geometry(const reel_conv2d_desc *d) {
  * output channels. */
 long reel_conv2d_winograd_scratch_avx2(const reel_conv2d_desc *d) {
   Wino g = geometry(d);
-  return 2L * g.in_c * g.plane + 16L * g.in_c * g.band_pad + 16L * 6 * g.band_pad;
+  return 2L * g.in_c * g.plane + 16L * g.v_xi + 16L * 6 * g.band_pad;
 }
 
 /* Step 1: padded column c of input channel ch goes to plane 2 ch + c % 2,
- * at column c / 2. */
+ * at column c / 2: 16 columns at a time, split into their even and odd
+ * ones by two shuffles. */
+static void split_row(const float *s, int n, int c, float *even, float *odd) {
+  int i = 0;
+  for (; i < n && c % 2; i++, c++) /* to an even padded column */
+    odd[c / 2] = s[i];
+  for (; i + 16 <= n; i += 16, c += 16) {
+    __m256 a = _mm256_loadu_ps(s + i), b = _mm256_loadu_ps(s + i + 8);
+    /* shuffle: [a0 a2 b0 b2 | a4 a6 b4 b6]; the permute orders the 64-bit pairs */
+    _mm256_storeu_ps(even + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                       _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8)));
+    _mm256_storeu_ps(odd + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                      _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8)));
+  }
+  for (; i < n; i++, c++)
+    (c % 2 ? odd : even)[c / 2] = s[i];
+}
+
 static void split_input(const reel_conv2d_desc *d, const Wino *g, const float *x0,
                         const float *x1, float *pad) {
-  int ch, r, i;
+  int ch, r;
   memset(pad, 0, (size_t)(2L * g->in_c * g->plane) * sizeof *pad);
   for (ch = 0; ch < g->in_c; ch++) {
     const float *src = ch < d->in_c0 ? x0 + (long)ch * d->in_h * d->in_w
                                      : x1 + (long)(ch - d->in_c0) * d->in_h * d->in_w;
     float *even = pad + 2L * ch * g->plane, *odd = even + g->plane;
+    /* padded columns from 2 (tiles_w + 1) on are never read */
+    int used = 2 * (g->tiles_w + 1) - d->pad_left, n = d->in_w < used ? d->in_w : used;
     for (r = 0; r < d->in_h && r + d->pad_top < g->rows; r++) {
-      const float *s = src + (long)r * d->in_w;
       long row = (long)(r + d->pad_top) * g->half;
-      for (i = 0; i < d->in_w; i++) {
-        int c = i + d->pad_left;
-        if (c / 2 < g->tiles_w + 1)
-          (c % 2 ? odd : even)[row + c / 2] = s[i];
-      }
+      split_row(src + (long)r * d->in_w, n, d->pad_left, even + row, odd + row);
     }
   }
 }
@@ -86,6 +104,10 @@ static void split_input(const reel_conv2d_desc *d, const Wino *g, const float *x
  * are block floats apart), split where the run crosses into the next block. */
 static void store_tiles(float *v_xi, long block, int t, int n, __m256 x) {
   int first = 16 - t % 16 < n ? 16 - t % 16 : n;
+  if (first == 8) { /* the common case: 8 tiles, half a block */
+    _mm256_storeu_ps(v_xi + t / 16 * block + t % 16, x);
+    return;
+  }
   _mm256_maskstore_ps(v_xi + t / 16 * block + t % 16, reel_lanes_avx2(first), x);
   if (n > first) { /* lanes first.. to the start of the next block */
     __m256i shift = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(first));
@@ -98,9 +120,9 @@ static void store_tiles(float *v_xi, long block, int t, int n, __m256 x) {
  * from tile row ty0, 8 at a time.  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
  * 0 1 0 -1]. */
 static void transform_input(const Wino *g, const float *pad, int ty0, int n, float *v) {
-  long block = 16L * g->in_c, xi_stride = (long)g->in_c * g->band_pad;
+  long block = 16L * g->in_c, xi_stride = g->v_xi;
   int ch, ty, tx, i, j;
-  for (i = 0; i < 16; i++) /* the padding tiles: computed, never stored */
+  for (i = 0; i < 16 && n % 16; i++) /* the padding tiles: computed, never stored */
     for (ch = 0; ch < g->in_c; ch++)
       memset(v + i * xi_stride + n / 16 * block + 16L * ch + n % 16, 0,
              (size_t)((16 - n % 16) % 16) * sizeof *v);
@@ -235,7 +257,7 @@ void reel_f32_conv2d_winograd_avx2(const reel_conv2d_desc *d, float *y, const fl
                                    const float *b, const float *x0, const float *x1,
                                    float *scratch) {
   Wino g = geometry(d);
-  float *pad = scratch, *v = pad + 2L * g.in_c * g.plane, *m = v + 16L * g.in_c * g.band_pad;
+  float *pad = scratch, *v = pad + 2L * g.in_c * g.plane, *m = v + 16L * g.v_xi;
   long ublock = 16L * 6 * g.in_c, plane = (long)d->out_h * d->out_w;
   int ty0, ocb, xi, t, o;
   split_input(d, &g, x0, x1, pad);
@@ -247,7 +269,7 @@ void reel_f32_conv2d_winograd_avx2(const reel_conv2d_desc *d, float *y, const fl
       const float *ub = u + (long)(ocb / 6) * ublock;
       for (xi = 0; xi < 16; xi++)
         for (t = 0; t < n; t += 16)
-          multiply(ub + (long)xi * 6 * g.in_c, v + (long)xi * g.in_c * g.band_pad + (long)t * g.in_c,
+          multiply(ub + (long)xi * 6 * g.in_c, v + xi * g.v_xi + (long)t * g.in_c,
                    g.in_c, 16, m + (long)xi * 6 * g.band_pad + t, g.band_pad);
       for (o = 0; o < nout; o++)
         transform_output(d, &g, m, o, b ? b[ocb + o] : 0.0f, y + (long)(ocb + o) * plane,
