@@ -356,6 +356,11 @@ def main():
             why = (f"the step time varies with the shared machine's memory traffic: its "
                    f"fastest tenth of steps ({fmt_us(rec['p10_us'])} us) reach {p10} of the "
                    f"roofline")
+            bwrec = bw.get(f"weights:{cell}")
+            if bwrec and not isinstance(r, str):  # the roofline is the loop's best rep
+                t_med = models[cell].weight_bytes["step"] / (bwrec["median_gbs"] * 1e9) * 1e6
+                why += (f"; the median step is at {100 * t_med / r:.0f}% of the read loop's "
+                        f"median rate on that buffer ({bwrec['median_gbs']:.1f} GB/s)")
         w(f"| {cell}: >= 90% of the weight-bandwidth roofline | {m} | {v} | {why} |")
         for which, label in (("avx2", "oneDNN AVX2"), ("native", "oneDNN native")):
             x = ratio(dnnl_us(which, cell), r)
