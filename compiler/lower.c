@@ -469,6 +469,7 @@ static int lower_pool(Lowering *lw, int li) {
   c->geom = (Geom){.in_c0 = l->in_shape.dim[0], .in_h = l->in_shape.dim[1], .in_w = l->in_shape.dim[2],
                    .out_c = l->in_shape.dim[0], .out_h = l->out_shape.dim[1],
                    .out_w = l->out_shape.dim[2], .win = l->win};
+  c->avx2 = lw->avx2 && c->op == K_MAXPOOL && l->win.kw <= MAXPOOL_AVX2_MAX_K;
   return y;
 }
 
@@ -635,6 +636,7 @@ static int lower_convgru(Lowering *lw, int li) {
       c->geom = (Geom){.in_c0 = H0, .in_h = below_rows, .in_w = below_cols, .out_c = H0,
                        .out_h = rows, .out_w = cols};
       c->geom.win = (Window){.kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+      c->avx2 = lw->avx2;
       Geom below_geom = cell_geom(H0, 0, rows, cols, 2 * H, k);
       below_geom.accumulate = true;
       conv_call(lw, li, s, vname(lw, l, "below_weight_l", s),

@@ -366,6 +366,8 @@ void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, co
  * weights, and its largest kernel side (REEL_CONV_AVX2_MAX_K). */
 #define CONV_OC_BLOCK 6
 #define CONV_AVX2_MAX_K 16
+/* The widest window the AVX2 max pool takes (REEL_MAXPOOL_AVX2_MAX_K). */
+#define MAXPOOL_AVX2_MAX_K 128
 /* The fewest input and output channels a 3x3 conv needs to run as
  * Winograd F(2x2, 3x3) (reel_conv_winograd_avx2.c): below them, measured
  * on 16x16 to 32x32 maps, its transforms cost what its 2.25x fewer FMAs

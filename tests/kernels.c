@@ -245,6 +245,45 @@ static void conv_winograd(void) {
   printf("conv2d_winograd %g\n", err);
 }
 
+/* Max pooling: the AVX2 kernel must give the generic one's bits, NaN and
+ * infinities included, on windows clipped by padding and ceil_mode, and
+ * on rows wider than its column chunk.  Prints the count of differing
+ * outputs. */
+static void maxpool(void) {
+  long bad = 0;
+  for (int trial = 0; trial < 300; trial++) {
+    reel_pool2d_desc d = {0};
+    d.c = 1 + trial % 5;
+    d.k_h = 1 + trial % 4;
+    d.k_w = trial % 50 == 7 ? 100 + trial % 29 : 1 + (trial / 4) % 6;
+    d.stride_h = 1 + trial % 3;
+    d.stride_w = 1 + (trial / 3) % 3;
+    d.in_h = d.k_h + trial % 9;
+    d.in_w = d.k_w + (trial % 25 == 3 ? 2000 + trial : (trial * 7) % 40);
+    d.pad_top = (trial / 5) % (d.k_h / 2 + 1);
+    d.pad_left = (trial / 7) % (d.k_w / 2 + 1);
+    int ceil_mode = trial % 2;
+    /* PyTorch's sizes: pads both sides; with ceil_mode the last window starts inside */
+    int sh = d.in_h + 2 * d.pad_top - d.k_h, sw = d.in_w + 2 * d.pad_left - d.k_w;
+    d.out_h = (ceil_mode ? (sh + d.stride_h - 1) / d.stride_h : sh / d.stride_h) + 1;
+    d.out_w = (ceil_mode ? (sw + d.stride_w - 1) / d.stride_w : sw / d.stride_w) + 1;
+    if ((d.out_h - 1) * d.stride_h >= d.in_h + d.pad_top)
+      d.out_h--;
+    if ((d.out_w - 1) * d.stride_w >= d.in_w + d.pad_left)
+      d.out_w--;
+    long nx = (long)d.c * d.in_h * d.in_w, ny = (long)d.c * d.out_h * d.out_w;
+    float *x = rnd((size_t)nx), *y0 = malloc((size_t)ny * 4), *y1 = malloc((size_t)ny * 4);
+    for (long i = trial; i < nx; i += 37) /* specials among the values */
+      x[i] = (float[]){NAN, -INFINITY, INFINITY, -0.0f}[(i / 37) % 4];
+    reel_f32_maxpool2d_generic(&d, y0, x);
+    reel_f32_maxpool2d_avx2(&d, y1, x);
+    for (long i = 0; i < ny; i++)
+      bad += memcmp(y0 + i, y1 + i, 4) != 0;
+    free(x), free(y0), free(y1);
+  }
+  printf("maxpool_mismatches %ld\n", bad);
+}
+
 static void pointwise(void) {
   double er = 0, es = 0, et = 0, ec = 0, ep = 0, eg = 0;
   for (int a = 0; a < NS; a++) {
@@ -297,6 +336,7 @@ int main(void) {
   conv();
   conv_winograd();
   printf("conv_scratch_mismatches %d\n", scratch_mismatches);
+  maxpool();
   pointwise();
   vmath();
   return 0;

@@ -21,7 +21,9 @@
  * spare, and 8 loads per 12 FMAs leave the load ports idle a third of the
  * time (4 output channels and 8 accumulators measured 68 GFLOP/s on a
  * 128->256 3x3 32x32 conv; 6 and 12: 84).  The bias, accumulate and
- * activation epilogue is vectorised and writes NCHW directly. */
+ * activation epilogue is vectorised and writes NCHW directly.
+ *
+ * Max pooling, the other windowed kernel with an AVX2 twin, ends the file. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -220,5 +222,63 @@ void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, c
           store_tile(d, y, b, ocb, nout, out, (long)oh * P + ow,
                      d->out_w - ow < 16 ? d->out_w - ow : 16);
         }
+  }
+}
+
+/* ---- max pooling ----
+ * Per output row: the max over the window's rows, vector by vector along
+ * the input columns into `col`, then the max over each window's columns
+ * from `col`.  A chunk of output columns at a time keeps `col` on the
+ * stack whatever the width.  The comparisons are the generic kernel's
+ * (take v if v > best or v is NaN), so the results are the same bits. */
+#define POOL_CHUNK 256 /* floats of `col`: 1 KiB of stack */
+
+static __m256 max_nan_avx2(__m256 best, __m256 v) {
+  __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_blendv_ps(best, v, take);
+}
+
+static void pool_chunk(const reel_pool2d_desc *d, const float *xc, float *y, int r0, int r1,
+                       int ow0, int ow1, float *col) {
+  int c0 = ow0 * d->stride_w - d->pad_left, c1 = (ow1 - 1) * d->stride_w - d->pad_left + d->k_w;
+  int i, r, ow, j;
+  if (c0 < 0)
+    c0 = 0;
+  if (c1 > d->in_w)
+    c1 = d->in_w;
+  for (i = c0; i < c1; i += 8) {
+    int n = c1 - i < 8 ? c1 - i : 8;
+    __m256 best = reel_load_part_avx2(xc + (long)r0 * d->in_w + i, n);
+    for (r = r0 + 1; r < r1; r++)
+      best = max_nan_avx2(best, reel_load_part_avx2(xc + (long)r * d->in_w + i, n));
+    reel_store_part_avx2(col + (i - c0), best, n);
+  }
+  for (ow = ow0; ow < ow1; ow++) {
+    int w0 = ow * d->stride_w - d->pad_left, w1 = w0 + d->k_w < d->in_w ? w0 + d->k_w : d->in_w;
+    float best;
+    if (w0 < 0)
+      w0 = 0;
+    best = col[w0 - c0];
+    for (j = w0 + 1; j < w1; j++) {
+      float v = col[j - c0];
+      if (v > best || v != v) /* NaN propagates, as in PyTorch */
+        best = v;
+    }
+    y[ow] = best;
+  }
+}
+
+void reel_f32_maxpool2d_avx2(const reel_pool2d_desc *d, float *y, const float *x) {
+  float col[POOL_CHUNK];
+  int chunk = (POOL_CHUNK - d->k_w) / d->stride_w + 1, c, oh, ow;
+  for (c = 0; c < d->c; c++) {
+    const float *xc = x + (long)c * d->in_h * d->in_w;
+    for (oh = 0; oh < d->out_h; oh++) {
+      int r0 = oh * d->stride_h - d->pad_top, r1 = r0 + d->k_h < d->in_h ? r0 + d->k_h : d->in_h;
+      float *yr = y + ((long)c * d->out_h + oh) * d->out_w;
+      for (ow = 0; ow < d->out_w; ow += chunk)
+        pool_chunk(d, xc, yr, r0 < 0 ? 0 : r0, r1, ow, d->out_w - ow < chunk ? d->out_w : ow + chunk,
+                   col);
+    }
   }
 }
