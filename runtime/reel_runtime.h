@@ -187,7 +187,7 @@ long reel_conv2d_scratch_avx2(const reel_conv2d_desc *d);
 void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
                           const float *x0, const float *x1, float *scratch);
 /* Max pooling, windows up to REEL_MAXPOOL_AVX2_MAX_K columns wide (rows:
- * any), the generic kernel's results bit for bit. */
+ * any), the generic kernel's values (NaN propagates). */
 #define REEL_MAXPOOL_AVX2_MAX_K 128
 void reel_f32_maxpool2d_avx2(const reel_pool2d_desc *d, float *y, const float *x);
 

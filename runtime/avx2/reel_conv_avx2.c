@@ -228,9 +228,13 @@ void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, c
 /* ---- max pooling ----
  * Per output row: the max over the window's rows, vector by vector along
  * the input columns into `col`, then the max over each window's columns
- * from `col`.  A chunk of output columns at a time keeps `col` on the
- * stack whatever the width.  The comparisons are the generic kernel's
- * (take v if v > best or v is NaN), so the results are the same bits. */
+ * from `col`, 8 outputs at a time where their windows lie inside the row
+ * (strided loads: plain for stride 1, a deinterleave for 2, a gather
+ * beyond), one by one at the borders.  A chunk of output columns at a time
+ * keeps `col` on the stack whatever the width.  Every comparison is the
+ * generic kernel's (take v if v > best or v is NaN): the same values, NaN
+ * propagating; only which of a +0/-0 tie, or of two NaNs, comes out may
+ * differ, as the window is scanned by columns rather than rows. */
 #define POOL_CHUNK 256 /* floats of `col`: 1 KiB of stack */
 
 static __m256 max_nan_avx2(__m256 best, __m256 v) {
@@ -238,9 +242,38 @@ static __m256 max_nan_avx2(__m256 best, __m256 v) {
   return _mm256_blendv_ps(best, v, take);
 }
 
+/* p[0], p[s], ..., p[7 s]; with s = 2 it reads p[15] too. */
+static __m256 load_strided(const float *p, int s) {
+  if (s == 1)
+    return _mm256_loadu_ps(p);
+  if (s == 2) /* shuffle: [p0 p2 p8 p10 | p4 p6 p12 p14]; the permute orders the pairs */
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88)), 0xd8));
+  return _mm256_i32gather_ps(p, _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                                   _mm256_set1_epi32(s)), 4);
+}
+
+/* The window of output column ow, one by one (it may be clipped). */
+static float pool_one(const reel_pool2d_desc *d, const float *col, int c0, int ow) {
+  int w0 = ow * d->stride_w - d->pad_left, w1 = w0 + d->k_w < d->in_w ? w0 + d->k_w : d->in_w, j;
+  float best;
+  if (w0 < 0)
+    w0 = 0;
+  best = col[w0 - c0];
+  for (j = w0 + 1; j < w1; j++) {
+    float v = col[j - c0];
+    best = v > best || v != v ? v : best; /* NaN propagates, as in PyTorch */
+  }
+  return best;
+}
+
+/* Output columns [ow0, ow1) of one row from input rows [r0, r1); col
+ * holds POOL_CHUNK + 8 floats (the + 8: load_strided's overreach). */
 static void pool_chunk(const reel_pool2d_desc *d, const float *xc, float *y, int r0, int r1,
                        int ow0, int ow1, float *col) {
-  int c0 = ow0 * d->stride_w - d->pad_left, c1 = (ow1 - 1) * d->stride_w - d->pad_left + d->k_w;
+  int sw = d->stride_w, c0 = ow0 * sw - d->pad_left, c1 = (ow1 - 1) * sw - d->pad_left + d->k_w;
+  /* [lo, hi): the columns whose windows lie inside the input */
+  int lo = (d->pad_left + sw - 1) / sw, hi = (d->in_w - d->k_w + d->pad_left) / sw + 1;
   int i, r, ow, j;
   if (c0 < 0)
     c0 = 0;
@@ -253,23 +286,25 @@ static void pool_chunk(const reel_pool2d_desc *d, const float *xc, float *y, int
       best = max_nan_avx2(best, reel_load_part_avx2(xc + (long)r * d->in_w + i, n));
     reel_store_part_avx2(col + (i - c0), best, n);
   }
-  for (ow = ow0; ow < ow1; ow++) {
-    int w0 = ow * d->stride_w - d->pad_left, w1 = w0 + d->k_w < d->in_w ? w0 + d->k_w : d->in_w;
-    float best;
-    if (w0 < 0)
-      w0 = 0;
-    best = col[w0 - c0];
-    for (j = w0 + 1; j < w1; j++) {
-      float v = col[j - c0];
-      if (v > best || v != v) /* NaN propagates, as in PyTorch */
-        best = v;
-    }
-    y[ow] = best;
+  if (lo < ow0)
+    lo = ow0;
+  if (hi > ow1)
+    hi = ow1;
+  for (ow = ow0; ow < ow1 && ow < lo; ow++)
+    y[ow] = pool_one(d, col, c0, ow);
+  for (; ow + 8 <= hi; ow += 8) { /* 8 whole windows */
+    const float *p = col + (ow * sw - d->pad_left - c0);
+    __m256 v = load_strided(p, sw);
+    for (j = 1; j < d->k_w; j++)
+      v = max_nan_avx2(v, load_strided(p + j, sw));
+    _mm256_storeu_ps(y + ow, v);
   }
+  for (; ow < ow1; ow++)
+    y[ow] = pool_one(d, col, c0, ow);
 }
 
 void reel_f32_maxpool2d_avx2(const reel_pool2d_desc *d, float *y, const float *x) {
-  float col[POOL_CHUNK];
+  float col[POOL_CHUNK + 8];
   int chunk = (POOL_CHUNK - d->k_w) / d->stride_w + 1, c, oh, ow;
   for (c = 0; c < d->c; c++) {
     const float *xc = x + (long)c * d->in_h * d->in_w;
