@@ -348,7 +348,7 @@ def main():
         pb = derived(cell, "step", r)[2]
         pct = float(pb[:-1]) if pb.endswith("%") else None
         m, v = verdict(pct, 90.0, lambda x: f"{x:.0f}%")
-        v = v.replace("%", " points")
+        v = re.sub(r"^(missed by )1%$", r"\g<1>1 point", v).replace("%", " points")
         why = ""
         rec = reel[best].get((cell, "step"), {})
         if v != "met" and "p10_us" in rec:
@@ -389,7 +389,7 @@ def main():
                    f"shuffles)")
             pct = pct * 16 / 36
         m, v = verdict(pct, 80.0, lambda x: f"{x:.1f}%")
-        v = v.replace("%", " points")
+        v = re.sub(r"^(missed by )1%$", r"\g<1>1 point", v).replace("%", " points")
         w(f"| convlstm64: >= 80% of the FMA peak on the taps actually computed (the whole step, "
           f"gates included) | {m} | {v} | {why} |")
         for which, label in (("avx2", "oneDNN AVX2"), ("native", "oneDNN native")):
