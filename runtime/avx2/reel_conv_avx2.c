@@ -246,9 +246,8 @@ static __m256 max_nan_avx2(__m256 best, __m256 v) {
 static __m256 load_strided(const float *p, int s) {
   if (s == 1)
     return _mm256_loadu_ps(p);
-  if (s == 2) /* shuffle: [p0 p2 p8 p10 | p4 p6 p12 p14]; the permute orders the pairs */
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(
-        _mm256_castps_pd(_mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88)), 0xd8));
+  if (s == 2)
+    return reel_evens_avx2(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
   return _mm256_i32gather_ps(p, _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                                    _mm256_set1_epi32(s)), 4);
 }

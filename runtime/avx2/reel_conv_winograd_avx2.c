@@ -73,11 +73,8 @@ static void split_row(const float *s, int n, int c, float *even, float *odd) {
     odd[c / 2] = s[i];
   for (; i + 16 <= n; i += 16, c += 16) {
     __m256 a = _mm256_loadu_ps(s + i), b = _mm256_loadu_ps(s + i + 8);
-    /* shuffle: [a0 a2 b0 b2 | a4 a6 b4 b6]; the permute orders the 64-bit pairs */
-    _mm256_storeu_ps(even + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
-                                       _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8)));
-    _mm256_storeu_ps(odd + c / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(
-                                      _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8)));
+    _mm256_storeu_ps(even + c / 2, reel_evens_avx2(a, b));
+    _mm256_storeu_ps(odd + c / 2, reel_odds_avx2(a, b));
   }
   for (; i < n; i++, c++)
     (c % 2 ? odd : even)[c / 2] = s[i];
@@ -122,10 +119,11 @@ static void store_tiles(float *v_xi, long block, int t, int n, __m256 x) {
 static void transform_input(const Wino *g, const float *pad, int ty0, int n, float *v) {
   long block = 16L * g->in_c, xi_stride = g->v_xi;
   int ch, ty, tx, i, j;
-  for (i = 0; i < 16 && n % 16; i++) /* the padding tiles: computed, never stored */
-    for (ch = 0; ch < g->in_c; ch++)
-      memset(v + i * xi_stride + n / 16 * block + 16L * ch + n % 16, 0,
-             (size_t)((16 - n % 16) % 16) * sizeof *v);
+  if (n % 16) /* the padding tiles: computed, never stored */
+    for (i = 0; i < 16; i++)
+      for (ch = 0; ch < g->in_c; ch++)
+        memset(v + i * xi_stride + n / 16 * block + 16L * ch + n % 16, 0,
+               (size_t)(16 - n % 16) * sizeof *v);
   for (ch = 0; ch < g->in_c; ch++) {
     const float *even = pad + 2L * ch * g->plane, *odd = even + g->plane;
     float *vc = v + 16L * ch;

@@ -1,5 +1,5 @@
 /* Helpers shared by the AVX2 kernels: loads and stores of a last, partial
- * vector and its lane mask, and vector exp, sigmoid and tanh (8 floats at a time).
+ * vector and its lane mask, even/odd deinterleaving, and vector exp, sigmoid and tanh (8 floats at a time).
  *
  * exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a
  * degree-6 polynomial for e^r (Cephes' expf coefficients) and 2^n built in
@@ -39,6 +39,17 @@ static __inline void reel_store_part_avx2(float *p, __m256 v, int n) {
 static __inline __m256i reel_lanes_avx2(int n) {
   static const int ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   return _mm256_loadu_si256((const __m256i *)(const void *)(ones_then_zeros + 8 - n));
+}
+
+/* The even-indexed and the odd-indexed floats of the 16 in a, b (a0 a2 ...
+ * b6 and a1 a3 ... b7): the shuffle gives [a0 a2 b0 b2 | a4 a6 b4 b6], the
+ * permute orders its 64-bit pairs. */
+static __inline __m256 reel_evens_avx2(__m256 a, __m256 b) {
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8));
+}
+
+static __inline __m256 reel_odds_avx2(__m256 a, __m256 b) {
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
 }
 
 static __inline __m256 reel_exp_avx2(__m256 x) {
