@@ -119,11 +119,17 @@ typedef struct {
   int dim[MAX_RANK];
 } Shape;
 
+/* How --random-weights fills a parameter: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+ * as PyTorch initialises weights and biases, or near a norm's statistics. */
+typedef enum { INIT_FAN_IN, INIT_NEAR_ONE, INIT_NEAR_ZERO } ParamInit;
+
 /* A parameter tensor a layer needs, by its PyTorch state_dict name. */
 typedef struct {
   const char *name;
   Shape shape;
   const float *data; /* bound by weights.c; NULL for check/info */
+  ParamInit init;
+  int64_t fan_in;    /* INIT_FAN_IN */
 } Param;
 
 /* Convolution and pooling geometry, PyTorch's conventions. */

@@ -46,6 +46,13 @@ static Param *add_param(Arena *a, Layer *l, Shape s, const char *fmt, ...) {
   va_end(ap);
   p->name = arena_printf(a, "%s.%s", l->name, suffix);
   p->shape = s;
+  /* PyTorch's fan-in: a weight's inputs per output (dims after the first);
+   * a bias or other vector takes the fan of the weight before it */
+  p->fan_in = 1;
+  if (s.rank >= 2)
+    p->fan_in = shape_elems(s) / s.dim[0];
+  else if (l->n_param > 1)
+    p->fan_in = l->param[l->n_param - 2].fan_in;
   return p;
 }
 
@@ -362,6 +369,8 @@ static bool infer_layer(Arena *a, Graph *g, Layer *l) {
       }
       l->macs += (int64_t)gates * (in_k + H);
     }
+    for (int j = 0; j < l->n_param; j++) /* nn.LSTM and nn.GRU: U(-1/sqrt(H), 1/sqrt(H)) */
+      l->param[j].fan_in = H;
     if (l->init_from >= 0) { /* h0, c0 = tanh(linear(mean of the first frame's features)) */
       int d = g->layer[l->init_from].out_shape.dim[0];
       if (g->layer[l->init_from].out_shape.rank == 2) {
@@ -391,10 +400,10 @@ static bool infer_layer(Arena *a, Graph *g, Layer *l) {
       return fail(a, l, "needs a vector or [C, H, W] input");
     int c = l->in_shape.dim[0];
     l->out_shape = l->in_shape;
-    add_param(a, l, vec(c), "weight");
-    add_param(a, l, vec(c), "bias");
-    add_param(a, l, vec(c), "running_mean");
-    add_param(a, l, vec(c), "running_var");
+    add_param(a, l, vec(c), "weight")->init = INIT_NEAR_ONE;
+    add_param(a, l, vec(c), "bias")->init = INIT_NEAR_ZERO;
+    add_param(a, l, vec(c), "running_mean")->init = INIT_NEAR_ZERO;
+    add_param(a, l, vec(c), "running_var")->init = INIT_NEAR_ONE;
     return true;
   }
   case OP_ADD:

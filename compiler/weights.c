@@ -70,30 +70,22 @@ static uint64_t next(uint64_t *s) {
 
 static double uniform(uint64_t *s) { return (double)(next(s) >> 11) * 0x1p-53; }
 
-/* PyTorch's default ranges: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in
- * the input features of a linear, the inputs of one conv output, or the
- * hidden size of an LSTM/GRU; batch norms get statistics near (0, 1). */
+/* Each parameter as its Param.init says: PyTorch's default initialisation
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases; a norm's
+ * scale and variance in [0.5, 1.5), its shift and mean in [-0.5, 0.5). */
 void bind_random_weights(Arena *a, Graph *g, uint64_t seed) {
   uint64_t state = seed;
   for (int i = 0; i < g->n_layer; i++) {
     Layer *l = &g->layer[i];
     for (int j = 0; j < l->n_param; j++) {
       Param *p = &l->param[j];
-      int64_t n = shape_elems(p->shape), fan = l->hidden[0];
-      if (l->op == OP_LINEAR)
-        fan = shape_elems(l->in_shape);
-      else if (p->shape.rank == 4)
-        fan = (int64_t)p->shape.dim[1] * p->shape.dim[2] * p->shape.dim[3];
-      else if (l->op != OP_LSTM && l->op != OP_GRU && l->param[0].shape.rank == 4)
-        fan = (int64_t)l->param[0].shape.dim[1] * l->param[0].shape.dim[2] * l->param[0].shape.dim[3];
-      double bound = 1.0 / sqrt((double)(fan > 0 ? fan : 1));
+      int64_t n = shape_elems(p->shape);
+      double bound = 1.0 / sqrt((double)(p->fan_in > 0 ? p->fan_in : 1));
       float *d = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *d);
       for (int64_t k = 0; k < n; k++) {
         double u = uniform(&state);
-        if (l->op == OP_BATCHNORM) /* gamma, beta, mean, var */
-          d[k] = (float)(j == 0 || j == 3 ? 0.5 + u : u - 0.5);
-        else
-          d[k] = (float)(bound * (2.0 * u - 1.0));
+        d[k] = (float)(p->init == INIT_NEAR_ONE ? 0.5 + u
+                       : p->init == INIT_NEAR_ZERO ? u - 0.5 : bound * (2.0 * u - 1.0));
       }
       p->data = d;
     }
