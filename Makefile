@@ -3,12 +3,12 @@
 # `make bench` measures against PyTorch and oneDNN; `make fuzz` fuzzes the readers.
 CC ?= cc
 CFLAGS ?= -O2 -g
-COMPILER_FLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Icompiler -MMD -MP
+COMPILER_FLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Icompiler -Iruntime -MMD -MP
 LDLIBS = -lyaml -lm
 B = build
 SAN = $(B)/san
 
-SOURCES = $(wildcard compiler/*.c)
+SOURCES = $(wildcard compiler/*.c compiler/ops/*.c)
 OBJECTS = $(SOURCES:compiler/%.c=$(B)/%.o) $(B)/runtime_files.o
 RUNTIME = runtime/reel_runtime.h $(sort $(wildcard runtime/generic/*.c runtime/avx2/*.c runtime/avx2/*.h))
 SPECS = $(wildcard specs/*.yaml)
@@ -19,6 +19,7 @@ $(B)/reelc: $(OBJECTS)
 	$(CC) $(CFLAGS) -o $@ $(OBJECTS) $(LDLIBS)
 
 $(B)/%.o: compiler/%.c | $(B)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(COMPILER_FLAGS) -c -o $@ $<
 
 $(B)/runtime_files.o: $(B)/runtime_files.c
@@ -65,6 +66,7 @@ $(SAN)/reelc: $(SAN_OBJECTS)
 	clang -fsanitize=address,undefined -o $@ $(SAN_OBJECTS) $(LDLIBS)
 
 $(SAN)/%.o: compiler/%.c | $(SAN)
+	@mkdir -p $(dir $@)
 	clang $(COMPILER_FLAGS) $(SAN_FLAGS) -c -o $@ $<
 
 $(SAN)/runtime_files.o: $(B)/runtime_files.c | $(SAN)

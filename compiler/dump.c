@@ -1,7 +1,7 @@
 /* Printers: the IR after a pass (--dump=PASS) and `reelc info`'s table. */
 #include <string.h>
 
-#include "reel.h"
+#include "ops.h"
 
 static const char *const value_kind[] = {"input", "transient", "state", "weight"};
 
@@ -13,10 +13,11 @@ void dump_graph(FILE *f, const Graph *g) {
     const Layer *l = &g->layer[i];
     if (i == g->n_step_layers)
       fprintf(f, "  forecast steps=%d\n", g->forecast_steps);
-    fprintf(f, "  %%%d = %s '%s'", i, op_name[l->op], l->name);
-    if (l->op == OP_LINEAR)
+    fprintf(f, "  %%%d = %s '%s'", i, l->op->name, l->name);
+    /* the attributes a layer has, whatever its op */
+    if (l->out)
       fprintf(f, " out=%d bias=%s", l->out, l->bias ? "true" : "false");
-    if (l->op == OP_LSTM || l->op == OP_GRU || l->op == OP_CONVLSTM || l->op == OP_CONVGRU) {
+    if (l->stack) {
       fprintf(f, " hidden=");
       for (int k = 0; k < l->stack; k++)
         fprintf(f, "%s%d", k ? "," : "", l->hidden[k]);
@@ -26,13 +27,15 @@ void dump_graph(FILE *f, const Graph *g) {
       fprintf(f, " kernel=%d", l->kernel);
     if (l->peephole)
       fprintf(f, " peephole=%s", peephole_name[l->peephole]);
-    if (l->op == OP_CONV2D || l->op == OP_MAXPOOL || l->op == OP_AVGPOOL)
+    if (l->win.kh)
       fprintf(f, " kernel=%dx%d stride=%dx%d pad=%d,%d,%d,%d dilation=%dx%d", l->win.kh, l->win.kw,
               l->win.sh, l->win.sw, l->win.pad_top, l->win.pad_left, l->win.pad_bottom,
               l->win.pad_right, l->win.dh, l->win.dw);
-    if (l->op == OP_CONV2D && l->groups > 1)
+    if (l->groups > 1)
       fprintf(f, " groups=%d", l->groups);
-    if (l->op == OP_DROPOUT)
+    if (l->frames)
+      fprintf(f, " frames=%d stride=%d", l->frames, l->tstride);
+    if (l->p > 0)
       fprintf(f, " p=%g", l->p);
     if (l->init_state >= 0)
       fprintf(f, " init_state=%%%d", l->init_state);
@@ -66,14 +69,24 @@ void dump_program(FILE *f, const Program *p) {
   fprintf(f, "  calls:\n");
   for (int c = 0; c < p->nc; c++) {
     const Call *call = &p->call[c];
-    fprintf(f, "    c%-3d %-19s", c, kernel_name[call->op]);
-    for (int i = 0; i < MAX_ARGS; i++)
-      if (call->arg[i] >= 0)
-        fprintf(f, " v%d", call->arg[i]);
-      else if (i < 3 && (call->op <= K_GEMV_CAT2 || call->op == K_CONV2D || call->op == K_CONV2D_WINOGRAD))
-        fprintf(f, " -");
-    fprintf(f, "  [%d %d %d]  # %s\n", call->dim[0], call->dim[1], call->dim[2],
-            call->layer < 0 ? "(forecast feedback)" : p->g->layer[call->layer].name);
+    const KernelInfo *k = &kernel_info[call->op];
+    fprintf(f, "    c%-3d %-19s", c, k->name);
+    int value = 0, dim = 0;
+    char tok[32];
+    for (const char *s = k->signature; signature_next(&s, tok, sizeof tok);) {
+      SigKind kind = signature_kind(tok);
+      const char *role = tok + (tok[0] == '#' || tok[0] == '[');
+      int n = (int)strcspn(role, "]");
+      if (kind == SIG_VALUE && call->arg[value] >= 0)
+        fprintf(f, " %.*s=v%d", n, role, call->arg[value]);
+      else if (kind == SIG_VALUE)
+        fprintf(f, " %.*s=-", n, role);
+      else if (kind == SIG_DIM)
+        fprintf(f, " %s=%d", role, call->dim[dim]);
+      value += kind == SIG_VALUE;
+      dim += kind == SIG_DIM;
+    }
+    fprintf(f, "  # %s\n", call->layer < 0 ? "(forecast feedback)" : p->g->layer[call->layer].name);
   }
   fprintf(f, "  output v%d", p->out_value);
   if (p->forecast_value >= 0)
@@ -104,7 +117,7 @@ void print_info(FILE *f, Arena *a, const Graph *g, const Program *p) {
     int64_t sb = 0; /* recurrent state, windows, pools, attention weights */
     for (int v = 0; v < p->nv; v++)
       sb += p->v[v].kind == V_STATE && p->v[v].layer == i ? p->v[v].size * 4 : 0;
-    fprintf(f, "%-3d %-16s %-8s %-12s %-12s %10lld %12lld %10lld\n", i, l->name, op_name[l->op],
+    fprintf(f, "%-3d %-16s %-8s %-12s %-12s %10lld %12lld %10lld\n", i, l->name, l->op->name,
             shape_str(a, l->in_shape), shape_str(a, l->out_shape), (long long)n,
             (long long)l->macs, (long long)sb);
     params += n;

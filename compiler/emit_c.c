@@ -7,49 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "reel.h"
-
-/* Each kernel's C name (before the ISA suffix) and its runtime file;
- * copies are plain memcpy. */
-static const struct {
-  const char *fn, *file;
-} kernel_c[K_COUNT] = {
-    [K_GEMV] = {"reel_f32_gemv", "reel_gemv"},
-    [K_GEMV_CAT2] = {"reel_f32_gemv_cat2", "reel_gemv"},
-    [K_RELU] = {"reel_f32_relu", "reel_pointwise"},
-    [K_RELU6] = {"reel_f32_relu6", "reel_pointwise"},
-    [K_LEAKY_RELU] = {"reel_f32_leaky_relu", "reel_pointwise"},
-    [K_SIGMOID] = {"reel_f32_sigmoid", "reel_pointwise"},
-    [K_TANH] = {"reel_f32_tanh", "reel_pointwise"},
-    [K_SOFTMAX] = {"reel_f32_softmax", "reel_pointwise"},
-    [K_ADD2] = {"reel_f32_add2", "reel_pointwise"},
-    [K_LSTM_CELL] = {"reel_lstm_cell", "reel_cells"},
-    [K_LSTM_PEEPHOLE_CELL] = {"reel_lstm_peephole_cell", "reel_cells"},
-    [K_GRU_CELL] = {"reel_gru_cell", "reel_cells"},
-    [K_CONVGRU_RESET] = {"reel_convgru_reset", "reel_cells"},
-    [K_CONVGRU_UPDATE] = {"reel_convgru_update", "reel_cells"},
-    [K_CONV2D] = {"reel_f32_conv2d", "reel_conv"},
-    [K_CONV2D_WINOGRAD] = {"reel_f32_conv2d_winograd", "reel_conv_winograd"},
-    [K_MAXPOOL] = {"reel_f32_maxpool2d", "reel_conv"},
-    [K_AVGPOOL] = {"reel_f32_avgpool2d", "reel_conv"},
-    [K_GLOBAL_AVGPOOL] = {"reel_f32_global_avgpool", "reel_conv"},
-    [K_CHANNEL_AFFINE] = {"reel_f32_channel_affine", "reel_conv"},
-    [K_PIXEL_SHUFFLE] = {"reel_f32_pixel_shuffle", "reel_conv"},
-    [K_PIXEL_UNSHUFFLE] = {"reel_f32_pixel_unshuffle", "reel_conv"},
-    [K_LSTM_STEP] = {"reel_lstm_step", "reel_cells"},
-    [K_GRU_STEP] = {"reel_gru_step", "reel_cells"},
-    [K_WINDOW_PUSH] = {"reel_window_push", "reel_temporal"},
-    [K_WINDOW_GATHER] = {"reel_window_gather", "reel_temporal"},
-    [K_WINDOW_MAX] = {"reel_window_max", "reel_temporal"},
-    [K_WINDOW_MEAN] = {"reel_window_mean", "reel_temporal"},
-    [K_ATTN_DOT] = {"reel_attention_dot", "reel_temporal"},
-    [K_ATTN_ADDITIVE] = {"reel_attention_additive", "reel_temporal"},
-    [K_ATTN_APPLY] = {"reel_attention_apply", "reel_temporal"},
-    [K_TPOOL_FOLD] = {"reel_tpool_fold", "reel_temporal"},
-    [K_TPOOL_READ] = {"reel_tpool_read", "reel_temporal"},
-    [K_TPOOL_FIRST] = {"reel_tpool_first", "reel_temporal"},
-    [K_COPY] = {NULL, NULL},
-};
+#include "ops.h"
 
 static const char *isa(const Call *c) { return c->avx2 ? "avx2" : "generic"; }
 
@@ -147,7 +105,7 @@ static void emit_header(Emitter *e, Buf *b) {
     } else if (v->kind == V_STATE) {
       const Layer *l = &g->layer[v->layer];
       buf_printf(b, "    float %s[%lld]; /* %s '%s', %s */\n", v->name, (long long)v->size,
-                 op_name[l->op], l->name, layer_where(e, l));
+                 l->op->name, l->name, layer_where(e, l));
     }
   }
   if (g->clip)
@@ -178,8 +136,7 @@ static void emit_header(Emitter *e, Buf *b) {
     for (int i = 0; i < p->nv; i++)
       if (p->v[i].attention)
         buf_printf(b, "\n *   %lld for '%s'%s", (long long)p->v[i].size, g->layer[p->v[i].layer].name,
-                   g->layer[p->v[i].layer].keys_map ? " (map positions, row by row)"
-                                                    : " (frames, newest first)");
+                   arena_printf(e->a, " (%s)", p->v[i].about));
     buf_printf(b, "\n * %s_ATTENTION_SIZE floats in all. */\n", M);
     buf_printf(b, "void %s_attention(const %s_ctx *ctx, float *out);\n", m, m);
   }
@@ -195,11 +152,14 @@ static void emit_header(Emitter *e, Buf *b) {
   buf_printf(b, "extern const %s_weights_t %s_weights;\n\n#endif\n", m, m);
 }
 
-/* The static geometry a conv or pool call passes, named after its output. */
-static const char *const act_name[] = {"REEL_ACT_NONE",       "REEL_ACT_RELU",
-                                       "REEL_ACT_RELU6",      "REEL_ACT_LEAKY_RELU",
-                                       "REEL_ACT_SIGMOID",    "REEL_ACT_TANH"};
+/* The runtime's names of the activation codes. */
+static const char *const act_name[REEL_ACT_COUNT] = {
+#define X(name) "REEL_ACT_" #name,
+    REEL_ACTIVATIONS(X)
+#undef X
+};
 
+/* The static geometry a conv or pool call passes, named after its output. */
 static void emit_desc(Emitter *e, Buf *b, int c) {
   const Call *call = &e->p->call[c];
   const Geom *g = &call->geom;
@@ -209,7 +169,7 @@ static void emit_desc(Emitter *e, Buf *b, int c) {
     if (e->desc[k] && strcmp(e->desc[k], name) == 0)
       name = arena_printf(e->a, "%s_geom%d", e->p->v[call->arg[0]].name, n++), k = -1;
   e->desc[c] = name;
-  if (call->op == K_CONV2D || call->op == K_CONV2D_WINOGRAD) {
+  if (strstr(kernel_info[call->op].signature, "&conv")) {
     buf_printf(b, "static const reel_conv2d_desc %s = {\n"
                   "    .in_c0 = %d, .in_c1 = %d, .in_h = %d, .in_w = %d, .out_c = %d, .out_h = %d, .out_w = %d,\n"
                   "    .k_h = %d, .k_w = %d, .stride_h = %d, .stride_w = %d, .pad_top = %d, .pad_left = %d,\n"
@@ -256,114 +216,77 @@ static const char *values_seen(Emitter *e, int gate) {
 
 static const char *const tpool_mode[] = {"REEL_TPOOL_MAX", "REEL_TPOOL_MEAN", "REEL_TPOOL_CONCAT"};
 
+/* One C argument of call c for signature token tok; *value and *dim count
+ * the call's values and dimensions taken so far.  NULL: leave it out. */
+static const char *argument(Emitter *e, int ci, const char *tok, int *value, int *dim) {
+  const Call *c = &e->p->call[ci];
+  switch (signature_kind(tok)) {
+  case SIG_VALUE: {
+    int v = c->arg[(*value)++];
+    return tok[0] == '[' && v < 0 ? NULL : ref(e, v);
+  }
+  case SIG_DIM: {
+    int d = c->dim[(*dim)++];
+    return strcmp(tok, "mode") == 0 ? tpool_mode[d] : arena_printf(e->a, "%d", d);
+  }
+  default:
+    break;
+  }
+  if (tok[0] == '&')
+    return arena_printf(e->a, "&%s", e->desc[ci]);
+  if (strcmp(tok, "act") == 0)
+    return act_name[c->act];
+  if (strcmp(tok, "alpha") == 0)
+    return float_lit(e->a, c->alpha);
+  if (strcmp(tok, "frames") == 0)
+    return "ctx->state.frames";
+  if (strcmp(tok, "seen") == 0)
+    return values_seen(e, c->gate);
+  return e->parity; /* parity */
+}
+
+/* Call ci from its kernel's row: the comment naming the spec layer it
+ * implements, then SYMBOL_<isa>(args), wrapped before column 100. */
 static void emit_call(Emitter *e, Buf *b, int ci, const char *indent) {
   const Call *c = &e->p->call[ci];
+  const KernelInfo *k = &kernel_info[c->op];
   const Layer *l = &e->g->layer[c->layer < 0 ? 0 : c->layer];
-  const char *fn = kernel_c[c->op].fn ? arena_printf(e->a, "%s_%s", kernel_c[c->op].fn, isa(c)) : "";
-  const int *a = c->arg;
   if (c->layer < 0)
     buf_printf(b, "%s/* %s:%d:%d: keep the frame: a forecast starts from it */\n", indent,
                e->g->loc_forecast.file, e->g->loc_forecast.line, e->g->loc_forecast.col);
   else if (c->sublayer >= 0)
     buf_printf(b, "%s/* %s: %s '%s' layer %d of %d: %s */\n", indent, layer_where(e, l),
-               op_name[l->op], l->name, c->sublayer, l->stack, kernel_name[c->op]);
+               l->op->name, l->name, c->sublayer, l->stack, k->name);
   else
-    buf_printf(b, "%s/* %s: %s '%s' */\n", indent, layer_where(e, l), op_name[l->op], l->name);
-  buf_printf(b, "%s", indent);
-  switch (c->op) {
-  case K_GEMV:
-    buf_printf(b, "%s(%s, %s, %s, %s, %d, %d,\n%s    %s, %s);\n", fn, ref(e, a[0]), ref(e, a[1]),
-               ref(e, a[2]), ref(e, a[3]), c->dim[0], c->dim[1], indent, act_name[c->act],
-               float_lit(e->a, c->slope));
-    break;
-  case K_GEMV_CAT2:
-    buf_printf(b, "%s(%s, %s, %s,\n%s    %s, %d, %s, %d, %d);\n", fn, ref(e, a[0]), ref(e, a[1]),
-               ref(e, a[2]), indent, ref(e, a[3]), c->dim[1], ref(e, a[4]), c->dim[2], c->dim[0]);
-    break;
-  case K_LEAKY_RELU:
-    buf_printf(b, "%s(%s, %s, %s, %d);\n", fn, ref(e, a[0]), ref(e, a[1]), float_lit(e->a, c->slope),
-               c->dim[0]);
-    break;
-  case K_LSTM_CELL:
-  case K_GRU_CELL:
-  case K_CONVGRU_RESET:
-  case K_CONVGRU_UPDATE:
-  case K_ADD2:
-    buf_printf(b, "%s(%s, %s, %s, %d);\n", fn, ref(e, a[0]), ref(e, a[1]), ref(e, a[2]), c->dim[0]);
-    break;
-  case K_LSTM_PEEPHOLE_CELL:
-    buf_printf(b, "%s(%s, %s, %s,\n%s    %s, %s, %s, %d);\n", fn, ref(e, a[0]), ref(e, a[1]),
-               ref(e, a[2]), indent, ref(e, a[3]), ref(e, a[4]), ref(e, a[5]), c->dim[0]);
-    break;
-  case K_CONV2D:
-  case K_CONV2D_WINOGRAD:
-    buf_printf(b, "%s(&%s, %s, %s, %s,\n%s    %s, %s%s%s);\n", fn, e->desc[ci], ref(e, a[0]),
-               ref(e, a[1]), ref(e, a[2]), indent, ref(e, a[3]), ref(e, a[4]), c->avx2 ? ", " : "",
-               c->avx2 ? ref(e, a[5]) : "");
-    break;
-  case K_LSTM_STEP:
-    buf_printf(b, "%s(%s, %s, %s,\n%s    %s, %s, %s, %d, %d,\n%s    %s, %s, %s, %s);\n", fn,
-               ref(e, a[0]), ref(e, a[1]), ref(e, a[2]), indent, ref(e, a[3]), ref(e, a[4]),
-               ref(e, a[5]), c->dim[0], c->dim[1], indent, ref(e, a[6]), ref(e, a[7]), ref(e, a[8]),
-               e->parity);
-    break;
-  case K_GRU_STEP:
-    buf_printf(b, "%s(%s, %s, %s, %s,\n%s    %s, %d, %d, %s);\n", fn, ref(e, a[0]), ref(e, a[1]),
-               ref(e, a[2]), ref(e, a[3]), indent, ref(e, a[4]), c->dim[0], c->dim[1], e->parity);
-    break;
-  case K_MAXPOOL:
-  case K_AVGPOOL:
-    buf_printf(b, "%s(&%s, %s, %s);\n", fn, e->desc[ci], ref(e, a[0]), ref(e, a[1]));
-    break;
-  case K_GLOBAL_AVGPOOL:
-    buf_printf(b, "%s(%s, %s, %d, %d);\n", fn, ref(e, a[0]), ref(e, a[1]), c->dim[0], c->dim[1]);
-    break;
-  case K_CHANNEL_AFFINE:
-    buf_printf(b, "%s(%s, %s, %s, %s, %d, %d);\n", fn, ref(e, a[0]), ref(e, a[1]), ref(e, a[2]),
-               ref(e, a[3]), c->dim[0], c->dim[1]);
-    break;
-  case K_PIXEL_SHUFFLE:
-  case K_PIXEL_UNSHUFFLE:
-    buf_printf(b, "%s(%s, %s, %d, %d, %d, %d);\n", fn, ref(e, a[0]), ref(e, a[1]), c->dim[0],
-               c->dim[1], c->dim[2], c->dim[3]);
-    break;
-  case K_COPY:
-    buf_printf(b, "memcpy(%s, %s, sizeof(float) * %d);\n", ref_at(e, a[0], c->dim[1]), ref(e, a[1]),
-               c->dim[0]);
-    break;
-  case K_WINDOW_PUSH:
-  case K_WINDOW_GATHER:
-  case K_WINDOW_MAX:
-  case K_WINDOW_MEAN:
-    buf_printf(b, "%s(%s, %s, %d, %d, ctx->state.frames);\n", fn, ref(e, a[0]), ref(e, a[1]),
-               c->dim[0], c->dim[1]);
-    break;
-  case K_ATTN_DOT:
-    buf_printf(b, "%s(&%s, %s, %s, %s, ctx->state.frames);\n", fn, e->desc[ci], ref(e, a[0]),
-               ref(e, a[1]), ref(e, a[2]));
-    break;
-  case K_ATTN_ADDITIVE:
-    buf_printf(b, "%s(&%s, %s, %s, %s,\n%s    %s, %s, %s, %d, ctx->state.frames);\n", fn, e->desc[ci],
-               ref(e, a[0]), ref(e, a[1]), ref(e, a[2]), indent, ref(e, a[3]), ref(e, a[4]),
-               ref(e, a[5]), c->dim[0]);
-    break;
-  case K_ATTN_APPLY:
-    buf_printf(b, "%s(&%s, %s, %s, %s, %s, ctx->state.frames);\n", fn, e->desc[ci], ref(e, a[0]),
-               ref(e, a[1]), ref(e, a[2]), ref(e, a[3]));
-    break;
-  case K_TPOOL_FOLD:
-  case K_TPOOL_READ:
-    buf_printf(b, "%s(%s, %s, %d, %s, %d,\n%s    %s);\n", fn, ref(e, a[0]), ref(e, a[1]), c->dim[0],
-               tpool_mode[c->dim[1]], c->dim[2], indent, values_seen(e, c->gate));
-    break;
-  case K_TPOOL_FIRST:
-    buf_printf(b, "%s(%s, %s, %d, %s, %d);\n", fn, ref(e, a[0]), ref(e, a[1]), c->dim[0],
-               tpool_mode[c->dim[1]], c->dim[2]);
-    break;
-  default: /* pointwise */
-    buf_printf(b, "%s(%s, %s, %d);\n", fn, ref(e, a[0]), ref(e, a[1]), c->dim[0]);
-    break;
+    buf_printf(b, "%s/* %s: %s '%s' */\n", indent, layer_where(e, l), l->op->name, l->name);
+  const char *args[16];
+  int n = 0, value = 0, dim = 0;
+  char tok[32];
+  for (const char *s = k->signature; signature_next(&s, tok, sizeof tok);) {
+    const char *arg = argument(e, ci, tok, &value, &dim);
+    if (arg)
+      args[n++] = arg;
   }
+  if (!k->symbol) { /* copy */
+    buf_printf(b, "%smemcpy(%s, %s, sizeof(float) * %s);\n", indent,
+               ref_at(e, c->arg[0], c->dim[1]), args[1], args[2]);
+    return;
+  }
+  Buf line = {0};
+  buf_printf(&line, "%s%s_%s(", indent, k->symbol, isa(c));
+  size_t start = 0; /* where the current output line begins in `line` */
+  for (int i = 0; i < n; i++) {
+    const char *sep = i + 1 < n ? ", " : ");";
+    if (line.len - start + strlen(args[i]) + strlen(sep) > 100 && i > 0) {
+      line.len--; /* the space after the comma */
+      buf_printf(&line, "\n%s    ", indent);
+      start = line.len - strlen(indent) - 4;
+    }
+    buf_printf(&line, "%s%s", args[i], sep);
+  }
+  buf_append(b, line.s, line.len);
+  buf_printf(b, "\n");
+  buf_free(&line);
 }
 
 /* The condition a guarded call runs under. */
@@ -389,7 +312,7 @@ static const char *guard_why(Emitter *e, const Call *c) {
   case G_FIRST_FRAME:
     return "the first frame after reset";
   case G_CLOSE:
-    return arena_printf(e->a, "a window of %s '%s' closes (%d frames, every %d)", op_name[t->op],
+    return arena_printf(e->a, "a window of %s '%s' closes (%d frames, every %d)", t->op->name,
                         t->name, t->frames, t->tstride);
   default:
     return arena_printf(e->a, "no window of '%s' has closed: the frames so far stand in for it", t->name);
@@ -466,8 +389,8 @@ static void emit_source(Emitter *e, Buf *b) {
                  (long long)p->v[i].offset);
   bool any = false;
   for (int c = 0; c < p->nc; c++)
-    if (p->call[c].op == K_CONV2D || p->call[c].op == K_CONV2D_WINOGRAD ||
-        p->call[c].op == K_MAXPOOL || p->call[c].op == K_AVGPOOL) {
+    if (strstr(kernel_info[p->call[c].op].signature, "&conv") ||
+        strstr(kernel_info[p->call[c].op].signature, "&pool")) {
       if (!any)
         buf_printf(b, "\n/* Convolution and pooling geometry. */\n");
       any = true;
@@ -475,7 +398,7 @@ static void emit_source(Emitter *e, Buf *b) {
     }
   any = false;
   for (int c = 0; c < p->nc; c++)
-    if (p->call[c].op == K_ATTN_DOT || p->call[c].op == K_ATTN_ADDITIVE || p->call[c].op == K_ATTN_APPLY) {
+    if (strstr(kernel_info[p->call[c].op].signature, "&attn")) {
       if (!any)
         buf_printf(b, "\n/* Attention keys and values. */\n");
       any = true;
@@ -618,16 +541,16 @@ bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
   files[n++] = "reel_runtime.h";
   bool temporal = false;
   for (int c = 0; c < p->nc; c++)
-    temporal |= kernel_c[p->call[c].op].file && strcmp(kernel_c[p->call[c].op].file, "reel_temporal") == 0;
+    temporal |= kernel_info[p->call[c].op].file && strcmp(kernel_info[p->call[c].op].file, "reel_temporal") == 0;
   if (p->g->clip || temporal) /* the clip aggregate and the temporal kernels use it */
     files[n++] = "reel_pointwise_generic.c";
   if (p->g->clip == CLIP_MAX && !temporal) /* the max aggregate folds like a clip pool */
     files[n++] = "reel_temporal_generic.c";
   for (int c = 0; c < p->nc; c++) {
     const Call *call = &p->call[c];
-    if (!kernel_c[call->op].file)
+    if (!kernel_info[call->op].file)
       continue;
-    const char *name = arena_printf(a, "%s_%s.c", kernel_c[call->op].file, isa(call));
+    const char *name = arena_printf(a, "%s_%s.c", kernel_info[call->op].file, isa(call));
     bool seen = false;
     for (int i = 0; i < n; i++)
       seen |= strcmp(files[i], name) == 0;

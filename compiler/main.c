@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reel.h"
+#include "ops.h"
 
 #define REEL_VERSION "0.1.0"
 
@@ -157,6 +157,8 @@ static int pipeline(const Options *o, Arena *a) {
   if (o->dump && strcmp(o->dump, "fuse") == 0)
     dump_graph(stdout, g);
   Program *p = lower(a, g, o->target);
+  if (!p)
+    return 1;
   if (o->dump && strcmp(o->dump, "lower") == 0)
     dump_program(stdout, p);
   if (!plan_memory(p, !o->no_reuse))
@@ -181,6 +183,8 @@ static Target host_target(void) {
 }
 
 int main(int argc, char **argv) {
+  if (!ops_verify()) /* a descriptor the passes would trip over: never run with it */
+    return 70;
   Options o = {.target = host_target()};
   int status = parse_args(argc, argv, &o);
   if (status >= 0)

@@ -62,18 +62,19 @@ void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, co
   }
 }
 
-/* Conv weights (out_c, in_c, kh, kw) -> [out_c/B][in_c][kh][kw][B], B =
- * CONV_OC_BLOCK; the caller zeroes the padding channels of the last block. */
+enum { B = REEL_CONV_AVX2_OC_BLOCK }; /* output channels per block of the AVX2 convs */
+
+/* Conv weights (out_c, in_c, kh, kw) -> [out_c/B][in_c][kh][kw][B]; the
+ * caller zeroes the padding channels of the last block. */
 void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw) {
   int64_t taps = (int64_t)in_c * kh * kw;
   for (int o = 0; o < out_c; o++)
     for (int64_t t = 0; t < taps; t++)
-      out[((int64_t)(o / CONV_OC_BLOCK) * taps + t) * CONV_OC_BLOCK + o % CONV_OC_BLOCK] =
-          w[(int64_t)o * taps + t];
+      out[((int64_t)(o / B) * taps + t) * B + o % B] = w[(int64_t)o * taps + t];
 }
 
 /* Conv weights (out_c, in_c, 3, 3) -> Winograd F(2x2, 3x3)'s U = G g G^T
- * per filter, [out_c/B][16][in_c][B], B = CONV_OC_BLOCK, computed in double;
+ * per filter, [out_c/B][16][in_c][B], computed in double;
  * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].  The caller zeroes the
  * padding channels of the last block. */
 void pack_conv_winograd(float *out, const float *w, int out_c, int in_c) {
@@ -89,8 +90,7 @@ void pack_conv_winograd(float *out, const float *w, int out_c, int in_c) {
         for (int j = 0; j < 4; j++) { /* (G g) G^T, element xi of 16 */
           double u = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
           int xi = 4 * i + j;
-          out[(((int64_t)(o / CONV_OC_BLOCK) * 16 + xi) * in_c + c) * CONV_OC_BLOCK +
-              o % CONV_OC_BLOCK] = (float)u;
+          out[(((int64_t)(o / B) * 16 + xi) * in_c + c) * B + o % B] = (float)u;
         }
     }
 }

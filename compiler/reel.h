@@ -15,7 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ops.h"
+#include "kernels.h"
+#include "reel_runtime.h" /* the constants the compiler and the kernels share */
 
 /* Hard limits, checked where input is read so no product can overflow. */
 enum {
@@ -87,14 +88,7 @@ YNode *yaml_get(const YNode *map, const char *key);
 const char *yaml_kind_name(const YNode *n);
 
 /* ---- spec.c: the spec's layers, as written ---- */
-typedef enum {
-#define X(e, s, k) OP_##e,
-  REEL_OPS(X)
-#undef X
-  OP_COUNT
-} Op;
-
-extern const char *const op_name[OP_COUNT];
+typedef struct OpDesc OpDesc; /* an op's rules and functions: ops.h */
 
 typedef enum { CLIP_NONE, CLIP_MEAN, CLIP_MAX, CLIP_LAST, CLIP_WEIGHTED } Clip;
 extern const char *const clip_name[];
@@ -111,8 +105,7 @@ typedef enum { RATE_FRAME, RATE_WINDOW, RATE_CLIP } Rate;
 typedef enum { SCORE_DOT, SCORE_GENERAL, SCORE_ADDITIVE, SCORE_LOCATION } Score;
 extern const char *const score_name[];
 
-typedef enum { TPOOL_MAX, TPOOL_MEAN, TPOOL_CONCAT } TPoolMode; /* = the runtime's REEL_TPOOL_* */
-extern const char *const tpool_name[];
+extern const char *const tpool_name[]; /* by REEL_TPOOL_* */
 
 typedef struct {
   int rank;
@@ -139,10 +132,10 @@ typedef struct {
   bool ceil_mode, count_include_pad;
 } Window;
 
-enum { MAX_INPUTS = MAX_STACK };
+enum { MAX_INPUTS = MAX_STACK, MAX_REFS = 4 };
 
 typedef struct {
-  Op op;
+  const OpDesc *op;
   const char *name;  /* weight prefix; generated as "<op><index>" if absent */
   const char *cname; /* name as a C identifier fragment */
   bool named;
@@ -151,6 +144,8 @@ typedef struct {
   int input[MAX_INPUTS]; /* producing layers; -1 = the model input */
   int n_input;           /* 0: the first forecast layer, which has no input */
   Loc from_loc;
+  int ref[MAX_REFS]; /* layers it reads by name (attention's query, values): readers too */
+  int n_ref;
 
   int out;       /* linear, conv2d */
   bool bias;     /* linear, conv2d */
@@ -179,7 +174,7 @@ typedef struct {
   bool keys_map;                  /* keys are the positions of a map, not a window */
 
   /* temporal_pool, temporal_conv */
-  TPoolMode tmode;
+  int tmode;   /* REEL_TPOOL_* */
   int frames;  /* the window in frames; 0: a clip pool */
   int tstride; /* frames between window starts */
   int count;   /* concat: values kept */
@@ -262,6 +257,7 @@ typedef enum {
 typedef struct {
   ValueKind kind;
   const char *name; /* C identifier fragment */
+  const char *about; /* attention: how its floats are ordered, for the header */
   int64_t size;     /* floats */
   int first, last;  /* call indices of first definition and last use */
   int64_t offset;   /* floats: into the arena (plan.c) or weight blob */
@@ -270,46 +266,19 @@ typedef struct {
   bool attention;    /* V_STATE: an attention layer's weights, read by attention() */
 } Value;
 
-typedef enum {
-  K_GEMV,       /* y = W x (+ b) */
-  K_GEMV_CAT2,  /* y = W [x0; x1] (+ b): input and recurrent weights in one pass */
-  K_RELU, K_RELU6, K_LEAKY_RELU, K_SIGMOID, K_TANH, K_SOFTMAX, /* y = f(x), in place allowed */
-  K_LSTM_CELL,  /* gates -> h, c */
-  K_LSTM_PEEPHOLE_CELL,
-  K_GRU_CELL,   /* gi, gh -> h */
-  K_CONV2D,     /* y (+)= conv([x0; x1]) (+ b), activation epilogue */
-  K_MAXPOOL, K_AVGPOOL, K_GLOBAL_AVGPOOL,
-  K_CHANNEL_AFFINE, /* a batch norm left standing */
-  K_ADD2,       /* y = a + b */
-  K_COPY,       /* y + offset <- x: concat slices, state hand-over */
-  K_PIXEL_SHUFFLE, K_PIXEL_UNSHUFFLE,
-  K_CONVGRU_RESET, K_CONVGRU_UPDATE,
-  K_LSTM_STEP,  /* AVX2: h, c <- a whole LSTM layer step, gate math fused */
-  K_GRU_STEP,   /* AVX2: h <- a whole GRU layer step */
-  K_WINDOW_PUSH, K_WINDOW_GATHER, K_WINDOW_MAX, K_WINDOW_MEAN, /* rings of past frames */
-  K_ATTN_DOT, K_ATTN_ADDITIVE, /* attention scores */
-  K_ATTN_APPLY, /* softmax, weighted sum of the values, the weights kept */
-  K_TPOOL_FOLD, K_TPOOL_READ, K_TPOOL_FIRST, /* clip pools */
-  K_CONV2D_WINOGRAD, /* AVX2: a 3x3 stride-1 K_CONV2D by Winograd F(2x2, 3x3) */
-  K_COUNT
-} KernelOp;
-
 /* When a call runs: always, on the first frame after reset, when the
  * window of temporal layer `gate` closes, or (in clip()) when that window
  * has not closed yet and the frames so far stand in for it. */
 typedef enum { G_ALWAYS, G_FIRST_FRAME, G_CLOSE, G_PARTIAL } Guard;
 
-enum { MAX_ARGS = 9 };
-
-/* An activation fused into a conv or linear call: the runtime's REEL_ACT_*. */
-typedef enum { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH } Act;
+enum { MAX_ARGS = 9, MAX_DIMS = 6 };
 
 /* The geometry of a conv or pool call. */
 typedef struct {
   int in_c0, in_c1, in_h, in_w, out_c, out_h, out_w;
   Window win;
   int groups;
-  Act act; /* fused into a conv */
+  int act; /* REEL_ACT_* fused into a conv */
   float slope;
   bool accumulate;
 } Geom;
@@ -323,10 +292,10 @@ typedef struct {
 
 typedef struct {
   KernelOp op;
-  int arg[MAX_ARGS]; /* value indices, -1 = none; meaning per op, see lower.c */
-  int dim[4];
-  Act act;     /* fused into a gemv */
-  float slope; /* leaky relu, alone or fused into a gemv */
+  int arg[MAX_ARGS]; /* value indices, -1 = none, in its kernel signature's order */
+  int dim[MAX_DIMS]; /* its #dimensions, likewise */
+  int act;     /* REEL_ACT_* fused into a gemv */
+  float alpha; /* the activation's parameter (leaky relu's slope), alone or fused */
   Geom geom;   /* conv, pools */
   AttnGeom attn;
   Guard guard;
@@ -357,7 +326,6 @@ typedef struct {
 } Program;
 
 typedef enum { TARGET_GENERIC, TARGET_AVX2 } Target;
-extern const char *const kernel_name[K_COUNT];
 Program *lower(Arena *a, const Graph *g, Target t);
 
 /* ---- pack.c: the AVX2 kernels' weight layouts and conv scratch ---- */
@@ -368,12 +336,6 @@ void pack_lstm(float *w_out, float *b_out, const float *wih, const float *whh, c
                const float *bhh, int nx, int hidden);
 void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, const float *bih,
               const float *bhh, int nx, int hidden);
-/* The AVX2 conv (reel_conv_avx2.c): output channels per block of its
- * weights, and its largest kernel side (REEL_CONV_AVX2_MAX_K). */
-#define CONV_OC_BLOCK 6
-#define CONV_AVX2_MAX_K 16
-/* The widest window the AVX2 max pool takes (REEL_MAXPOOL_AVX2_MAX_K). */
-#define MAXPOOL_AVX2_MAX_K 128
 /* The fewest input and output channels a 3x3 conv needs to run as
  * Winograd F(2x2, 3x3) (reel_conv_winograd_avx2.c): below them, measured
  * on 16x16 to 32x32 maps, its transforms cost what its 2.25x fewer FMAs

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "reel.h"
+#include "ops.h"
 
 static bool same_shape(Shape a, Shape b) {
   if (a.rank != b.rank)
@@ -24,31 +24,34 @@ bool bind_weights(Arena *a, Graph *g, TensorFile *f) {
       Tensor *t = tensors_find(f, p->name);
       if (!t) {
         diag_error(l->loc, "%s '%s' needs tensor '%s' of shape %s, but %s has no such tensor",
-                   op_name[l->op], l->name, p->name, shape_str(a, p->shape), f->path);
+                   l->op->name, l->name, p->name, shape_str(a, p->shape), f->path);
         ok = false;
         continue;
       }
       t->used = true;
       if (!t->data) {
         diag_error(l->loc, "%s '%s' needs tensor '%s' as floats, but %s stores it as %s",
-                   op_name[l->op], l->name, p->name, f->path, t->dtype);
+                   l->op->name, l->name, p->name, f->path, t->dtype);
         ok = false;
         continue;
       }
       if (!same_shape(t->shape, p->shape)) {
         diag_error(l->loc, "%s '%s' needs tensor '%s' of shape %s, but %s has shape %s",
-                   op_name[l->op], l->name, p->name, shape_str(a, p->shape), f->path,
+                   l->op->name, l->name, p->name, shape_str(a, p->shape), f->path,
                    shape_str(a, t->shape));
         ok = false;
         continue;
       }
       p->data = t->data;
     }
-    /* PyTorch saves a batch-norm counter the model never reads */
-    Tensor *counter = l->op == OP_BATCHNORM
-                          ? tensors_find(f, arena_printf(a, "%s.num_batches_tracked", l->name)) : NULL;
-    if (counter)
-      counter->used = true;
+    /* tensors PyTorch saves that the model never reads (a batch norm's counter) */
+    char extra[64];
+    snprintf(extra, sizeof extra, "%s", l->op->extra ? l->op->extra : "");
+    for (char *w = strtok(extra, " "); w; w = strtok(NULL, " ")) {
+      Tensor *t = tensors_find(f, arena_printf(a, "%s.%s", l->name, w));
+      if (t)
+        t->used = true;
+    }
   }
   for (int i = 0; i < f->n && ok; i++)
     if (!f->t[i].used) {

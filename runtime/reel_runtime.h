@@ -21,9 +21,11 @@ void reel_f32_gemv_cat2_generic(float *y, const float *w, const float *b, const 
 /* ---- reel_pointwise_generic.c: y = f(x); y == x is allowed ---- */
 
 /* The activations a conv or a linear applies as it stores its output (a
- * relu, relu6, leaky_relu, sigmoid or tanh fused into it). */
-enum { REEL_ACT_NONE, REEL_ACT_RELU, REEL_ACT_RELU6, REEL_ACT_LEAKY_RELU, REEL_ACT_SIGMOID,
-       REEL_ACT_TANH };
+ * relu, relu6, leaky_relu, sigmoid or tanh fused into it): REEL_ACT_<NAME>,
+ * listed once here so that the compiler names them too. */
+#define REEL_ACTIVATIONS(X) X(NONE) X(RELU) X(RELU6) X(LEAKY_RELU) X(SIGMOID) X(TANH)
+#define REEL_ACT_ENUMERATOR(name) REEL_ACT_##name,
+enum { REEL_ACTIVATIONS(REEL_ACT_ENUMERATOR) REEL_ACT_COUNT };
 
 /* act(v), exactly as the kernels below compute it (the generic conv and
  * gemv apply their fused activation with it). */
@@ -179,10 +181,13 @@ void reel_convgru_reset_avx2(float *rh, const float *gates, const float *h, int 
 void reel_convgru_update_avx2(float *h, const float *gates, const float *cand, int n);
 
 /* reel_conv_avx2.c: one group, kernels up to REEL_CONV_AVX2_MAX_K taps a
- * side, any stride and dilation; weights [out_c/6][in_c][k_h][k_w][6];
+ * side, any stride and dilation; weights in blocks of
+ * REEL_CONV_AVX2_OC_BLOCK output channels (its micro-kernel's rows),
+ * [out_c/6][in_c][k_h][k_w][6], zero channels padding the last block;
  * scratch of reel_conv2d_scratch_avx2(d) floats for the zero-bordered
  * input split into stride phases. */
 #define REEL_CONV_AVX2_MAX_K 16
+#define REEL_CONV_AVX2_OC_BLOCK 6
 long reel_conv2d_scratch_avx2(const reel_conv2d_desc *d);
 void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
                           const float *x0, const float *x1, float *scratch);

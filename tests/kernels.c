@@ -134,7 +134,7 @@ static double conv_diff(reel_conv2d_desc *d) {
   int in_c = d->in_c0 + d->in_c1, taps = d->k_h * d->k_w, n = d->out_c * d->out_h * d->out_w;
   float *w = rnd((size_t)d->out_c * in_c * taps), *b = rnd(d->out_c);
   float *x0 = rnd((size_t)d->in_c0 * d->in_h * d->in_w), *x1 = rnd((size_t)d->in_c1 * d->in_h * d->in_w + 1);
-  float *wp = calloc((size_t)(d->out_c + CONV_OC_BLOCK - 1) / CONV_OC_BLOCK * CONV_OC_BLOCK * in_c * taps, 4);
+  float *wp = calloc((size_t)(d->out_c + REEL_CONV_AVX2_OC_BLOCK - 1) / REEL_CONV_AVX2_OC_BLOCK * REEL_CONV_AVX2_OC_BLOCK * in_c * taps, 4);
   Geom g = geom_of(d);
   float *y0 = rnd(n), *y1 = malloc((size_t)n * 4), *s = malloc((size_t)conv_scratch_avx2(&g) * 4);
   scratch_mismatches += conv_scratch_avx2(&g) != reel_conv2d_scratch_avx2(d);
@@ -231,7 +231,7 @@ static void conv_winograd(void) {
     int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;
     float *w = rnd((size_t)d.out_c * in_c * 9), *b = rnd(d.out_c);
     float *x0 = rnd((size_t)d.in_c0 * d.in_h * d.in_w), *x1 = rnd((size_t)d.in_c1 * d.in_h * d.in_w + 1);
-    float *u = calloc((size_t)(d.out_c + CONV_OC_BLOCK - 1) / CONV_OC_BLOCK * CONV_OC_BLOCK * 16 * in_c, 4);
+    float *u = calloc((size_t)(d.out_c + REEL_CONV_AVX2_OC_BLOCK - 1) / REEL_CONV_AVX2_OC_BLOCK * REEL_CONV_AVX2_OC_BLOCK * 16 * in_c, 4);
     float *y0 = malloc((size_t)n * 4), *y1 = malloc((size_t)n * 4);
     Geom g = geom_of(&d);
     float *s = malloc((size_t)conv_scratch_winograd(&g) * 4);

@@ -24,14 +24,14 @@ mkdir -p $out/obj
 
 # ---- build: the compiler without main.c, instrumented, then each harness
 make -s build/runtime_files.c || exit 2
-cflags="-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Icompiler -Wall -Wextra
+cflags="-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Icompiler -Iruntime -Wall -Wextra
   -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 objs=""
-for src in compiler/*.c build/runtime_files.c; do
+for src in compiler/*.c compiler/ops/*.c build/runtime_files.c; do
   [ "$src" = compiler/main.c ] && continue
-  obj=$out/obj/$(basename "$src" .c).o
-  # rebuilt when its source or any compiler header is newer
-  if [ ! -f "$obj" ] || [ -n "$(find "$src" compiler/*.h -newer "$obj")" ]; then
+  obj=$out/obj/$(echo "$src" | sed 's|^compiler/||; s|^build/||; s|/|_|g; s|\.c$||').o
+  # rebuilt when its source or any compiler or runtime header is newer
+  if [ ! -f "$obj" ] || [ -n "$(find "$src" compiler/*.h runtime/reel_runtime.h -newer "$obj")" ]; then
     clang $cflags -fsanitize=fuzzer-no-link -c "$src" -o "$obj" || exit 2
   fi
   objs="$objs $obj"

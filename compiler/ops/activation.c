@@ -1,0 +1,114 @@
+/* Activations: element-wise functions of one input, the same shape out
+ * (softmax: over a vector).  Each has a REEL_ACT_* code; after a conv2d
+ * or a linear it is fused into that call's store (fuse.c).  The
+ * interpreter evaluates each in double, from its PyTorch definition. */
+#include <math.h>
+
+#include "../ops.h"
+
+static bool same_shape(Arena *a, Graph *g, Layer *l) {
+  (void)a, (void)g;
+  l->out_shape = l->in_shape;
+  return true;
+}
+
+/* y = f(x) in double, as PyTorch defines f (torch.nn.functional). */
+static double evaluate(int act, double alpha, double v) {
+  switch (act) {
+  case REEL_ACT_RELU: return v > 0 ? v : 0;
+  case REEL_ACT_RELU6: return fmin(fmax(v, 0), 6);
+  case REEL_ACT_LEAKY_RELU: return v >= 0 ? v : alpha * v;
+  case REEL_ACT_SIGMOID: return interp_sigmoid(v);
+  case REEL_ACT_TANH: return tanh(v);
+  default: return v;
+  }
+}
+
+static void interp_activation(Interp *in, int li) {
+  const Layer *l = &in->g->layer[li];
+  const double *x = interp_input(in, l, 0);
+  double *y = in->s[li].y;
+  float alpha;
+  int act = l->op->activation(l, &alpha);
+  for (int64_t i = 0, n = shape_elems(l->out_shape); i < n; i++)
+    y[i] = evaluate(act, l->slope, x[i]);
+}
+
+/* The stand-alone kernel of each activation, in place when nobody else
+ * reads the input. */
+static int lower_activation(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0), n = (int)lw->p->v[x].size;
+  int y = inplace_output(lw, li, x, n);
+  float alpha;
+  switch (l->op->activation(l, &alpha)) {
+  case REEL_ACT_RELU: return add_call(lw, K_RELU, li, -1, (int[]){y, x}, 2, &n, 1), y;
+  case REEL_ACT_RELU6: return add_call(lw, K_RELU6, li, -1, (int[]){y, x}, 2, &n, 1), y;
+  case REEL_ACT_SIGMOID: return add_call(lw, K_SIGMOID, li, -1, (int[]){y, x}, 2, &n, 1), y;
+  case REEL_ACT_TANH: return add_call(lw, K_TANH, li, -1, (int[]){y, x}, 2, &n, 1), y;
+  default:
+    add_call(lw, K_LEAKY_RELU, li, -1, (int[]){y, x}, 2, &n, 1)->alpha = alpha;
+    return y;
+  }
+}
+
+#define ACTIVATION(op, code)                                                                      \
+  static int op##_code(const Layer *l, float *alpha) {                                            \
+    *alpha = (float)l->slope;                                                                     \
+    return code;                                                                                  \
+  }                                                                                               \
+  const OpDesc op_##op = {.name = #op, .keys = "", .min_inputs = 1, .max_inputs = 1,              \
+                          .infer = same_shape, .activation = op##_code,                           \
+                          .lower = lower_activation, .interp = interp_activation}
+
+ACTIVATION(relu, REEL_ACT_RELU);
+ACTIVATION(relu6, REEL_ACT_RELU6);
+ACTIVATION(sigmoid, REEL_ACT_SIGMOID);
+ACTIVATION(tanh, REEL_ACT_TANH);
+
+/* leaky_relu: {op, negative_slope: 0.01} */
+static bool parse_leaky_relu(const YNode *n, Layer *l) {
+  const YNode *v;
+  l->slope = 0.01;
+  return !(v = yaml_get(n, "negative_slope")) ||
+         read_number(v, "negative_slope", -1e6, 1e6, &l->slope);
+}
+
+static int leaky_relu_code(const Layer *l, float *alpha) {
+  *alpha = (float)l->slope;
+  return REEL_ACT_LEAKY_RELU;
+}
+
+const OpDesc op_leaky_relu = {.name = "leaky_relu", .keys = "negative_slope", .min_inputs = 1,
+                              .max_inputs = 1, .parse = parse_leaky_relu, .infer = same_shape,
+                              .activation = leaky_relu_code, .lower = lower_activation,
+                              .interp = interp_activation};
+
+/* softmax: {op} over a vector; subtracting the max keeps exp finite. */
+static bool infer_softmax(Arena *a, Graph *g, Layer *l) {
+  return need_rank(a, l, 1) && same_shape(a, g, l);
+}
+
+static int lower_softmax(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0), n = (int)lw->p->v[x].size;
+  int y = inplace_output(lw, li, x, n);
+  add_call(lw, K_SOFTMAX, li, -1, (int[]){y, x}, 2, &n, 1);
+  return y;
+}
+
+static void interp_softmax(Interp *in, int li) {
+  const Layer *l = &in->g->layer[li];
+  const double *x = interp_input(in, l, 0);
+  double *y = in->s[li].y, max = x[0], sum = 0;
+  int64_t n = shape_elems(l->out_shape);
+  for (int64_t i = 1; i < n; i++)
+    max = x[i] > max ? x[i] : max;
+  for (int64_t i = 0; i < n; i++)
+    sum += y[i] = exp(x[i] - max);
+  for (int64_t i = 0; i < n; i++)
+    y[i] /= sum;
+}
+
+const OpDesc op_softmax = {.name = "softmax", .keys = "", .min_inputs = 1, .max_inputs = 1,
+                           .infer = infer_softmax, .lower = lower_softmax, .interp = interp_softmax};
