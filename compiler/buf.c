@@ -42,3 +42,38 @@ void buf_free(Buf *b) {
   free(b->s);
   *b = (Buf){0};
 }
+
+/* text, starting with indent, broken at spaces into lines of at most
+ * `columns` (a word longer than a line stays whole); continuation lines
+ * start with cont.  A break after a comma or before "&&" is preferred
+ * when it keeps at least half the line. */
+void buf_wrap(Buf *b, const char *indent, const char *text, const char *cont, size_t columns) {
+  const char *prefix = indent;
+  for (;;) {
+    size_t room = columns > strlen(prefix) ? columns - strlen(prefix) : 1, len = strlen(text);
+    if (len <= room) {
+      buf_printf(b, "%s%s\n", prefix, text);
+      return;
+    }
+    size_t cut = 0, good = 0; /* the last space that fits; the last good one */
+    for (size_t i = 1; i <= room && i < len; i++)
+      if (text[i] == ' ') {
+        cut = i;
+        if (text[i - 1] == ',' || strncmp(text + i + 1, "&&", 2) == 0)
+          good = i;
+      }
+    if (good > room / 2)
+      cut = good;
+    if (!cut) { /* no space fits: break at the first one */
+      const char *sp = strchr(text, ' ');
+      if (!sp) {
+        buf_printf(b, "%s%s\n", prefix, text);
+        return;
+      }
+      cut = (size_t)(sp - text);
+    }
+    buf_printf(b, "%s%.*s\n", prefix, (int)cut, text);
+    text += cut + 1;
+    prefix = cont;
+  }
+}

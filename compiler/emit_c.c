@@ -1,15 +1,20 @@
 /* The C99 backend: a Program into <model>.h and <model>.c (the data goes
  * to <model>_weights.c, emit_weights.c) plus copies of the runtime files
- * the model calls, so the output folder builds on its own.  Output depends
- * only on the inputs: no dates, no paths but the spec's. */
+ * the model calls, so the output folder builds on its own.  The code is
+ * meant to read as if written by hand: transient buffers have names,
+ * sizes are the model's macros, every call says which spec line it
+ * implements, comments say only what is true of this model, and no line
+ * passes column 100.  Output depends only on the inputs: no dates, no
+ * paths but the spec's. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "ops.h"
 
-static const char *isa(const Call *c) { return c->avx2 ? "avx2" : "generic"; }
+enum { COLUMNS = 100 }; /* the widest line the generated files have */
 
 typedef struct {
   Arena *a;
@@ -22,6 +27,8 @@ typedef struct {
                          the calls being emitted run: dense cells reverse their
                          block order on odd steps to reuse what L2 still holds */
 } Emitter;
+
+static const char *isa(const Call *c) { return c->avx2 ? "avx2" : "generic"; }
 
 static char *upper(Arena *a, const char *s) {
   char *u = arena_strdup(a, s);
@@ -36,7 +43,64 @@ static const char *float_lit(Arena *a, float f) {
   return strpbrk(s, ".en") ? arena_printf(a, "%sf", s) : arena_printf(a, "%s.0f", s);
 }
 
-/* The C expression for a value, plus an offset in floats. */
+static void wrap(Buf *b, const char *indent, const char *text, const char *cont) {
+  buf_wrap(b, indent, text, cont, COLUMNS);
+}
+
+/* A statement at indent, continued 4 columns further in if need be. */
+__attribute__((format(printf, 4, 5))) static void stmt(Emitter *e, Buf *b, const char *indent,
+                                                       const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  Buf text = {0};
+  char small[512];
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n >= (int)sizeof small) { /* long: format again into a buffer of its size */
+    va_start(ap, fmt);
+    char *big = arena_alloc(e->a, (size_t)n + 1);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    buf_printf(&text, "%s", big);
+  } else {
+    buf_printf(&text, "%s", small);
+  }
+  wrap(b, indent, text.s, arena_printf(e->a, "%s    ", indent));
+  buf_free(&text);
+}
+
+/* A declaration, its parameters on continuation lines if need be. */
+static void decl(Emitter *e, Buf *b, const char *text) {
+  (void)e;
+  wrap(b, "", text, "    ");
+}
+
+/* A comment on its own lines at indent. */
+static void comment(Emitter *e, Buf *b, const char *indent, const char *text) {
+  wrap(b, indent, arena_printf(e->a, "/* %s */", text), arena_printf(e->a, "%s * ", indent));
+}
+
+/* A line of code with a comment after it, or above it when both do not fit. */
+static void commented(Emitter *e, Buf *b, const char *indent, const char *code, const char *text) {
+  const char *line = arena_printf(e->a, "%s%s /* %s */", indent, code, text);
+  if (strlen(line) <= COLUMNS) {
+    buf_printf(b, "%s\n", line);
+    return;
+  }
+  comment(e, b, indent, text);
+  buf_printf(b, "%s%s\n", indent, code);
+}
+
+/* The spec place a comment names: the file's name (the header names its
+ * path), line and column. */
+static const char *spec_at(Emitter *e, Loc at) {
+  const char *base = strrchr(at.file, '/');
+  return arena_printf(e->a, "%s:%d:%d", base ? base + 1 : at.file, at.line, at.col);
+}
+
+/* The C expression for a value, plus an offset in floats: a transient is
+ * its named buffer in the arena, state is in the context, weights are
+ * their W_ macros. */
 static const char *ref_at(Emitter *e, int v, int64_t offset) {
   if (v < 0)
     return "NULL";
@@ -47,7 +111,8 @@ static const char *ref_at(Emitter *e, int v, int64_t offset) {
     base = "in";
     break;
   case V_TRANSIENT:
-    return arena_printf(e->a, "arena + %lld", (long long)val->offset + offset);
+    base = val->name;
+    break;
   case V_STATE:
     base = arena_printf(e->a, "ctx->state.%s", val->name);
     break;
@@ -60,8 +125,29 @@ static const char *ref_at(Emitter *e, int v, int64_t offset) {
 
 static const char *ref(Emitter *e, int v) { return ref_at(e, v, 0); }
 
-static const char *layer_where(Emitter *e, const Layer *l) {
-  return arena_printf(e->a, "%s:%d:%d", l->loc.file, l->loc.line, l->loc.col);
+/* What m_reset zeroes, as a phrase: the kinds of state this model keeps. */
+static const char *state_kinds(Emitter *e) {
+  const Program *p = e->p;
+  static const char *const kinds[][2] = {{"hidden state", "the recurrent state"},
+                                         {"window of past frames", "the windows of past frames"},
+                                         {"clip pool", "the clip pools"},
+                                         {"attention weights", "the attention weights"},
+                                         {"the last frame", "the last frame"}};
+  const char *list[8];
+  int n = 0;
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+    for (int i = 0; i < p->nv; i++)
+      if (p->v[i].kind == V_STATE && p->v[i].role && strcmp(p->v[i].role, kinds[k][0]) == 0) {
+        list[n++] = kinds[k][1];
+        break;
+      }
+  if (e->g->clip)
+    list[n++] = "the clip aggregate";
+  list[n++] = "the frame count";
+  const char *text = list[0];
+  for (int i = 1; i < n; i++)
+    text = arena_printf(e->a, "%s%s%s", text, i + 1 < n ? ", " : " and ", list[i]);
+  return text;
 }
 
 static void emit_header(Emitter *e, Buf *b) {
@@ -74,82 +160,114 @@ static void emit_header(Emitter *e, Buf *b) {
   int64_t attention = 0;
   for (int i = 0; i < p->nv; i++)
     attention += p->v[i].attention ? p->v[i].size : 0;
-  buf_printf(b, "/* Generated by reelc from %s; do not edit.\n", g->file);
-  buf_printf(b, " * Model %s: one frame of %lld floats in, %d out%s%s%s%s. */\n", m,
-             (long long)shape_elems(g->input), out, g->per_frame ? " per frame" : "",
-             g->clip ? ", clip aggregate: " : g->clip_head ? ", per clip" : "",
-             g->clip ? clip_name[g->clip] : "",
-             fc ? arena_printf(e->a, ", forecasts of %d frames", g->forecast_steps) : "");
+  const char *what = arena_printf(e->a, "one frame of %lld floats in", (long long)shape_elems(g->input));
+  if (g->per_frame)
+    what = arena_printf(e->a, "%s, %d out per frame", what, out);
+  if (g->clip)
+    what = arena_printf(e->a, "%s, their %s over the clip", what, clip_name[g->clip]);
+  if (g->clip_head)
+    what = arena_printf(e->a, "%s, %d out per clip", what, out);
+  if (fc)
+    what = arena_printf(e->a, "%s, forecasts of %d frames of %lld floats", what, g->forecast_steps,
+                        (long long)shape_elems(fc->out_shape));
+  comment(e, b, "", arena_printf(e->a, "Generated by reelc from %s; do not edit.  Model %s: %s.",
+                                 g->file, m, what));
   buf_printf(b, "#ifndef %s_H\n#define %s_H\n\n", M, M);
   buf_printf(b, "#define %s_IN_SIZE %lld\n", M, (long long)shape_elems(g->input));
-  buf_printf(b, "#define %s_OUT_SIZE %d\n", M, out);
+  if (g->per_frame || clip)
+    buf_printf(b, "#define %s_OUT_SIZE %d\n", M, out);
+  else
+    commented(e, b, "", arena_printf(e->a, "#define %s_OUT_SIZE %d", M, out),
+              "the last per-frame layer's size: step() writes no output");
   if (clip)
     buf_printf(b, "#define %s_CLIP_SIZE %d\n", M, out);
   if (attention)
-    buf_printf(b, "#define %s_ATTENTION_SIZE %lld /* attention weights, all layers */\n", M,
-               (long long)attention);
+    commented(e, b, "", arena_printf(e->a, "#define %s_ATTENTION_SIZE %lld", M, (long long)attention),
+              "attention weights, all layers");
   if (fc) {
     buf_printf(b, "#define %s_FORECAST_STEPS %d\n", M, g->forecast_steps);
-    buf_printf(b, "#define %s_FORECAST_SIZE %lld /* floats per forecast frame */\n", M,
-               (long long)shape_elems(fc->out_shape));
+    commented(e, b, "", arena_printf(e->a, "#define %s_FORECAST_SIZE %lld", M,
+                                     (long long)shape_elems(fc->out_shape)),
+              "floats per forecast frame");
   }
-  buf_printf(b, "#define %s_WEIGHTS_SIZE %lld /* floats */\n\n", M, (long long)p->weight_floats);
-  buf_printf(b, "/* Everything one stream needs between calls: sizeof is all the RAM the model\n"
-                " * uses.  Caller-owned (static, stack or heap); one per stream. */\n");
+  commented(e, b, "", arena_printf(e->a, "#define %s_WEIGHTS_SIZE %lld", M, (long long)p->weight_floats),
+            "floats");
+  buf_printf(b, "\n");
+  comment(e, b, "", "Everything one stream needs between calls: sizeof is all the RAM the model "
+                    "uses.  Caller-owned (static, stack or heap); one per stream.");
   buf_printf(b, "typedef struct %s_ctx {\n  struct {\n", m);
   for (int i = 0; i < p->nv; i++) {
     const Value *v = &p->v[i];
-    if (v->kind == V_STATE && v->layer < 0) {
-      buf_printf(b, "    float %s[%lld]; /* the last frame: a forecast feeds back from it */\n",
-                 v->name, (long long)v->size);
-    } else if (v->kind == V_STATE) {
-      const Layer *l = &g->layer[v->layer];
-      buf_printf(b, "    float %s[%lld]; /* %s '%s', %s */\n", v->name, (long long)v->size,
-                 l->op->name, l->name, layer_where(e, l));
+    if (v->kind != V_STATE)
+      continue;
+    const char *code = arena_printf(e->a, "float %s[%lld];", v->name, (long long)v->size);
+    if (v->layer < 0) {
+      commented(e, b, "    ", code, "the last frame: a forecast feeds back from it");
+      continue;
     }
+    const Layer *l = &g->layer[v->layer];
+    commented(e, b, "    ", code, arena_printf(e->a, "%s '%s' (%s): %s", l->op->name, l->name,
+                                                spec_at(e, l->loc), v->role));
   }
   if (g->clip)
-    buf_printf(b, "    float clip_acc[%d]; /* clip aggregate: %s */\n", out, clip_name[g->clip]);
+    commented(e, b, "    ", arena_printf(e->a, "float clip_acc[%s_CLIP_SIZE];", M),
+              arena_printf(e->a, "the clip's %s so far", clip_name[g->clip]));
   buf_printf(b, "    unsigned long frames; /* frames seen since reset */\n");
   buf_printf(b, "  } state; /* zeroed by %s_reset */\n", m);
-  buf_printf(b, "  float arena[%lld]; /* transient tensors, offsets planned at compile time */\n",
-             (long long)(p->arena_floats ? p->arena_floats : 1));
+  if (p->arena_floats)
+    commented(e, b, "  ", arena_printf(e->a, "float arena[%lld];", (long long)p->arena_floats),
+              "transient buffers, at offsets planned at compile time");
+  else
+    buf_printf(b, "  float arena[1]; /* unused: the model has no transient buffers */\n");
   buf_printf(b, "} %s_ctx;\n\n", m);
-  buf_printf(b, "/* Forget the stream: zero the recurrent state and the clip aggregate. */\n");
-  buf_printf(b, "void %s_reset(%s_ctx *ctx);\n\n", m, m);
-  buf_printf(b, "/* One frame: in has %s_IN_SIZE floats (PyTorch order), out gets %s_OUT_SIZE%s. */\n",
-             M, M, g->per_frame ? "" : " (never written: the spec has per_frame: false; may be NULL)");
-  buf_printf(b, "void %s_step(%s_ctx *ctx, const float *in, float *out);\n", m, m);
+  comment(e, b, "", arena_printf(e->a, "Forget the stream: zero %s.", state_kinds(e)));
+  decl(e, b, arena_printf(e->a, "void %s_reset(%s_ctx *ctx);", m, m));
+  buf_printf(b, "\n");
+  comment(e, b, "", arena_printf(e->a, "One frame: in has %s_IN_SIZE floats (PyTorch order)%s.", M,
+                                 g->per_frame ? arena_printf(e->a, ", out gets %s_OUT_SIZE", M)
+                                              : "; out is not written (per_frame: false) and may be NULL"));
+  decl(e, b, arena_printf(e->a, "void %s_step(%s_ctx *ctx, const float *in, float *out);", m, m));
   if (g->clip) {
-    buf_printf(b, "\n/* The clip's %s aggregate of the frames since reset: %s_CLIP_SIZE floats\n"
-                  " * (zeros before the first frame). */\n", clip_name[g->clip], M);
-    buf_printf(b, "void %s_clip(%s_ctx *ctx, float *out);\n", m, m);
+    buf_printf(b, "\n");
+    comment(e, b, "", arena_printf(e->a, "The %s over the clip of the per-frame outputs since reset: "
+                                   "%s_CLIP_SIZE floats (zeros before the first frame).",
+                                   clip_name[g->clip], M));
+    decl(e, b, arena_printf(e->a, "void %s_clip(%s_ctx *ctx, float *out);", m, m));
   }
   if (g->clip_head) {
-    buf_printf(b, "\n/* The model's output for the frames since reset: %s_CLIP_SIZE floats (zeros\n"
-                  " * before the first frame).  Any time; the stream's state is kept. */\n", M);
-    buf_printf(b, "void %s_clip(%s_ctx *ctx, float *out);\n", m, m);
+    buf_printf(b, "\n");
+    comment(e, b, "", arena_printf(e->a, "The model's output for the frames since reset: %s_CLIP_SIZE "
+                                   "floats (zeros before the first frame).  Any time; the stream's "
+                                   "state is kept.", M));
+    decl(e, b, arena_printf(e->a, "void %s_clip(%s_ctx *ctx, float *out);", m, m));
   }
   if (attention) {
-    buf_printf(b, "\n/* Where the model looked in the last frame: the weights of each attention\n"
-                  " * layer of the per-frame chain, in spec order:");
+    const char *list = "";
     for (int i = 0; i < p->nv; i++)
       if (p->v[i].attention)
-        buf_printf(b, "\n *   %lld for '%s'%s", (long long)p->v[i].size, g->layer[p->v[i].layer].name,
-                   arena_printf(e->a, " (%s)", p->v[i].about));
-    buf_printf(b, "\n * %s_ATTENTION_SIZE floats in all. */\n", M);
-    buf_printf(b, "void %s_attention(const %s_ctx *ctx, float *out);\n", m, m);
+        list = arena_printf(e->a, "%s%s %lld for '%s' (%s)", list, *list ? ";" : "",
+                            (long long)p->v[i].size, g->layer[p->v[i].layer].name, p->v[i].about);
+    buf_printf(b, "\n");
+    comment(e, b, "", arena_printf(e->a, "Where the model looked in the last frame: the weights of "
+                                   "each attention layer of the per-frame chain, in spec order:%s; "
+                                   "%s_ATTENTION_SIZE floats in all.", list, M));
+    decl(e, b, arena_printf(e->a, "void %s_attention(const %s_ctx *ctx, float *out);", m, m));
   }
   if (fc) {
-    buf_printf(b, "\n/* Predict %s_FORECAST_STEPS frames from the frames seen so far: out gets\n"
-                  " * %s_FORECAST_STEPS x %s_FORECAST_SIZE floats.  The observed state is kept, so\n"
-                  " * stepping on and forecasting again works. */\n", M, M, M);
-    buf_printf(b, "void %s_forecast(%s_ctx *ctx, float *out);\n", m, m);
+    buf_printf(b, "\n");
+    comment(e, b, "", arena_printf(e->a, "Predict %s_FORECAST_STEPS frames from the frames seen so "
+                                   "far: out gets %s_FORECAST_STEPS x %s_FORECAST_SIZE floats.  The "
+                                   "observed state is kept, so stepping on and forecasting again "
+                                   "works.", M, M, M));
+    decl(e, b, arena_printf(e->a, "void %s_forecast(%s_ctx *ctx, float *out);", m, m));
   }
-  buf_printf(b, "\n/* The packed weights (%s_weights.c): read-only, can live in flash. */\n", m);
+  buf_printf(b, "\n");
+  comment(e, b, "", arena_printf(e->a, "The packed weights (%s_weights.c): read-only, can live in "
+                                 "flash.", m));
   buf_printf(b, "typedef union {\n  unsigned char bytes[%lld][%d];\n  float f[%lld];\n} %s_weights_t;\n",
              (long long)weight_chunks(p), WEIGHT_CHUNK, (long long)weight_chunks(p) * WEIGHT_CHUNK / 4, m);
-  buf_printf(b, "extern const %s_weights_t %s_weights;\n\n#endif\n", m, m);
+  decl(e, b, arena_printf(e->a, "extern const %s_weights_t %s_weights;", m, m));
+  buf_printf(b, "\n#endif\n");
 }
 
 /* The runtime's names of the activation codes. */
@@ -170,19 +288,22 @@ static void emit_desc(Emitter *e, Buf *b, int c) {
       name = arena_printf(e->a, "%s_geom%d", e->p->v[call->arg[0]].name, n++), k = -1;
   e->desc[c] = name;
   if (strstr(kernel_info[call->op].signature, "&conv")) {
-    buf_printf(b, "static const reel_conv2d_desc %s = {\n"
-                  "    .in_c0 = %d, .in_c1 = %d, .in_h = %d, .in_w = %d, .out_c = %d, .out_h = %d, .out_w = %d,\n"
-                  "    .k_h = %d, .k_w = %d, .stride_h = %d, .stride_w = %d, .pad_top = %d, .pad_left = %d,\n"
-                  "    .dil_h = %d, .dil_w = %d, .groups = %d, .act = %s, .slope = %s, .accumulate = %d};\n",
-               name, g->in_c0, g->in_c1, g->in_h, g->in_w, g->out_c, g->out_h, g->out_w, w->kh, w->kw,
-               w->sh, w->sw, w->pad_top, w->pad_left, w->dh, w->dw, g->groups ? g->groups : 1,
-               act_name[g->act], float_lit(e->a, g->slope), g->accumulate);
+    buf_printf(b, "static const reel_conv2d_desc %s = {\n", name);
+    wrap(b, "    ", arena_printf(e->a, ".in_c0 = %d, .in_c1 = %d, .in_h = %d, .in_w = %d, .out_c = %d, "
+                                ".out_h = %d, .out_w = %d, .k_h = %d, .k_w = %d, .stride_h = %d, "
+                                ".stride_w = %d, .pad_top = %d, .pad_left = %d, .dil_h = %d, "
+                                ".dil_w = %d, .groups = %d, .act = %s, .alpha = %s, .accumulate = %d};",
+                                g->in_c0, g->in_c1, g->in_h, g->in_w, g->out_c, g->out_h, g->out_w,
+                                w->kh, w->kw, w->sh, w->sw, w->pad_top, w->pad_left, w->dh, w->dw,
+                                g->groups ? g->groups : 1, act_name[g->act],
+                                float_lit(e->a, g->alpha), g->accumulate), "    ");
   } else {
-    buf_printf(b, "static const reel_pool2d_desc %s = {\n"
-                  "    .c = %d, .in_h = %d, .in_w = %d, .out_h = %d, .out_w = %d, .k_h = %d, .k_w = %d,\n"
-                  "    .stride_h = %d, .stride_w = %d, .pad_top = %d, .pad_left = %d, .count_include_pad = %d};\n",
-               name, g->in_c0, g->in_h, g->in_w, g->out_h, g->out_w, w->kh, w->kw, w->sh, w->sw,
-               w->pad_top, w->pad_left, w->count_include_pad);
+    buf_printf(b, "static const reel_pool2d_desc %s = {\n", name);
+    wrap(b, "    ", arena_printf(e->a, ".c = %d, .in_h = %d, .in_w = %d, .out_h = %d, .out_w = %d, "
+                                ".k_h = %d, .k_w = %d, .stride_h = %d, .stride_w = %d, .pad_top = %d, "
+                                ".pad_left = %d, .count_include_pad = %d};",
+                                g->in_c0, g->in_h, g->in_w, g->out_h, g->out_w, w->kh, w->kw, w->sh,
+                                w->sw, w->pad_top, w->pad_left, w->count_include_pad), "    ");
   }
 }
 
@@ -197,11 +318,12 @@ static void emit_attention_desc(Emitter *e, Buf *b, int c) {
       return;
     }
   e->desc[c] = name;
-  buf_printf(b, "static const reel_attention_desc %s = {\n"
-                "    .n = %d, .key_dim = %d, .value_dim = %d, .key_step = %d, .key_stride = %d,\n"
-                "    .value_step = %d, .value_stride = %d, .window = %d, .scale = %s};\n",
-             name, g->n, g->key_dim, g->value_dim, g->key_step, g->key_stride, g->value_step,
-             g->value_stride, g->window, float_lit(e->a, g->scale));
+  buf_printf(b, "static const reel_attention_desc %s = {\n", name);
+  wrap(b, "    ", arena_printf(e->a, ".n = %d, .key_dim = %d, .value_dim = %d, .key_step = %d, "
+                              ".key_stride = %d, .value_step = %d, .value_stride = %d, .window = %d, "
+                              ".scale = %s};", g->n, g->key_dim, g->value_dim, g->key_step,
+                              g->key_stride, g->value_step, g->value_stride, g->window,
+                              float_lit(e->a, g->scale)), "    ");
 }
 
 /* How many values a clip pool has folded in: one per frame, or one per
@@ -245,48 +367,50 @@ static const char *argument(Emitter *e, int ci, const char *tok, int *value, int
   return e->parity; /* parity */
 }
 
+/* The bytes a copy of n floats into y from x moves, as a person would
+ * write it: the size of a whole state array, the frame size, or a count. */
+static const char *copy_bytes(Emitter *e, int y, int x, int n) {
+  const Value *vy = &e->p->v[y], *vx = &e->p->v[x];
+  if (vx->kind == V_STATE && vx->size == n)
+    return arena_printf(e->a, "sizeof ctx->state.%s", vx->name);
+  if (vy->kind == V_STATE && vy->size == n)
+    return arena_printf(e->a, "sizeof ctx->state.%s", vy->name);
+  if (n == shape_elems(e->g->input))
+    return arena_printf(e->a, "sizeof(float) * %s_IN_SIZE", e->up);
+  return arena_printf(e->a, "sizeof(float) * %d", n);
+}
+
 /* Call ci from its kernel's row: the comment naming the spec layer it
- * implements, then SYMBOL_<isa>(args), wrapped before column 100. */
+ * implements, then SYMBOL_<isa>(args). */
 static void emit_call(Emitter *e, Buf *b, int ci, const char *indent) {
   const Call *c = &e->p->call[ci];
   const KernelInfo *k = &kernel_info[c->op];
   const Layer *l = &e->g->layer[c->layer < 0 ? 0 : c->layer];
   if (c->layer < 0)
-    buf_printf(b, "%s/* %s:%d:%d: keep the frame: a forecast starts from it */\n", indent,
-               e->g->loc_forecast.file, e->g->loc_forecast.line, e->g->loc_forecast.col);
+    comment(e, b, indent, arena_printf(e->a, "%s: keep the frame: a forecast starts from it",
+                                       spec_at(e, e->g->loc_forecast)));
   else if (c->sublayer >= 0)
-    buf_printf(b, "%s/* %s: %s '%s' layer %d of %d: %s */\n", indent, layer_where(e, l),
-               l->op->name, l->name, c->sublayer, l->stack, k->name);
+    comment(e, b, indent, arena_printf(e->a, "%s: %s '%s' layer %d of %d: %s", spec_at(e, l->loc),
+                                       l->op->name, l->name, c->sublayer, l->stack,
+                                       c->note ? c->note : k->name));
   else
-    buf_printf(b, "%s/* %s: %s '%s' */\n", indent, layer_where(e, l), l->op->name, l->name);
-  const char *args[16];
-  int n = 0, value = 0, dim = 0;
+    comment(e, b, indent, arena_printf(e->a, "%s: %s '%s'%s%s", spec_at(e, l->loc), l->op->name,
+                                       l->name, c->note ? ": " : "", c->note ? c->note : ""));
+  const char *args = "";
+  int value = 0, dim = 0;
   char tok[32];
   for (const char *s = k->signature; signature_next(&s, tok, sizeof tok);) {
     const char *arg = argument(e, ci, tok, &value, &dim);
     if (arg)
-      args[n++] = arg;
+      args = *args ? arena_printf(e->a, "%s, %s", args, arg) : arg;
   }
-  if (!k->symbol) { /* copy */
-    buf_printf(b, "%smemcpy(%s, %s, sizeof(float) * %s);\n", indent,
-               ref_at(e, c->arg[0], c->dim[1]), args[1], args[2]);
-    return;
-  }
-  Buf line = {0};
-  buf_printf(&line, "%s%s_%s(", indent, k->symbol, isa(c));
-  size_t start = 0; /* where the current output line begins in `line` */
-  for (int i = 0; i < n; i++) {
-    const char *sep = i + 1 < n ? ", " : ");";
-    if (line.len - start + strlen(args[i]) + strlen(sep) > 100 && i > 0) {
-      line.len--; /* the space after the comma */
-      buf_printf(&line, "\n%s    ", indent);
-      start = line.len - strlen(indent) - 4;
-    }
-    buf_printf(&line, "%s%s", args[i], sep);
-  }
-  buf_append(b, line.s, line.len);
-  buf_printf(b, "\n");
-  buf_free(&line);
+  const char *cont = arena_printf(e->a, "%s    ", indent);
+  if (!k->symbol) /* copy */
+    wrap(b, indent, arena_printf(e->a, "memcpy(%s, %s, %s);", ref_at(e, c->arg[0], c->dim[1]),
+                                 ref(e, c->arg[1]), copy_bytes(e, c->arg[0], c->arg[1], c->dim[0])),
+         cont);
+  else
+    wrap(b, indent, arena_printf(e->a, "%s_%s(%s);", k->symbol, isa(c), args), cont);
 }
 
 /* The condition a guarded call runs under. */
@@ -328,7 +452,8 @@ static void emit_calls(Emitter *e, Buf *b, int from, int to, const char *indent)
       emit_call(e, b, c++, indent);
       continue;
     }
-    buf_printf(b, "%s/* when %s */\n%sif (%s) {\n", indent, guard_why(e, first), indent, cond);
+    comment(e, b, indent, arena_printf(e->a, "when %s", guard_why(e, first)));
+    wrap(b, indent, arena_printf(e->a, "if (%s) {", cond), arena_printf(e->a, "%s    ", indent));
     const char *inner = arena_printf(e->a, "%s  ", indent);
     for (; c < to && e->p->call[c].guard == first->guard && e->p->call[c].gate == first->gate; c++)
       emit_call(e, b, c, inner);
@@ -336,57 +461,125 @@ static void emit_calls(Emitter *e, Buf *b, int from, int to, const char *indent)
   }
 }
 
-/* Whether calls [from, to) touch the arena, or read value v. */
-static bool uses(const Program *p, int from, int to, int v, bool arena) {
+/* Whether calls [from, to) read value v. */
+static bool uses(const Program *p, int from, int to, int v) {
   for (int c = from; c < to; c++)
-    for (int i = 0; i < MAX_ARGS; i++) {
-      int a = p->call[c].arg[i];
-      if (a >= 0 && (arena ? p->v[a].kind == V_TRANSIENT : a == v))
+    for (int i = 0; i < MAX_ARGS; i++)
+      if (p->call[c].arg[i] == v)
         return true;
-    }
   return false;
 }
 
-static void emit_clip(Emitter *e, Buf *b, const char *y, int out) {
+/* The named arena buffers calls [from, to) use (and `also`, read after
+ * them), one `float *const` each, in arena order. */
+static bool declare_buffers(Emitter *e, Buf *b, int from, int to, int also) {
+  const Program *p = e->p;
+  int n = 0;
+  for (int i = 0; i < p->nv; i++)
+    n += p->v[i].kind == V_TRANSIENT && (i == also || uses(p, from, to, i));
+  if (!n)
+    return false;
+  comment(e, b, "  ", n > 1 ? "transient buffers in the arena (those never alive at once share memory)"
+                            : "the transient buffer in the arena");
+  int64_t last = -1;
+  for (;;) { /* by offset, then by value index: deterministic */
+    int next = -1;
+    for (int i = 0; i < p->nv; i++) {
+      const Value *v = &p->v[i];
+      if (v->kind != V_TRANSIENT || !(i == also || uses(p, from, to, i)))
+        continue;
+      int64_t key = v->offset * p->nv + i;
+      if (key > last && (next < 0 || key < p->v[next].offset * p->nv + next))
+        next = i;
+    }
+    if (next < 0)
+      break;
+    last = p->v[next].offset * p->nv + next;
+    wrap(b, "  ", arena_printf(e->a, "float *const %s = ctx->arena + %lld;", p->v[next].name,
+                               (long long)p->v[next].offset), "      ");
+  }
+  buf_printf(b, "\n");
+  return true;
+}
+
+/* The clip aggregate, folded after each frame. */
+static void emit_clip_fold(Emitter *e, Buf *b, const char *y) {
   const Graph *g = e->g;
-  const char *acc = "ctx->state.clip_acc";
-  const char *where = arena_printf(e->a, "%s:%d:%d", g->loc_output.file, g->loc_output.line,
-                                   g->loc_output.col);
-  buf_printf(b, "  /* %s: clip '%s': fold this frame in */\n", where, clip_name[g->clip]);
+  const char *acc = "ctx->state.clip_acc", *n = arena_printf(e->a, "%s_CLIP_SIZE", e->up);
+  comment(e, b, "  ", arena_printf(e->a, "%s: clip '%s': fold this frame in", spec_at(e, g->loc_output),
+                                   clip_name[g->clip]));
   switch (g->clip) {
   case CLIP_MEAN:
-    buf_printf(b, "  reel_f32_add_%s(%s, %s, %d);\n", "generic", acc, y, out);
+    wrap(b, "  ", arena_printf(e->a, "reel_f32_add_generic(%s, %s, %s);", acc, y, n), "      ");
     break;
   case CLIP_WEIGHTED:
-    buf_printf(b, "  reel_f32_axpy_%s(%s, (float)ctx->state.frames, %s, %d);\n", "generic", acc, y, out);
+    wrap(b, "  ", arena_printf(e->a, "reel_f32_axpy_generic(%s, (float)ctx->state.frames, %s, %s);",
+                               acc, y, n), "      ");
     break;
   case CLIP_MAX: /* the first frame is copied, the next ones folded in */
-    buf_printf(b, "  reel_tpool_fold_generic(%s, %s, %d, REEL_TPOOL_MAX, 0, ctx->state.frames);\n",
-               acc, y, out);
+    wrap(b, "  ", arena_printf(e->a, "reel_tpool_fold_generic(%s, %s, %s, REEL_TPOOL_MAX, 0, "
+                               "ctx->state.frames);", acc, y, n), "      ");
     break;
   default:
-    buf_printf(b, "  memcpy(%s, %s, sizeof(float) * %d);\n", acc, y, out);
+    wrap(b, "  ", arena_printf(e->a, "memcpy(%s, %s, sizeof(float) * %s);", acc, y, n), "      ");
     break;
   }
+}
+
+/* m_clip's answer before the first frame: zeros. */
+static void zero_before_first_frame(Emitter *e, Buf *b) {
+  buf_printf(b, "  if (ctx->state.frames == 0) {\n");
+  stmt(e, b, "    ", "memset(out, 0, sizeof(float) * %s_CLIP_SIZE);", e->up);
+  buf_printf(b, "    return;\n  }\n");
+}
+
+/* m_clip of a model with a clip aggregate: the aggregate's value. */
+static void emit_clip_read(Emitter *e, Buf *b) {
+  const Graph *g = e->g;
+  const char *m = g->model, *M = e->up, *acc = "ctx->state.clip_acc", *at = spec_at(e, g->loc_output);
+  buf_printf(b, "\n");
+  decl(e, b, arena_printf(e->a, "void %s_clip(%s_ctx *ctx, float *out) {", m, m));
+  if (g->clip == CLIP_MEAN || g->clip == CLIP_WEIGHTED)
+    buf_printf(b, "  double n = (double)ctx->state.frames;\n\n");
+  zero_before_first_frame(e, b);
+  if (g->clip == CLIP_MEAN) {
+    comment(e, b, "  ", arena_printf(e->a, "%s: clip 'mean': sum_t p_t / n", at));
+    stmt(e, b, "  ", "reel_f32_scale_generic(out, %s, (float)(1.0 / n), %s_CLIP_SIZE);", acc, M);
+  } else if (g->clip == CLIP_WEIGHTED) {
+    comment(e, b, "  ", arena_printf(e->a, "%s: clip 'weighted': sum_t t p_t / sum_t t, sum_t t = "
+                                     "n (n + 1) / 2", at));
+    wrap(b, "  ", arena_printf(e->a, "reel_f32_scale_generic(out, %s, (float)(2.0 / (n * (n + 1.0))), "
+                               "%s_CLIP_SIZE);", acc, M), "      ");
+  } else {
+    comment(e, b, "  ", arena_printf(e->a, "%s: clip '%s'", at, clip_name[g->clip]));
+    stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_CLIP_SIZE);", acc, M);
+  }
+  buf_printf(b, "}\n");
 }
 
 static void emit_source(Emitter *e, Buf *b) {
   const Graph *g = e->g;
   const Program *p = e->p;
-  const char *m = g->model;
-  int out = graph_out_size(g);
-  const char *y = ref(e, p->out_value);
-  buf_printf(b, "/* Generated by reelc from %s; do not edit. */\n", g->file);
+  const char *m = g->model, *M = e->up;
+  comment(e, b, "", arena_printf(e->a, "Generated by reelc from %s; do not edit.", g->file));
   buf_printf(b, "#include <string.h>\n\n#include \"reel_runtime.h\"\n#include \"%s.h\"\n\n", m);
   if (e->target == TARGET_AVX2)
     buf_printf(b, "#if !defined(__AVX2__) || !defined(__FMA__)\n"
-                  "#error \"generated by reelc --target avx2: build with -mavx2 -mfma, or regenerate "
-                  "with --target generic\"\n#endif\n\n");
-  buf_printf(b, "/* Packed weights by tensor, offsets into %s_weights. */\n", m);
+                  "#error \"reelc --target avx2 code: build it with -mavx2 -mfma, or regenerate it "
+                  "for generic\"\n#endif\n\n");
+  bool weights = false;
   for (int i = 0; i < p->nv; i++)
-    if (p->v[i].kind == V_WEIGHT)
-      buf_printf(b, "#define W_%s (%s_weights.f + %lld)\n", upper(e->a, p->v[i].name), m,
-                 (long long)p->v[i].offset);
+    if (p->v[i].kind == V_WEIGHT) {
+      if (!weights)
+        comment(e, b, "", arena_printf(e->a, "Packed weights by tensor, offsets into %s_weights.", m));
+      weights = true;
+      const char *def = arena_printf(e->a, "#define W_%s (%s_weights.f + %lld)",
+                                     upper(e->a, p->v[i].name), m, (long long)p->v[i].offset);
+      if (strlen(def) > COLUMNS) /* the expression on a continuation line */
+        def = arena_printf(e->a, "#define W_%s \\\n    (%s_weights.f + %lld)", upper(e->a, p->v[i].name),
+                           m, (long long)p->v[i].offset);
+      buf_printf(b, "%s\n", def);
+    }
   bool any = false;
   for (int c = 0; c < p->nc; c++)
     if (strstr(kernel_info[p->call[c].op].signature, "&conv") ||
@@ -404,64 +597,49 @@ static void emit_source(Emitter *e, Buf *b) {
       any = true;
       emit_attention_desc(e, b, c);
     }
-  buf_printf(b, "\nvoid %s_reset(%s_ctx *ctx) { memset(&ctx->state, 0, sizeof ctx->state); }\n\n",
-             m, m);
+  buf_printf(b, "\n");
+  decl(e, b, arena_printf(e->a, "void %s_reset(%s_ctx *ctx) {", m, m));
+  buf_printf(b, "  memset(&ctx->state, 0, sizeof ctx->state);\n}\n\n");
 
-  buf_printf(b, "void %s_step(%s_ctx *ctx, const float *in, float *out) {\n", m, m);
-  if (uses(p, 0, p->step_end, -1, true))
-    buf_printf(b, "  float *arena = ctx->arena;\n\n");
-  if (!uses(p, 0, p->step_end, 0, false) && p->out_value != 0)
+  /* step(): the frame through the per-frame chain */
+  const char *y = ref(e, p->out_value);
+  decl(e, b, arena_printf(e->a, "void %s_step(%s_ctx *ctx, const float *in, float *out) {", m, m));
+  declare_buffers(e, b, 0, p->step_end, p->out_value);
+  if (!uses(p, 0, p->step_end, 0) && p->out_value != 0)
     buf_printf(b, "  (void)in;\n");
   buf_printf(b, "  ctx->state.frames++; /* this frame included */\n");
   e->parity = "(int)(ctx->state.frames & 1UL)";
   emit_calls(e, b, 0, p->step_end, "  ");
   buf_printf(b, "\n");
   if (g->clip)
-    emit_clip(e, b, y, out);
+    emit_clip_fold(e, b, y);
   if (g->per_frame)
-    buf_printf(b, "  memcpy(out, %s, sizeof(float) * %d);\n}\n", y, out);
+    stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_OUT_SIZE);", y, M), buf_printf(b, "}\n");
   else
     buf_printf(b, "  (void)out;\n}\n");
 
-  if (g->clip) {
-    const char *acc = "ctx->state.clip_acc";
-    const char *where = arena_printf(e->a, "%s:%d:%d", g->loc_output.file, g->loc_output.line,
-                                     g->loc_output.col);
-    buf_printf(b, "\nvoid %s_clip(%s_ctx *ctx, float *out) {\n", m, m);
-    buf_printf(b, "  double n = (double)ctx->state.frames;\n");
-    buf_printf(b, "  if (ctx->state.frames == 0) {\n    memset(out, 0, sizeof(float) * %d);\n"
-                  "    return;\n  }\n", out);
-    if (g->clip == CLIP_MEAN)
-      buf_printf(b, "  /* %s: clip 'mean': sum_t p_t / n */\n"
-                    "  reel_f32_scale_%s(out, %s, (float)(1.0 / n), %d);\n", where, "generic", acc, out);
-    else if (g->clip == CLIP_WEIGHTED)
-      buf_printf(b, "  /* %s: clip 'weighted': sum_t t p_t / sum_t t, sum_t t = n (n + 1) / 2 */\n"
-                    "  reel_f32_scale_%s(out, %s, (float)(2.0 / (n * (n + 1.0))), %d);\n",
-                 where, "generic", acc, out);
-    else
-      buf_printf(b, "  /* %s: clip '%s' */\n  (void)n;\n  memcpy(out, %s, sizeof(float) * %d);\n",
-                 where, clip_name[g->clip], acc, out);
-    buf_printf(b, "}\n");
-  }
-  if (g->clip_head) {
-    buf_printf(b, "\nvoid %s_clip(%s_ctx *ctx, float *out) {\n", m, m);
-    if (uses(p, p->forecast_end, p->nc, -1, true))
-      buf_printf(b, "  float *arena = ctx->arena;\n\n");
-    buf_printf(b, "  if (ctx->state.frames == 0) {\n    memset(out, 0, sizeof(float) * %d);\n"
-                  "    return;\n  }\n", out);
+  if (g->clip)
+    emit_clip_read(e, b);
+  if (g->clip_head) { /* clip(): the layers after a clip pool */
+    buf_printf(b, "\n");
+    decl(e, b, arena_printf(e->a, "void %s_clip(%s_ctx *ctx, float *out) {", m, m));
+    declare_buffers(e, b, p->forecast_end, p->nc, p->clip_value);
+    zero_before_first_frame(e, b);
     emit_calls(e, b, p->forecast_end, p->nc, "  ");
-    buf_printf(b, "  memcpy(out, %s, sizeof(float) * %d);\n}\n", ref(e, p->clip_value), out);
+    stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_CLIP_SIZE);", ref(e, p->clip_value), M);
+    buf_printf(b, "}\n");
   }
   bool attention = false;
   for (int i = 0; i < p->nv; i++)
     attention |= p->v[i].attention;
   if (attention) {
-    buf_printf(b, "\nvoid %s_attention(const %s_ctx *ctx, float *out) {\n", m, m);
+    buf_printf(b, "\n");
+    decl(e, b, arena_printf(e->a, "void %s_attention(const %s_ctx *ctx, float *out) {", m, m));
     int64_t offset = 0;
     for (int i = 0; i < p->nv; i++)
       if (p->v[i].attention) {
-        buf_printf(b, "  memcpy(out + %lld, ctx->state.%s, sizeof ctx->state.%s);\n",
-                   (long long)offset, p->v[i].name, p->v[i].name);
+        wrap(b, "  ", arena_printf(e->a, "memcpy(out + %lld, ctx->state.%s, sizeof ctx->state.%s);",
+                                   (long long)offset, p->v[i].name, p->v[i].name), "      ");
         offset += p->v[i].size;
       }
     buf_printf(b, "}\n");
@@ -469,28 +647,28 @@ static void emit_source(Emitter *e, Buf *b) {
 
   const Layer *fc = forecast_output(g);
   if (fc) {
-    const char *M = e->up;
-    buf_printf(b, "\n/* %s:%d:%d: the forecast: %d steps */\n", g->loc_forecast.file,
-               g->loc_forecast.line, g->loc_forecast.col, g->forecast_steps);
-    buf_printf(b, "void %s_forecast(%s_ctx *ctx, float *out) {\n", m, m);
-    if (uses(p, p->step_end, p->forecast_end, -1, true))
-      buf_printf(b, "  float *arena = ctx->arena;\n");
-    buf_printf(b, "  int k;\n\n");
+    buf_printf(b, "\n");
+    comment(e, b, "", arena_printf(e->a, "%s: the forecast: %d steps", spec_at(e, g->loc_forecast),
+                                   g->forecast_steps));
+    decl(e, b, arena_printf(e->a, "void %s_forecast(%s_ctx *ctx, float *out) {", m, m));
+    buf_printf(b, "  int k;\n");
+    if (!declare_buffers(e, b, p->step_end, p->forecast_end, p->forecast_value))
+      buf_printf(b, "\n");
     /* every forecast starts afresh: the first layer from the encoder's
      * state (the prologue's copies), any other recurrent layer from zero */
     for (int i = 0; i < p->nv; i++) {
       const Value *v = &p->v[i];
       if (v->kind == V_STATE && v->layer >= 0 && g->layer[v->layer].phase == PHASE_FORECAST &&
           g->layer[v->layer].init_state < 0)
-        buf_printf(b, "  memset(ctx->state.%s, 0, sizeof ctx->state.%s);\n", v->name, v->name);
+        stmt(e, b, "  ", "memset(ctx->state.%s, 0, sizeof ctx->state.%s);", v->name, v->name);
     }
     e->parity = "0";
     emit_calls(e, b, p->step_end, p->prologue_end, "  ");
-    buf_printf(b, "  for (k = 0; k < %s_FORECAST_STEPS; k++) {\n", M);
+    stmt(e, b, "  ", "for (k = 0; k < %s_FORECAST_STEPS; k++) {", M);
     e->parity = "(k & 1)";
     emit_calls(e, b, p->prologue_end, p->forecast_end, "    ");
-    buf_printf(b, "    memcpy(out + (long)k * %s_FORECAST_SIZE, %s, sizeof(float) * %s_FORECAST_SIZE);\n",
-               M, ref(e, p->forecast_value), M);
+    wrap(b, "    ", arena_printf(e->a, "memcpy(out + (long)k * %s_FORECAST_SIZE, %s, sizeof(float) * "
+                                 "%s_FORECAST_SIZE);", M, ref(e, p->forecast_value), M), "        ");
     buf_printf(b, "  }\n}\n");
   }
 }
@@ -508,6 +686,28 @@ static bool copy_runtime(Arena *a, const char *dir, const char *name) {
                         strlen(runtime_files[i].text));
   diag_error((Loc){name, 0, 0}, "internal error: runtime file missing from reelc");
   return false;
+}
+
+/* Runtime files that call into others: the generic conv and gemv apply
+ * fused activations with reel_f32_activate_generic, the temporal kernels
+ * use the pointwise ones, every AVX2 file includes the vector math. */
+static const char *const runtime_needs[][2] = {
+    {"reel_conv_generic.c", "reel_pointwise_generic.c"},
+    {"reel_gemv_generic.c", "reel_pointwise_generic.c"},
+    {"reel_temporal_generic.c", "reel_pointwise_generic.c"},
+};
+
+static int add_file(const char **files, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(files[i], name) == 0)
+      return n;
+  files[n++] = name;
+  for (size_t k = 0; k < sizeof runtime_needs / sizeof runtime_needs[0]; k++)
+    if (strcmp(runtime_needs[k][0], name) == 0)
+      n = add_file(files, n, runtime_needs[k][1]);
+  if (strstr(name, "_avx2.c"))
+    n = add_file(files, n, "reel_vmath_avx2.h");
+  return n;
 }
 
 bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
@@ -533,40 +733,20 @@ bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
   if (!ok)
     return false;
 
-  /* The runtime: its header, each kernel file some call needs (the clip
-   * aggregate uses the generic pointwise file), the AVX2 vector math. */
-  const char *files[K_COUNT + 3];
-  int n = 0;
-  bool avx2 = false;
-  files[n++] = "reel_runtime.h";
-  bool temporal = false;
-  for (int c = 0; c < p->nc; c++)
-    temporal |= kernel_info[p->call[c].op].file && strcmp(kernel_info[p->call[c].op].file, "reel_temporal") == 0;
-  if (p->g->clip || temporal) /* the clip aggregate and the temporal kernels use it */
-    files[n++] = "reel_pointwise_generic.c";
-  if (p->g->clip == CLIP_MAX && !temporal) /* the max aggregate folds like a clip pool */
-    files[n++] = "reel_temporal_generic.c";
-  for (int c = 0; c < p->nc; c++) {
-    const Call *call = &p->call[c];
-    if (!kernel_info[call->op].file)
-      continue;
-    const char *name = arena_printf(a, "%s_%s.c", kernel_info[call->op].file, isa(call));
-    bool seen = false;
-    for (int i = 0; i < n; i++)
-      seen |= strcmp(files[i], name) == 0;
-    if (!seen)
-      files[n++] = name;
-    avx2 |= call->avx2;
+  /* The runtime: its header, each kernel file some call needs and what
+   * those need; the clip aggregate uses the generic pointwise file, and
+   * its max folds like a clip pool. */
+  const char *files[2 * K_COUNT + 8];
+  int n = add_file(files, 0, "reel_runtime.h");
+  if (p->g->clip)
+    n = add_file(files, n, "reel_pointwise_generic.c");
+  if (p->g->clip == CLIP_MAX)
+    n = add_file(files, n, "reel_temporal_generic.c");
+  for (int k = 0; k < p->nc; k++) {
+    const Call *call = &p->call[k];
+    if (kernel_info[call->op].file)
+      n = add_file(files, n, arena_printf(a, "%s_%s.c", kernel_info[call->op].file, isa(call)));
   }
-  bool pointwise = false, activates = false; /* the generic conv and gemv call reel_f32_activate_generic */
-  for (int i = 0; i < n; i++) {
-    pointwise |= strcmp(files[i], "reel_pointwise_generic.c") == 0;
-    activates |= strcmp(files[i], "reel_conv_generic.c") == 0 || strcmp(files[i], "reel_gemv_generic.c") == 0;
-  }
-  if (activates && !pointwise)
-    files[n++] = "reel_pointwise_generic.c";
-  if (avx2)
-    files[n++] = "reel_vmath_avx2.h";
   for (int i = 0; i < n; i++)
     if (!copy_runtime(a, dir, files[i]))
       return false;

@@ -32,12 +32,8 @@ enum { K_GENERIC = 1, K_AVX2 = 2 };
     "y w b x #rows #cols act alpha")                                                              \
   X(GEMV_CAT2, "gemv_cat2", "reel_f32_gemv_cat2", "reel_gemv", K_GENERIC | K_AVX2,               \
     "y w b x0 #n0 x1 #n1 #rows")                                                                  \
-  X(RELU, "relu", "reel_f32_relu", "reel_pointwise", K_GENERIC | K_AVX2, "y x #n")               \
-  X(RELU6, "relu6", "reel_f32_relu6", "reel_pointwise", K_GENERIC, "y x #n")                     \
-  X(LEAKY_RELU, "leaky_relu", "reel_f32_leaky_relu", "reel_pointwise", K_GENERIC,                \
-    "y x alpha #n")                                                                               \
-  X(SIGMOID, "sigmoid", "reel_f32_sigmoid", "reel_pointwise", K_GENERIC | K_AVX2, "y x #n")      \
-  X(TANH, "tanh", "reel_f32_tanh", "reel_pointwise", K_GENERIC | K_AVX2, "y x #n")               \
+  X(ACTIVATION, "activation", "reel_f32_activation", "reel_pointwise", K_GENERIC | K_AVX2,      \
+    "y x #n act alpha")                                                                           \
   X(SOFTMAX, "softmax", "reel_f32_softmax", "reel_pointwise", K_GENERIC, "y x #n")               \
   X(LSTM_CELL, "lstm_cell", "reel_lstm_cell", "reel_cells", K_GENERIC | K_AVX2,                  \
     "h c gates #n")                                                                               \

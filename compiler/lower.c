@@ -33,6 +33,12 @@ int add_value(Lowering *lw, ValueKind kind, int layer, int64_t size, const char 
   return p->nv++;
 }
 
+int add_state(Lowering *lw, int layer, int64_t size, const char *name, const char *role) {
+  int v = add_value(lw, V_STATE, layer, size, name);
+  lw->p->v[v].role = role;
+  return v;
+}
+
 static Call *append_call(Lowering *lw, Call c) {
   Program *p = lw->p;
   if (p->nc == p->cap_c) {
@@ -200,7 +206,7 @@ Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *w
   if (avx2) { /* scratch: the zero-bordered input, and Winograd's transforms */
     int scratch = add_value(lw, V_TRANSIENT, li,
                             wino ? conv_scratch_winograd(&geom) : conv_scratch_avx2(&geom),
-                            arena_printf(lw->a, "%s_padded", wname));
+                            arena_printf(lw->a, "%s_scratch", wname));
     c = add_call(lw, wino ? K_CONV2D_WINOGRAD : K_CONV2D, li, sub,
                  (int[]){y, w, b, x0, x1, scratch}, 6, NULL, 0);
   } else {
@@ -224,12 +230,27 @@ int state_value(Lowering *lw, int li, const char *what, int k) {
 /* A ring of layer li's last n inputs (or outputs) x, pushed every frame. */
 int window_ring(Lowering *lw, int li, int x, int n, const char *what) {
   int size = (int)lw->p->v[x].size;
-  int ring = add_value(lw, V_STATE, li, (int64_t)size * n, vname(lw, &lw->g->layer[li], what, -1));
+  int ring = add_state(lw, li, (int64_t)size * n, vname(lw, &lw->g->layer[li], what, -1),
+                       "window of past frames");
   Guard saved = lw->guard;
   lw->guard = G_ALWAYS;
   add_call(lw, K_WINDOW_PUSH, li, -1, (int[]){ring, x}, 2, (int[]){size, n}, 2);
   lw->guard = saved;
   return ring;
+}
+
+void hand_over_state(Lowering *lw, int li, const int *h, const int *c) {
+  const Layer *l = &lw->g->layer[li];
+  const char *note = arena_printf(lw->a, "state from '%s'", lw->g->layer[l->init_state].name);
+  for (int k = 0; k < l->stack; k++) {
+    int n[2] = {(int)lw->p->v[h[k]].size, 0};
+    add_call(lw, K_COPY, li, k, (int[]){h[k], state_value(lw, l->init_state, "h", k)}, 2, n, 2)
+        ->note = note;
+    if (c && c[k] >= 0)
+      add_call(lw, K_COPY, li, k, (int[]){c[k], state_value(lw, l->init_state, "c", k)}, 2, n, 2)
+          ->note = note;
+  }
+  lw->p->prologue_end = lw->p->nc;
 }
 
 Call *repeat_call(Lowering *lw, int c) {
@@ -289,7 +310,7 @@ static void fill_lifetimes(Program *p) {
 static void lower_step(Lowering *lw) {
   const Graph *g = lw->g;
   if (g->feedback && g->forecast_steps) { /* the last frame, for the forecast to start from */
-    int keep = add_value(lw, V_STATE, -1, shape_elems(g->input), "last_frame");
+    int keep = add_state(lw, -1, shape_elems(g->input), "last_frame", "the last frame");
     add_call(lw, K_COPY, -1, -1, (int[]){keep, 0}, 2, (int[]){(int)shape_elems(g->input), 0}, 2);
     lw->feedback = keep;
   }
@@ -318,7 +339,8 @@ static void lower_forecast(Lowering *lw) {
   if (g->feedback) {
     int last = lw->feedback;
     lw->feedback = add_value(lw, V_TRANSIENT, g->n_step_layers, n, "fed_back");
-    add_call(lw, K_COPY, g->n_step_layers, -1, (int[]){lw->feedback, last}, 2, (int[]){n, 0}, 2);
+    add_call(lw, K_COPY, g->n_step_layers, -1, (int[]){lw->feedback, last}, 2, (int[]){n, 0}, 2)
+        ->note = "its first input: the last observed frame";
   }
   int prologue = p->nc;
   for (int i = g->n_step_layers; i < g->n_layer; i++) {
@@ -331,7 +353,7 @@ static void lower_forecast(Lowering *lw) {
   p->forecast_value = lw->out[g->n_layer - 1];
   if (g->feedback)
     add_call(lw, K_COPY, g->n_layer - 1, -1, (int[]){lw->feedback, p->forecast_value}, 2,
-             (int[]){n, 0}, 2);
+             (int[]){n, 0}, 2)->note = "feed this forecast frame back";
 }
 
 Program *lower(Arena *a, const Graph *g, Target t) {

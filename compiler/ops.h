@@ -150,6 +150,8 @@ struct Lowering {
 };
 
 int add_value(Lowering *lw, ValueKind kind, int layer, int64_t size, const char *name);
+/* A V_STATE value; role names it in comments ("h", "c", "window", ...). */
+int add_state(Lowering *lw, int layer, int64_t size, const char *name, const char *role);
 /* A call of op for layer (sublayer k of a stack, or -1) on nargs value
  * arguments and ndims dimensions, in the kernel signature's order. */
 Call *add_call(Lowering *lw, KernelOp op, int layer, int sublayer, const int *arg, int nargs,
@@ -168,6 +170,9 @@ Geom cell_geom(int in_c0, int in_c1, int rows, int cols, int out_c, int k);
 Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *wt, int b, int y,
                 int x0, int x1, Geom geom);
 int window_ring(Lowering *lw, int li, int x, int n, const char *what);
+/* The forecast prologue's copy of layer li's init_state encoder state into
+ * its own h[k] (and c[k], where c is not NULL) per stacked layer. */
+void hand_over_state(Lowering *lw, int li, const int *h, const int *c);
 Call *repeat_call(Lowering *lw, int c); /* call c again, under the current guard */
 
 /* ---- interp.c: the reference interpreter's state ---- */

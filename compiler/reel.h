@@ -69,6 +69,7 @@ typedef struct {
 void buf_printf(Buf *b, const char *fmt, ...);
 void buf_append(Buf *b, const char *s, size_t n);
 void buf_free(Buf *b);
+void buf_wrap(Buf *b, const char *indent, const char *text, const char *cont, size_t columns);
 
 /* ---- yaml.c: a YAML (or JSON) document as a tree with source marks ---- */
 typedef enum { Y_SCALAR, Y_MAP, Y_SEQ } YKind;
@@ -180,7 +181,8 @@ typedef struct {
   int count;   /* concat: values kept */
   Rate rate;   /* shape.c */
   int gate;    /* RATE_WINDOW: the temporal layer whose window closing runs this one */
-  double p, eps, slope;
+  double p, eps;
+  double alpha; /* an activation's parameter: leaky_relu's negative_slope */
   int factor; /* pixel (un)shuffle */
 
   Shape in_shape, out_shape; /* shape.c; in_shape of the first input */
@@ -257,6 +259,7 @@ typedef enum {
 typedef struct {
   ValueKind kind;
   const char *name; /* C identifier fragment */
+  const char *role;  /* V_STATE, for comments: "hidden state", "window of past frames", ... */
   const char *about; /* attention: how its floats are ordered, for the header */
   int64_t size;     /* floats */
   int first, last;  /* call indices of first definition and last use */
@@ -279,7 +282,7 @@ typedef struct {
   Window win;
   int groups;
   int act; /* REEL_ACT_* fused into a conv */
-  float slope;
+  float alpha; /* its parameter */
   bool accumulate;
 } Geom;
 
@@ -294,8 +297,8 @@ typedef struct {
   KernelOp op;
   int arg[MAX_ARGS]; /* value indices, -1 = none, in its kernel signature's order */
   int dim[MAX_DIMS]; /* its #dimensions, likewise */
-  int act;     /* REEL_ACT_* fused into a gemv */
-  float alpha; /* the activation's parameter (leaky relu's slope), alone or fused */
+  int act;     /* REEL_ACT_*: an activation call's, or fused into a gemv */
+  float alpha; /* its parameter (leaky relu's negative slope) */
   Geom geom;   /* conv, pools */
   AttnGeom attn;
   Guard guard;
@@ -303,6 +306,7 @@ typedef struct {
   bool avx2;    /* the AVX2 kernel (with its packed weights), else generic */
   int layer;
   int sublayer; /* inside a stack, for comments; -1 otherwise */
+  const char *note; /* what the call does, for its comment (else its kernel's name) */
 } Call;
 
 /* Calls run in phases: [0, step_end) per frame; in a forecast, the

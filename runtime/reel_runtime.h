@@ -8,9 +8,9 @@
 /* ---- reel_gemv_generic.c: matrix-vector products, weights row-major ---- */
 
 /* y[r] = act(b[r] + sum_j w[r][j] x[j]), r < rows, j < cols; b may be
- * NULL; act is a REEL_ACT_* (slope: leaky relu's). */
+ * NULL; act is a REEL_ACT_* and alpha its parameter. */
 void reel_f32_gemv_generic(float *y, const float *w, const float *b, const float *x, int rows,
-                           int cols, int act, float slope);
+                           int cols, int act, float alpha);
 
 /* The same over the concatenation [x0; x1] without building it: w rows are
  * n0 + n1 long.  One pass over the weights for a recurrent cell's input
@@ -20,22 +20,23 @@ void reel_f32_gemv_cat2_generic(float *y, const float *w, const float *b, const 
 
 /* ---- reel_pointwise_generic.c: y = f(x); y == x is allowed ---- */
 
-/* The activations a conv or a linear applies as it stores its output (a
- * relu, relu6, leaky_relu, sigmoid or tanh fused into it): REEL_ACT_<NAME>,
- * listed once here so that the compiler names them too. */
+/* The activations, as PyTorch defines them (torch.nn.functional), each a
+ * stand-alone kernel call or fused into the store of a conv or a linear:
+ * REEL_ACT_<NAME>, listed once here so that the compiler names them too.
+ *   RELU        max(v, 0)            RELU6  min(max(v, 0), 6)
+ *   LEAKY_RELU  v >= 0 ? v : alpha v (alpha: negative_slope)
+ *   SIGMOID     1 / (1 + e^-v)       TANH   tanh v */
 #define REEL_ACTIVATIONS(X) X(NONE) X(RELU) X(RELU6) X(LEAKY_RELU) X(SIGMOID) X(TANH)
 #define REEL_ACT_ENUMERATOR(name) REEL_ACT_##name,
 enum { REEL_ACTIVATIONS(REEL_ACT_ENUMERATOR) REEL_ACT_COUNT };
 
-/* act(v), exactly as the kernels below compute it (the generic conv and
- * gemv apply their fused activation with it). */
-float reel_f32_activate_generic(int act, float slope, float v);
+/* act(v) with parameter alpha, exactly as the kernels compute it (the
+ * generic conv and gemv apply their fused activation with it). */
+float reel_f32_activate_generic(int act, float alpha, float v);
 
-void reel_f32_relu_generic(float *y, const float *x, int n);
-void reel_f32_relu6_generic(float *y, const float *x, int n);
-void reel_f32_leaky_relu_generic(float *y, const float *x, float slope, int n);
-void reel_f32_sigmoid_generic(float *y, const float *x, int n);
-void reel_f32_tanh_generic(float *y, const float *x, int n);
+/* y[i] = act(x[i]), i < n. */
+void reel_f32_activation_generic(float *y, const float *x, int n, int act, float alpha);
+
 void reel_f32_softmax_generic(float *y, const float *x, int n);
 
 /* Clip aggregation over frames. */
@@ -72,7 +73,7 @@ typedef struct {
   int k_h, k_w, stride_h, stride_w, pad_top, pad_left, dil_h, dil_w;
   int groups;
   int act;
-  float slope; /* REEL_ACT_LEAKY_RELU */
+  float alpha; /* the activation's parameter */
   int accumulate;
 } reel_conv2d_desc;
 
@@ -145,9 +146,11 @@ void reel_attention_apply_generic(const reel_attention_desc *d, float *out, floa
 /* Clip pools: value number k (1-based) of a stream folded into acc (zeroed
  * at reset); concat keeps the first `count` values. */
 enum { REEL_TPOOL_MAX, REEL_TPOOL_MEAN, REEL_TPOOL_CONCAT };
-void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count, unsigned long k);
+void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count,
+                             unsigned long k);
 /* y = the pool of the first k values: zeros for k = 0 */
-void reel_tpool_read_generic(float *y, const float *acc, int size, int mode, int count, unsigned long k);
+void reel_tpool_read_generic(float *y, const float *acc, int size, int mode, int count,
+                             unsigned long k);
 /* y = the pool of x alone */
 void reel_tpool_first_generic(float *y, const float *x, int size, int mode, int count);
 
@@ -156,14 +159,12 @@ void reel_tpool_first_generic(float *y, const float *x, int size, int mode, int 
 /* reel_gemv_avx2.c: weights in panels of 8 rows ([row/8][col][8], zero rows
  * pad the last panel); b padded to a multiple of 8. */
 void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x, int rows,
-                        int cols, int act, float slope);
+                        int cols, int act, float alpha);
 void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const float *x0, int n0,
                              const float *x1, int n1, int rows);
 
 /* reel_pointwise_avx2.c */
-void reel_f32_relu_avx2(float *y, const float *x, int n);
-void reel_f32_sigmoid_avx2(float *y, const float *x, int n);
-void reel_f32_tanh_avx2(float *y, const float *x, int n);
+void reel_f32_activation_avx2(float *y, const float *x, int n, int act, float alpha);
 
 /* reel_cells_avx2.c: a whole LSTM or GRU step in one pass over its weights
  * (layouts in that file); scratch holds `hidden` floats.  The peephole

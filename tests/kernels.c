@@ -119,7 +119,7 @@ static void lstm_gru(void) {
  * accumulate); the largest difference. */
 /* The compiler's view of a conv call's geometry. */
 static Geom geom_of(const reel_conv2d_desc *d) {
-  Geom g = {d->in_c0, d->in_c1, d->in_h, d->in_w, d->out_c, d->out_h, d->out_w, {0}, d->groups, ACT_NONE, 0, false};
+  Geom g = {d->in_c0, d->in_c1, d->in_h, d->in_w, d->out_c, d->out_h, d->out_w, {0}, d->groups, REEL_ACT_NONE, 0, false};
   g.win = (Window){.kh = d->k_h, .kw = d->k_w, .sh = d->stride_h, .sw = d->stride_w, .dh = d->dil_h,
                    .dw = d->dil_w, .pad_top = d->pad_top, .pad_left = d->pad_left};
   return g;
@@ -171,7 +171,7 @@ static void conv(void) {
       continue;
     d.out_c = 1 + trial % 9;
     d.act = trial / 3 % (REEL_ACT_TANH + 1); /* every activation with every kernel size */
-    d.slope = 0.1f;
+    d.alpha = 0.1f;
     d.accumulate = trial % 5 == 4;
     err = fmax(err, conv_diff(&d));
   }
@@ -198,7 +198,7 @@ static void conv(void) {
     d.groups = 1;
     d.out_c = 1 + trial % 13;
     d.act = trial % (REEL_ACT_TANH + 1);
-    d.slope = 0.1f;
+    d.alpha = 0.1f;
     d.accumulate = trial % 7 == 3;
     err_s = fmax(err_s, conv_diff(&d));
   }
@@ -227,7 +227,7 @@ static void conv_winograd(void) {
       continue;
     d.out_c = 1 + (trial * 3) % 20;
     d.act = trial % (REEL_ACT_TANH + 1);
-    d.slope = 0.1f;
+    d.alpha = 0.1f;
     int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;
     float *w = rnd((size_t)d.out_c * in_c * 9), *b = rnd(d.out_c);
     float *x0 = rnd((size_t)d.in_c0 * d.in_h * d.in_w), *x1 = rnd((size_t)d.in_c1 * d.in_h * d.in_w + 1);
@@ -291,9 +291,15 @@ static void pointwise(void) {
     float *x = rnd(4 * n), *y0 = malloc(4 * n * 4), *y1 = malloc(4 * n * 4);
     for (int i = 0; i < 4 * n; i++)
       x[i] *= 8;
-    reel_f32_relu_generic(y0, x, n), reel_f32_relu_avx2(y1, x, n), er = fmax(er, maxdiff(y0, y1, n));
-    reel_f32_sigmoid_generic(y0, x, n), reel_f32_sigmoid_avx2(y1, x, n), es = fmax(es, maxdiff(y0, y1, n));
-    reel_f32_tanh_generic(y0, x, n), reel_f32_tanh_avx2(y1, x, n), et = fmax(et, maxdiff(y0, y1, n));
+    reel_f32_activation_generic(y0, x, n, REEL_ACT_RELU, 0.0f);
+    reel_f32_activation_avx2(y1, x, n, REEL_ACT_RELU, 0.0f);
+    er = fmax(er, maxdiff(y0, y1, n));
+    reel_f32_activation_generic(y0, x, n, REEL_ACT_SIGMOID, 0.0f);
+    reel_f32_activation_avx2(y1, x, n, REEL_ACT_SIGMOID, 0.0f);
+    es = fmax(es, maxdiff(y0, y1, n));
+    reel_f32_activation_generic(y0, x, n, REEL_ACT_TANH, 0.0f);
+    reel_f32_activation_avx2(y1, x, n, REEL_ACT_TANH, 0.0f);
+    et = fmax(et, maxdiff(y0, y1, n));
     float *h0 = rnd(n), *c0 = rnd(n), *h1 = malloc(n * 4), *c1 = malloc(n * 4), *p = rnd(3 * n);
     memcpy(h1, h0, n * 4), memcpy(c1, c0, n * 4);
     reel_lstm_cell_generic(h0, c0, x, n), reel_lstm_cell_avx2(h1, c1, x, n);

@@ -31,30 +31,22 @@ static void interp_activation(Interp *in, int li) {
   float alpha;
   int act = l->op->activation(l, &alpha);
   for (int64_t i = 0, n = shape_elems(l->out_shape); i < n; i++)
-    y[i] = evaluate(act, l->slope, x[i]);
+    y[i] = evaluate(act, l->alpha, x[i]);
 }
 
-/* The stand-alone kernel of each activation, in place when nobody else
- * reads the input. */
+/* The activation kernel, in place when nobody else reads the input. */
 static int lower_activation(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int x = input_value(lw, l, 0), n = (int)lw->p->v[x].size;
   int y = inplace_output(lw, li, x, n);
-  float alpha;
-  switch (l->op->activation(l, &alpha)) {
-  case REEL_ACT_RELU: return add_call(lw, K_RELU, li, -1, (int[]){y, x}, 2, &n, 1), y;
-  case REEL_ACT_RELU6: return add_call(lw, K_RELU6, li, -1, (int[]){y, x}, 2, &n, 1), y;
-  case REEL_ACT_SIGMOID: return add_call(lw, K_SIGMOID, li, -1, (int[]){y, x}, 2, &n, 1), y;
-  case REEL_ACT_TANH: return add_call(lw, K_TANH, li, -1, (int[]){y, x}, 2, &n, 1), y;
-  default:
-    add_call(lw, K_LEAKY_RELU, li, -1, (int[]){y, x}, 2, &n, 1)->alpha = alpha;
-    return y;
-  }
+  Call *c = add_call(lw, K_ACTIVATION, li, -1, (int[]){y, x}, 2, &n, 1);
+  c->act = l->op->activation(l, &c->alpha);
+  return y;
 }
 
 #define ACTIVATION(op, code)                                                                      \
   static int op##_code(const Layer *l, float *alpha) {                                            \
-    *alpha = (float)l->slope;                                                                     \
+    *alpha = (float)l->alpha;                                                                     \
     return code;                                                                                  \
   }                                                                                               \
   const OpDesc op_##op = {.name = #op, .keys = "", .min_inputs = 1, .max_inputs = 1,              \
@@ -69,13 +61,13 @@ ACTIVATION(tanh, REEL_ACT_TANH);
 /* leaky_relu: {op, negative_slope: 0.01} */
 static bool parse_leaky_relu(const YNode *n, Layer *l) {
   const YNode *v;
-  l->slope = 0.01;
+  l->alpha = 0.01;
   return !(v = yaml_get(n, "negative_slope")) ||
-         read_number(v, "negative_slope", -1e6, 1e6, &l->slope);
+         read_number(v, "negative_slope", -1e6, 1e6, &l->alpha);
 }
 
 static int leaky_relu_code(const Layer *l, float *alpha) {
-  *alpha = (float)l->slope;
+  *alpha = (float)l->alpha;
   return REEL_ACT_LEAKY_RELU;
 }
 

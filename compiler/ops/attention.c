@@ -203,7 +203,7 @@ static int lower_attention(Lowering *lw, int li) {
     Fixup *f = &lw->fixup[lw->n_fixup++];
     *f = (Fixup){(int)(c - lw->p->call), c->op == K_ATTN_DOT ? 2 : 3, l->query};
   }
-  int weights = add_value(lw, V_STATE, li, n, vname(lw, l, "weights", -1));
+  int weights = add_state(lw, li, n, vname(lw, l, "weights", -1), "attention weights");
   if (l->phase == PHASE_STEP) { /* read by m_attention */
     lw->p->v[weights].attention = true;
     lw->p->v[weights].about = l->keys_map ? "map positions, row by row" : "frames, newest first";

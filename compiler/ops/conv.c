@@ -121,7 +121,7 @@ static int lower_conv2d(Lowering *lw, int li) {
   Geom geom = {.in_c0 = l->in_shape.dim[0], .in_h = l->in_shape.dim[1], .in_w = l->in_shape.dim[2],
                .out_c = out_c, .out_h = l->out_shape.dim[1], .out_w = l->out_shape.dim[2],
                .win = l->win, .groups = l->groups};
-  geom.act = fused_act(lw, l, &geom.slope);
+  geom.act = fused_act(lw, l, &geom.alpha);
   conv_call(lw, li, -1, vname(lw, l, "weight", -1), wt, b, y, x, -1, geom);
   return y;
 }

@@ -160,17 +160,11 @@ static int lower_convlstm(Lowering *lw, int li) {
       for (int i = 0; pd && i < n; i++) /* channel peepholes spread over the plane */
         pd[i] = l->peephole == PEEPHOLE_CHANNEL ? pp->data[i / plane] : pp->data[i];
     }
-    h[s] = add_value(lw, V_STATE, li, n, vname(lw, l, "h", s));
-    c[s] = add_value(lw, V_STATE, li, n, vname(lw, l, "c", s));
+    h[s] = add_state(lw, li, n, vname(lw, l, "h", s), "hidden state");
+    c[s] = add_state(lw, li, n, vname(lw, l, "c", s), "cell state");
   }
-  if (l->init_state >= 0) { /* the forecast prologue hands the encoder's state over */
-    for (int s = 0; s < l->stack; s++) {
-      int n[2] = {(int)lw->p->v[h[s]].size, 0};
-      add_call(lw, K_COPY, li, s, (int[]){h[s], state_value(lw, l->init_state, "h", s)}, 2, n, 2);
-      add_call(lw, K_COPY, li, s, (int[]){c[s], state_value(lw, l->init_state, "c", s)}, 2, n, 2);
-    }
-    lw->p->prologue_end = lw->p->nc;
-  }
+  if (l->init_state >= 0) /* the forecast prologue hands the encoder's state over */
+    hand_over_state(lw, li, h, c);
   int x = l->n_input ? input_value(lw, l, 0) : -1, in_c = l->n_input ? l->in_shape.dim[0] : 0;
   for (int s = 0; s < l->stack; s++) {
     int H = l->hidden[s], n = H * plane;
@@ -191,7 +185,8 @@ static int lower_convlstm(Lowering *lw, int li) {
   int offset = 0;
   for (int s = 0; s < l->stack; s++) {
     int n = (int)lw->p->v[h[s]].size;
-    add_call(lw, K_COPY, li, s, (int[]){y, h[s]}, 2, (int[]){n, offset}, 2);
+    add_call(lw, K_COPY, li, s, (int[]){y, h[s]}, 2, (int[]){n, offset}, 2)->note =
+        "h into the output";
     offset += n;
   }
   return y;
@@ -213,7 +208,7 @@ static int lower_convgru(Lowering *lw, int li) {
     int n = H * rows * cols;
     int bg = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_gates.bias", s), vname(lw, l, "gates_bias_l", s));
     int bc = weight_copy(lw, li, find_param(l, "cell_list.%d.conv_can.bias", s), vname(lw, l, "can_bias_l", s));
-    int h = add_value(lw, V_STATE, li, n, vname(lw, l, "h", s));
+    int h = add_state(lw, li, n, vname(lw, l, "h", s), "hidden state");
     int gates = add_value(lw, V_TRANSIENT, li, (int64_t)2 * n, vname(lw, l, "gates", s));
     conv_call(lw, li, s, vname(lw, l, "gates_weight_l", s),
               find_param(l, "cell_list.%d.conv_gates.weight", s)->data, bg, gates, x, h,

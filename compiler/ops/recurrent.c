@@ -131,8 +131,8 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
 static void recurrent_states(Lowering *lw, int li, int *h, int *c) {
   const Layer *l = &lw->g->layer[li];
   for (int k = 0; k < l->stack; k++) {
-    h[k] = add_value(lw, V_STATE, li, l->hidden[k], vname(lw, l, "h", k));
-    c[k] = l->op == &op_lstm ? add_value(lw, V_STATE, li, l->hidden[k], vname(lw, l, "c", k)) : -1;
+    h[k] = add_state(lw, li, l->hidden[k], vname(lw, l, "h", k), "hidden state");
+    c[k] = l->op == &op_lstm ? add_state(lw, li, l->hidden[k], vname(lw, l, "c", k), "cell state") : -1;
   }
 }
 
@@ -140,15 +140,8 @@ static void recurrent_states(Lowering *lw, int li, int *h, int *c) {
  * encoder's (init_state); init_from computes it on the first frame. */
 static void initial_state(Lowering *lw, int li, const int *h, const int *c) {
   const Layer *l = &lw->g->layer[li];
-  if (l->init_state >= 0) {
-    for (int k = 0; k < l->stack; k++) {
-      int n[2] = {l->hidden[k], 0};
-      add_call(lw, K_COPY, li, k, (int[]){h[k], state_value(lw, l->init_state, "h", k)}, 2, n, 2);
-      if (c[k] >= 0)
-        add_call(lw, K_COPY, li, k, (int[]){c[k], state_value(lw, l->init_state, "c", k)}, 2, n, 2);
-    }
-    lw->p->prologue_end = lw->p->nc;
-  }
+  if (l->init_state >= 0)
+    hand_over_state(lw, li, h, c);
   if (l->init_from < 0)
     return;
   const Layer *f = &lw->g->layer[l->init_from];
@@ -167,7 +160,8 @@ static void initial_state(Lowering *lw, int li, const int *h, const int *c) {
     int s = q == 0 ? h[0] : c[0];
     gemv_call(lw, li, vname(lw, l, what[q], -1), find_param(l, arena_printf(lw->a, "%s.weight", what[q]), 0),
               find_param(l, arena_printf(lw->a, "%s.bias", what[q]), 0), s, m);
-    add_call(lw, K_TANH, li, -1, (int[]){s, s}, 2, &H, 1);
+    Call *t = add_call(lw, K_ACTIVATION, li, -1, (int[]){s, s}, 2, &H, 1);
+    t->act = REEL_ACT_TANH;
   }
   lw->guard = saved;
 }

@@ -145,7 +145,7 @@ static int lower_windowed(Lowering *lw, int li) {
 static void lower_clip_pool_fold(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int x = input_value(lw, l, 0), size = (int)lw->p->v[x].size;
-  int acc = add_value(lw, V_STATE, li, shape_elems(l->out_shape), vname(lw, l, "acc", -1));
+  int acc = add_state(lw, li, shape_elems(l->out_shape), vname(lw, l, "acc", -1), "clip pool");
   add_call(lw, K_TPOOL_FOLD, li, -1, (int[]){acc, x}, 2, (int[]){size, l->tmode, l->count}, 3);
   lw->out[li] = acc;
 }

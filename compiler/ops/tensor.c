@@ -93,7 +93,8 @@ static int lower_concat(Lowering *lw, int li) {
   int offset = 0;
   for (int k = 0; k < l->n_input; k++) {
     int x = input_value(lw, l, k), n = (int)lw->p->v[x].size;
-    add_call(lw, K_COPY, li, -1, (int[]){y, x}, 2, (int[]){n, offset}, 2);
+    add_call(lw, K_COPY, li, -1, (int[]){y, x}, 2, (int[]){n, offset}, 2)->note =
+        arena_printf(lw->a, "input %d", k);
     offset += n;
   }
   return y;

@@ -159,11 +159,14 @@ void reel_lstm_peephole_cell_avx2(float *h, float *c, const float *gates, const 
   for (k = 0; k < n; k += 8) {
     int m = n - k < 8 ? n - k : 8;
     __m256 old = reel_load_part_avx2(c + k, m);
-    __m256 i = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wci + k, m), old, reel_load_part_avx2(gates + k, m)));
-    __m256 f = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wcf + k, m), old, reel_load_part_avx2(gates + n + k, m)));
+    __m256 i = reel_sigmoid_avx2(
+        _mm256_fmadd_ps(reel_load_part_avx2(wci + k, m), old, reel_load_part_avx2(gates + k, m)));
+    __m256 f = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wcf + k, m), old,
+                                                 reel_load_part_avx2(gates + n + k, m)));
     __m256 g = reel_tanh_avx2(reel_load_part_avx2(gates + 2L * n + k, m));
     __m256 cell = _mm256_fmadd_ps(f, old, _mm256_mul_ps(i, g));
-    __m256 o = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wco + k, m), cell, reel_load_part_avx2(gates + 3L * n + k, m)));
+    __m256 o = reel_sigmoid_avx2(_mm256_fmadd_ps(reel_load_part_avx2(wco + k, m), cell,
+                                                 reel_load_part_avx2(gates + 3L * n + k, m)));
     reel_store_part_avx2(c + k, cell, m);
     reel_store_part_avx2(h + k, _mm256_mul_ps(o, reel_tanh_avx2(cell)), m);
   }
@@ -173,7 +176,10 @@ void reel_convgru_reset_avx2(float *rh, const float *gates, const float *h, int 
   int k;
   for (k = 0; k < n; k += 8) {
     int m = n - k < 8 ? n - k : 8;
-    reel_store_part_avx2(rh + k, _mm256_mul_ps(reel_sigmoid_avx2(reel_load_part_avx2(gates + k, m)), reel_load_part_avx2(h + k, m)), m);
+    reel_store_part_avx2(rh + k,
+                         _mm256_mul_ps(reel_sigmoid_avx2(reel_load_part_avx2(gates + k, m)),
+                                       reel_load_part_avx2(h + k, m)),
+                         m);
   }
 }
 
@@ -182,7 +188,8 @@ void reel_convgru_update_avx2(float *h, const float *gates, const float *cand, i
   for (k = 0; k < n; k += 8) {
     int m = n - k < 8 ? n - k : 8;
     __m256 z = reel_sigmoid_avx2(reel_load_part_avx2(gates + n + k, m));
-    __m256 nv = reel_tanh_avx2(reel_load_part_avx2(cand + k, m)), hv = reel_load_part_avx2(h + k, m);
+    __m256 nv = reel_tanh_avx2(reel_load_part_avx2(cand + k, m)),
+           hv = reel_load_part_avx2(h + k, m);
     reel_store_part_avx2(h + k, _mm256_fmadd_ps(z, _mm256_sub_ps(nv, hv), hv), m);
   }
 }

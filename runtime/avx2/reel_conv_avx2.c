@@ -92,7 +92,8 @@ static void tap_offsets(const reel_conv2d_desc *d, long *row_off, long *col_off)
   int k;
   for (k = 0; k < d->k_h; k++) {
     int r = k * d->dil_h;
-    row_off[k] = (long)(r % d->stride_h) * d->stride_w * plane + (long)(r / d->stride_h) * grid_cols(d);
+    row_off[k] =
+        (long)(r % d->stride_h) * d->stride_w * plane + (long)(r / d->stride_h) * grid_cols(d);
   }
   for (k = 0; k < d->k_w; k++) {
     int s = k * d->dil_w;
@@ -167,12 +168,12 @@ static void store8(const reel_conv2d_desc *d, float *y, const float *acc, float 
   if (n == 8) {
     __m256 v = _mm256_loadu_ps(acc);
     v = _mm256_add_ps(v, d->accumulate ? _mm256_loadu_ps(y) : _mm256_set1_ps(bias));
-    _mm256_storeu_ps(y, reel_activate_avx2(d->act, d->slope, v));
+    _mm256_storeu_ps(y, reel_activate_avx2(d->act, d->alpha, v));
   } else if (n > 0) {
     __m256i m = reel_lanes_avx2(n);
     __m256 v = _mm256_maskload_ps(acc, m);
     v = _mm256_add_ps(v, d->accumulate ? _mm256_maskload_ps(y, m) : _mm256_set1_ps(bias));
-    _mm256_maskstore_ps(y, m, reel_activate_avx2(d->act, d->slope, v));
+    _mm256_maskstore_ps(y, m, reel_activate_avx2(d->act, d->alpha, v));
   }
 }
 
@@ -311,8 +312,8 @@ void reel_f32_maxpool2d_avx2(const reel_pool2d_desc *d, float *y, const float *x
       int r0 = oh * d->stride_h - d->pad_top, r1 = r0 + d->k_h < d->in_h ? r0 + d->k_h : d->in_h;
       float *yr = y + ((long)c * d->out_h + oh) * d->out_w;
       for (ow = 0; ow < d->out_w; ow += chunk)
-        pool_chunk(d, xc, yr, r0 < 0 ? 0 : r0, r1, ow, d->out_w - ow < chunk ? d->out_w : ow + chunk,
-                   col);
+        pool_chunk(d, xc, yr, r0 < 0 ? 0 : r0, r1, ow,
+                   d->out_w - ow < chunk ? d->out_w : ow + chunk, col);
     }
   }
 }

@@ -107,9 +107,11 @@ static void store_tiles(float *v_xi, long block, int t, int n, __m256 x) {
   }
   _mm256_maskstore_ps(v_xi + t / 16 * block + t % 16, reel_lanes_avx2(first), x);
   if (n > first) { /* lanes first.. to the start of the next block */
-    __m256i shift = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(first));
+    __m256i shift =
+        _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(first));
     t += first;
-    _mm256_maskstore_ps(v_xi + t / 16 * block, reel_lanes_avx2(n - first), _mm256_permutevar8x32_ps(x, shift));
+    _mm256_maskstore_ps(v_xi + t / 16 * block, reel_lanes_avx2(n - first),
+                        _mm256_permutevar8x32_ps(x, shift));
   }
 }
 
@@ -244,8 +246,8 @@ static void transform_output(const reel_conv2d_desc *d, const Wino *g, const flo
                                 _mm256_set1_ps(bias));
       out[i][1] = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[i][1], s[i][2]), s[i][3]),
                                 _mm256_set1_ps(bias));
-      out[i][0] = reel_activate_avx2(d->act, d->slope, out[i][0]);
-      out[i][1] = reel_activate_avx2(d->act, d->slope, out[i][1]);
+      out[i][0] = reel_activate_avx2(d->act, d->alpha, out[i][0]);
+      out[i][1] = reel_activate_avx2(d->act, d->alpha, out[i][1]);
     }
     store_blocks(d, g, out, y, t0 + half, n - half < 8 ? n - half : 8);
   }

@@ -24,13 +24,13 @@ static __m256 panel_dot(const float *p, const float *x, int n) {
 }
 
 void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x, int rows,
-                        int cols, int act, float slope) {
+                        int cols, int act, float alpha) {
   int r;
   for (r = 0; r < rows; r += 8) {
     __m256 acc = panel_dot(w + (long)r * cols, x, cols);
     if (b)
       acc = _mm256_add_ps(acc, _mm256_loadu_ps(b + r));
-    reel_store_part_avx2(y + r, reel_activate_avx2(act, slope, acc), rows - r);
+    reel_store_part_avx2(y + r, reel_activate_avx2(act, alpha, acc), rows - r);
   }
 }
 

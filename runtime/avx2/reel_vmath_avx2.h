@@ -1,5 +1,6 @@
 /* Helpers shared by the AVX2 kernels: loads and stores of a last, partial
- * vector and its lane mask, even/odd deinterleaving, and vector exp, sigmoid and tanh (8 floats at a time).
+ * vector and its lane mask, even/odd deinterleaving, and vector exp,
+ * sigmoid and tanh (8 floats at a time).
  *
  * exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a
  * degree-6 polynomial for e^r (Cephes' expf coefficients) and 2^n built in
@@ -45,11 +46,13 @@ static __inline __m256i reel_lanes_avx2(int n) {
  * b6 and a1 a3 ... b7): the shuffle gives [a0 a2 b0 b2 | a4 a6 b4 b6], the
  * permute orders its 64-bit pairs. */
 static __inline __m256 reel_evens_avx2(__m256 a, __m256 b) {
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8));
+  return _mm256_castpd_ps(
+      _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8));
 }
 
 static __inline __m256 reel_odds_avx2(__m256 a, __m256 b) {
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
+  return _mm256_castpd_ps(
+      _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
 }
 
 static __inline __m256 reel_exp_avx2(__m256 x) {
@@ -74,7 +77,8 @@ static __inline __m256 reel_exp_avx2(__m256 x) {
 
 static __inline __m256 reel_sigmoid_avx2(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f);
-  return _mm256_div_ps(one, _mm256_add_ps(one, reel_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+  return _mm256_div_ps(one,
+                       _mm256_add_ps(one, reel_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
 static __inline __m256 reel_tanh_avx2(__m256 x) {
@@ -82,15 +86,15 @@ static __inline __m256 reel_tanh_avx2(__m256 x) {
   return _mm256_fmsub_ps(two, reel_sigmoid_avx2(_mm256_mul_ps(two, x)), one);
 }
 
-/* A fused activation (REEL_ACT_*), as the generic twin computes it: NaN
- * goes to 0 through relu and relu6, like `v > 0 ? v : 0`. */
-static __inline __m256 reel_activate_avx2(int act, float slope, __m256 v) {
+/* An activation (REEL_ACT_*) with parameter alpha, as the generic twin
+ * computes it: NaN goes to 0 through relu and relu6, like `v > 0 ? v : 0`. */
+static __inline __m256 reel_activate_avx2(int act, float alpha, __m256 v) {
   const __m256 zero = _mm256_setzero_ps();
   switch (act) {
   case REEL_ACT_RELU: return _mm256_max_ps(v, zero);
   case REEL_ACT_RELU6: return _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(6.0f));
   case REEL_ACT_LEAKY_RELU:
-    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(slope)), v,
+    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
                             _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
   case REEL_ACT_SIGMOID: return reel_sigmoid_avx2(v);
   case REEL_ACT_TANH: return reel_tanh_avx2(v);

@@ -25,7 +25,8 @@ void reel_f32_conv2d_generic(const reel_conv2d_desc *d, float *y, const float *w
         yo[i] = b ? b[oc] : 0.0f;
     for (icg = 0; icg < cpg; icg++) {
       int ic = group * cpg + icg;
-      const float *xc = ic < d->in_c0 ? x0 + (long)ic * in_plane : x1 + (long)(ic - d->in_c0) * in_plane;
+      const float *xc =
+          ic < d->in_c0 ? x0 + (long)ic * in_plane : x1 + (long)(ic - d->in_c0) * in_plane;
       for (kh = 0; kh < d->k_h; kh++) {
         int oh_lo, oh_hi, ow_lo, ow_hi;
         valid_range(d->out_h, d->in_h, d->stride_h, d->pad_top, kh * d->dil_h, &oh_lo, &oh_hi);
@@ -44,7 +45,7 @@ void reel_f32_conv2d_generic(const reel_conv2d_desc *d, float *y, const float *w
     }
     if (d->act != REEL_ACT_NONE)
       for (i = 0; i < plane; i++)
-        yo[i] = reel_f32_activate_generic(d->act, d->slope, yo[i]);
+        yo[i] = reel_f32_activate_generic(d->act, d->alpha, yo[i]);
   }
 }
 

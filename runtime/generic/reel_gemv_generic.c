@@ -2,14 +2,14 @@
 #include "reel_runtime.h"
 
 void reel_f32_gemv_generic(float *y, const float *w, const float *b, const float *x, int rows,
-                           int cols, int act, float slope) {
+                           int cols, int act, float alpha) {
   int r, j;
   for (r = 0; r < rows; r++) {
     const float *row = w + (long)r * cols;
     float sum = b ? b[r] : 0.0f;
     for (j = 0; j < cols; j++)
       sum += row[j] * x[j];
-    y[r] = reel_f32_activate_generic(act, slope, sum);
+    y[r] = reel_f32_activate_generic(act, alpha, sum);
   }
 }
 

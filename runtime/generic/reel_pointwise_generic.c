@@ -3,39 +3,23 @@
 
 #include "reel_runtime.h"
 
-/* One definition per activation, for the array kernels and the fused one. */
-static float relu(float v) { return v > 0.0f ? v : 0.0f; }
-static float relu6(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v; }
-static float leaky_relu(float v, float slope) { return v >= 0.0f ? v : slope * v; }
-static float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
-
-float reel_f32_activate_generic(int act, float slope, float v) {
+/* One definition per activation, for the stand-alone kernel and the fused
+ * epilogues. */
+float reel_f32_activate_generic(int act, float alpha, float v) {
   switch (act) {
-  case REEL_ACT_RELU: return relu(v);
-  case REEL_ACT_RELU6: return relu6(v);
-  case REEL_ACT_LEAKY_RELU: return leaky_relu(v, slope);
-  case REEL_ACT_SIGMOID: return sigmoid(v);
+  case REEL_ACT_RELU: return v > 0.0f ? v : 0.0f;
+  case REEL_ACT_RELU6: return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+  case REEL_ACT_LEAKY_RELU: return v >= 0.0f ? v : alpha * v;
+  case REEL_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
   case REEL_ACT_TANH: return tanhf(v);
   default: return v;
   }
 }
 
-void reel_f32_relu_generic(float *y, const float *x, int n) {
+void reel_f32_activation_generic(float *y, const float *x, int n, int act, float alpha) {
   int i;
   for (i = 0; i < n; i++)
-    y[i] = relu(x[i]);
-}
-
-void reel_f32_sigmoid_generic(float *y, const float *x, int n) {
-  int i;
-  for (i = 0; i < n; i++)
-    y[i] = sigmoid(x[i]);
-}
-
-void reel_f32_tanh_generic(float *y, const float *x, int n) {
-  int i;
-  for (i = 0; i < n; i++)
-    y[i] = tanhf(x[i]);
+    y[i] = reel_f32_activate_generic(act, alpha, x[i]);
 }
 
 /* Subtracting the max keeps expf finite for any input. */
@@ -76,18 +60,6 @@ void reel_f32_scale_generic(float *y, const float *x, float s, int n) {
   int i;
   for (i = 0; i < n; i++)
     y[i] = s * x[i];
-}
-
-void reel_f32_relu6_generic(float *y, const float *x, int n) {
-  int i;
-  for (i = 0; i < n; i++)
-    y[i] = relu6(x[i]);
-}
-
-void reel_f32_leaky_relu_generic(float *y, const float *x, float slope, int n) {
-  int i;
-  for (i = 0; i < n; i++)
-    y[i] = leaky_relu(x[i], slope);
 }
 
 void reel_f32_add2_generic(float *y, const float *a, const float *b, int n) {

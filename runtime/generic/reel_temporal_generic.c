@@ -15,7 +15,8 @@ void reel_window_push_generic(float *ring, const float *x, int size, int n, unsi
   memcpy(ring + (long)((frames - 1) % (unsigned long)n) * size, x, sizeof(float) * (size_t)size);
 }
 
-void reel_window_gather_generic(float *y, const float *ring, int size, int n, unsigned long frames) {
+void reel_window_gather_generic(float *y, const float *ring, int size, int n,
+                                unsigned long frames) {
   int j, valid = valid_entries(frames, n);
   unsigned long oldest = (frames - (unsigned long)valid) % (unsigned long)n;
   for (j = 0; j < valid; j++)
@@ -87,14 +88,17 @@ void reel_attention_apply_generic(const reel_attention_desc *d, float *out, floa
       out[k] += e[i] * values[(long)i * d->value_step + (long)k * d->value_stride];
   for (i = 0; i < n; i++) {
     /* windows report by age: entry j is frame t - j */
-    int at = d->window ? (int)(((frames - 1) % (unsigned long)d->n + (unsigned long)d->n - (unsigned long)i) %
-                               (unsigned long)d->n)
-                       : i;
+    int at =
+        d->window
+            ? (int)(((frames - 1) % (unsigned long)d->n + (unsigned long)d->n - (unsigned long)i) %
+                    (unsigned long)d->n)
+            : i;
     weights[i] = e[at];
   }
 }
 
-void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count, unsigned long k) {
+void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count,
+                             unsigned long k) {
   switch (mode) {
   case REEL_TPOOL_MAX:
     if (k == 1)
@@ -112,7 +116,8 @@ void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int
   }
 }
 
-void reel_tpool_read_generic(float *y, const float *acc, int size, int mode, int count, unsigned long k) {
+void reel_tpool_read_generic(float *y, const float *acc, int size, int mode, int count,
+                             unsigned long k) {
   int total = mode == REEL_TPOOL_CONCAT ? size * count : size;
   if (k == 0)
     memset(y, 0, sizeof(float) * (size_t)total);
