@@ -1,6 +1,7 @@
 """Regenerate the PyTorch golden files under tests/golden/.
 
-Usage (from anywhere):  /usr/bin/python3 tools/make_goldens.py
+Usage (from anywhere):  /usr/bin/python3 tools/make_goldens.py [STEM ...]
+(with stems, only those goldens are written, e.g. a new spec's; the others are unchanged)
 
 For every spec in specs/*.yaml and tests/specs/*.yaml (file stem S; SKIP lists the exceptions)
 it writes
@@ -404,7 +405,13 @@ def main():
         sorted(glob.glob(os.path.join(ROOT, "tests", "specs", "*.yaml")))
     stems = [os.path.basename(p)[:-5] for p in paths]
     assert len(set(stems)) == len(stems), "spec file names must be unique across both dirs"
+    wanted = sys.argv[1:]
+    unknown = [s for s in wanted if s not in stems]
+    if unknown:
+        sys.exit(f"make_goldens.py: no spec named {', '.join(unknown)}")
     for path, stem in zip(paths, stems):
+        if wanted and stem not in wanted:
+            continue
         if stem in SKIP:
             print(f"{stem}: skipped ({SKIP[stem]})")
             continue
