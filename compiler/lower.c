@@ -206,7 +206,7 @@ Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *w
   if (avx2) { /* scratch: the zero-bordered input, and Winograd's transforms */
     int scratch = add_value(lw, V_TRANSIENT, li,
                             wino ? conv_scratch_winograd(&geom) : conv_scratch_avx2(&geom),
-                            arena_printf(lw->a, "%s_scratch", wname));
+                            arena_printf(lw->a, "%s_scratch", lw->p->v[y].name));
     c = add_call(lw, wino ? K_CONV2D_WINOGRAD : K_CONV2D, li, sub,
                  (int[]){y, w, b, x0, x1, scratch}, 6, NULL, 0);
   } else {
