@@ -327,8 +327,8 @@ static void vmath(void) {
     x[i] = -30.0f + 0.001f * (float)i;
   x[60001] = -100.0f, x[60002] = 100.0f, x[60003] = -1e30f, x[60004] = 1e30f;
   x[60005] = 1e-30f, x[60006] = -88.0f;
-  reel_f32_sigmoid_avx2(s, x, N);
-  reel_f32_tanh_avx2(t, x, N);
+  reel_f32_activation_avx2(s, x, N, REEL_ACT_SIGMOID, 0.0f);
+  reel_f32_activation_avx2(t, x, N, REEL_ACT_TANH, 0.0f);
   for (int i = 0; i < N; i++) {
     es = fmax(es, fabs(s[i] - 1.0 / (1.0 + exp(-(double)x[i]))));
     et = fmax(et, fabs(t[i] - tanh((double)x[i])));
