@@ -24,6 +24,7 @@
   X(op_sigmoid)                                                                                   \
   X(op_tanh)                                                                                      \
   X(op_softmax)                                                                                   \
+  X(op_gelu)                                                                                      \
   X(op_dropout)                                                                                   \
   X(op_lstm)                                                                                      \
   X(op_gru)                                                                                       \

@@ -183,6 +183,7 @@ typedef struct {
   int gate;    /* RATE_WINDOW: the temporal layer whose window closing runs this one */
   double p, eps;
   double alpha; /* an activation's parameter: leaky_relu's negative_slope */
+  bool tanh_form; /* gelu: approximate: tanh */
   int factor; /* pixel (un)shuffle */
 
   Shape in_shape, out_shape; /* shape.c; in_shape of the first input */

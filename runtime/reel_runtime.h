@@ -25,8 +25,11 @@ void reel_f32_gemv_cat2_generic(float *y, const float *w, const float *b, const 
  * REEL_ACT_<NAME>, listed once here so that the compiler names them too.
  *   RELU        max(v, 0)            RELU6  min(max(v, 0), 6)
  *   LEAKY_RELU  v >= 0 ? v : alpha v (alpha: negative_slope)
- *   SIGMOID     1 / (1 + e^-v)       TANH   tanh v */
-#define REEL_ACTIVATIONS(X) X(NONE) X(RELU) X(RELU6) X(LEAKY_RELU) X(SIGMOID) X(TANH)
+ *   SIGMOID     1 / (1 + e^-v)       TANH   tanh v
+ *   GELU        v Phi(v) = v erfc(-v / sqrt 2) / 2 (Hendrycks and Gimpel)
+ *   GELU_TANH   v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))) / 2 */
+#define REEL_ACTIVATIONS(X)                                                                       \
+  X(NONE) X(RELU) X(RELU6) X(LEAKY_RELU) X(SIGMOID) X(TANH) X(GELU) X(GELU_TANH)
 #define REEL_ACT_ENUMERATOR(name) REEL_ACT_##name,
 enum { REEL_ACTIVATIONS(REEL_ACT_ENUMERATOR) REEL_ACT_COUNT };
 

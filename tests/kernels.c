@@ -2,6 +2,7 @@
  * the vector width and tile sizes (remainders included), with weights
  * packed by the compiler's own pack.c; and the vector sigmoid/tanh against
  * the C library.  Prints "name max_abs_error" lines for kernels.test. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,7 @@ static void gemv(void) {
       float *wp = calloc((size_t)round8(rows) * (n0 + n1), sizeof *wp);
       float *y0 = calloc(rows, 4), *y1 = calloc(rows, 4);
       pack_panels8(wp, w, rows, n0 + n1);
-      for (int act = REEL_ACT_NONE; act <= REEL_ACT_TANH; act++) { /* each fused epilogue */
+      for (int act = REEL_ACT_NONE; act < REEL_ACT_COUNT; act++) { /* each fused epilogue */
         reel_f32_gemv_generic(y0, w, b, x, rows, n0 + n1, act, 0.1f);
         reel_f32_gemv_avx2(y1, wp, b, x, rows, n0 + n1, act, 0.1f);
         err = fmax(err, maxdiff(y0, y1, rows));
@@ -170,7 +171,7 @@ static void conv(void) {
     if (d.out_h < 1 || d.out_w < 1)
       continue;
     d.out_c = 1 + trial % 9;
-    d.act = trial / 3 % (REEL_ACT_TANH + 1); /* every activation with every kernel size */
+    d.act = trial / 3 % REEL_ACT_COUNT; /* every activation with every kernel size */
     d.alpha = 0.1f;
     d.accumulate = trial % 5 == 4;
     err = fmax(err, conv_diff(&d));
@@ -197,7 +198,7 @@ static void conv(void) {
       continue;
     d.groups = 1;
     d.out_c = 1 + trial % 13;
-    d.act = trial % (REEL_ACT_TANH + 1);
+    d.act = trial % REEL_ACT_COUNT;
     d.alpha = 0.1f;
     d.accumulate = trial % 7 == 3;
     err_s = fmax(err_s, conv_diff(&d));
@@ -226,7 +227,7 @@ static void conv_winograd(void) {
     if (d.out_h < 1 || d.out_w < 1)
       continue;
     d.out_c = 1 + (trial * 3) % 20;
-    d.act = trial % (REEL_ACT_TANH + 1);
+    d.act = trial % REEL_ACT_COUNT;
     d.alpha = 0.1f;
     int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;
     float *w = rnd((size_t)d.out_c * in_c * 9), *b = rnd(d.out_c);
@@ -284,6 +285,32 @@ static void maxpool(void) {
   printf("maxpool_mismatches %ld\n", bad);
 }
 
+/* Every activation code through the stand-alone kernel, on [-8, 8]. */
+static void activations(void) {
+  static const char *const names[REEL_ACT_COUNT] = {
+#define X(name) #name,
+      REEL_ACTIVATIONS(X)
+#undef X
+  };
+  for (int act = 0; act < REEL_ACT_COUNT; act++) {
+    double err = 0;
+    for (int a = 0; a < NS; a++) {
+      int n = 8 * sizes[a];
+      float *x = rnd(n), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
+      for (int i = 0; i < n; i++)
+        x[i] *= 8;
+      reel_f32_activation_generic(y0, x, n, act, 0.1f);
+      reel_f32_activation_avx2(y1, x, n, act, 0.1f);
+      err = fmax(err, maxdiff(y0, y1, n));
+      free(x), free(y0), free(y1);
+    }
+    printf("activation_");
+    for (const char *c = names[act]; *c; c++)
+      putchar(tolower((unsigned char)*c));
+    printf(" %g\n", err);
+  }
+}
+
 static void pointwise(void) {
   double er = 0, es = 0, et = 0, ec = 0, ep = 0, eg = 0;
   for (int a = 0; a < NS; a++) {
@@ -321,19 +348,23 @@ static void pointwise(void) {
 /* The documented bounds of reel_vmath_avx2.h, against double libm. */
 static void vmath(void) {
   enum { N = 60001 + 6 };
-  static float x[N], s[N], t[N];
-  double es = 0, et = 0;
+  static float x[N], s[N], t[N], g[N];
+  double es = 0, et = 0, eg = 0;
   for (int i = 0; i < 60001; i++)
     x[i] = -30.0f + 0.001f * (float)i;
   x[60001] = -100.0f, x[60002] = 100.0f, x[60003] = -1e30f, x[60004] = 1e30f;
   x[60005] = 1e-30f, x[60006] = -88.0f;
   reel_f32_activation_avx2(s, x, N, REEL_ACT_SIGMOID, 0.0f);
   reel_f32_activation_avx2(t, x, N, REEL_ACT_TANH, 0.0f);
+  reel_f32_activation_avx2(g, x, N, REEL_ACT_GELU, 0.0f);
   for (int i = 0; i < N; i++) {
-    es = fmax(es, fabs(s[i] - 1.0 / (1.0 + exp(-(double)x[i]))));
-    et = fmax(et, fabs(t[i] - tanh((double)x[i])));
+    double v = x[i];
+    es = fmax(es, fabs(s[i] - 1.0 / (1.0 + exp(-v))));
+    et = fmax(et, fabs(t[i] - tanh(v)));
+    /* gelu grows with |x|: its error relative to max(1, |x|) */
+    eg = fmax(eg, fabs(g[i] - 0.5 * v * erfc(-v / sqrt(2.0))) / fmax(1.0, fabs(v)));
   }
-  printf("vmath_sigmoid %g\nvmath_tanh %g\n", es, et);
+  printf("vmath_sigmoid %g\nvmath_tanh %g\nvmath_gelu %g\n", es, et, eg);
 }
 
 int main(void) {
@@ -344,6 +375,7 @@ int main(void) {
   printf("conv_scratch_mismatches %d\n", scratch_mismatches);
   maxpool();
   pointwise();
+  activations();
   vmath();
   return 0;
 }

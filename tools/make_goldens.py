@@ -103,7 +103,9 @@ def randomise(model):
 
 
 RECURRENT_CONV_GAIN = 3.0
-RELU6_GAIN = 8.0
+# The gain of a conv2d or linear feeding an activation whose shape shows away from 0: relu6
+# clips at 6; gelu's two forms differ most around |x| ~ 2.
+ACTIVATION_GAIN = {"relu6": 8.0, "gelu": 4.0}
 
 
 @torch.no_grad()
@@ -111,18 +113,20 @@ def emphasise(spec, model):
     """Make the new ops' options visible at the test tolerance (1e-5 absolute):
     - ConvLSTM/ConvGRU convolutions get RECURRENT_CONV_GAIN x PyTorch's default weights, so the
       gates are not all near 0.5 and the cell state (which the peepholes see) is not tiny;
-    - a conv2d or linear feeding a relu6 gets RELU6_GAIN x its weights and bias, so that some of
-      its outputs exceed 6 and the clipping shows."""
+    - a conv2d or linear feeding an activation of ACTIVATION_GAIN gets that gain on its weights
+      and bias, so that its outputs reach where the activation's shape shows (a relu6's exceed
+      6 and the clipping shows)."""
     for _, m in model.named_modules():
         if isinstance(m, (convrnn.ConvLSTMCell, convrnn.ConvGRUCell)):
             for conv in m.children():
                 conv.weight.mul_(RECURRENT_CONV_GAIN)
     layers = spec["layers"] + spec.get("forecast", {}).get("layers", [])
     for prev, layer in zip(layers, layers[1:]):
-        if layer["op"] == "relu6" and "from" not in layer and prev["op"] in ("conv2d", "linear"):
+        gain = ACTIVATION_GAIN.get(layer["op"])
+        if gain and "from" not in layer and prev["op"] in ("conv2d", "linear"):
             mod = model.get_submodule(prev["name"])
             for p in mod.parameters():
-                p.mul_(RELU6_GAIN)
+                p.mul_(gain)
 
 
 ATTENTION_GAINS = (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)

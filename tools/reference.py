@@ -420,6 +420,9 @@ class ReelModel(nn.Module):
         if op == "leaky_relu":
             slope = layer.get("negative_slope", 0.01)
             return Node(layer, srcs, shp, fn=lambda x: F.leaky_relu(x, slope))
+        if op == "gelu":
+            form = layer.get("approximate", "none")
+            return Node(layer, srcs, shp, fn=lambda x: F.gelu(x, approximate=form))
         if op == "linear":
             assert len(shp) == 1, "linear needs a vector"
             mod = nn.Linear(shp[0], layer["out"], bias=layer.get("bias", True))

@@ -20,6 +20,9 @@ static double evaluate(int act, double alpha, double v) {
   case REEL_ACT_LEAKY_RELU: return v >= 0 ? v : alpha * v;
   case REEL_ACT_SIGMOID: return interp_sigmoid(v);
   case REEL_ACT_TANH: return tanh(v);
+  case REEL_ACT_GELU: return 0.5 * v * erfc(-v / sqrt(2.0));
+  case REEL_ACT_GELU_TANH: /* sqrt(2 / pi) */
+    return 0.5 * v * (1 + tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)));
   default: return v;
   }
 }
@@ -104,3 +107,23 @@ static void interp_softmax(Interp *in, int li) {
 
 const OpDesc op_softmax = {.name = "softmax", .keys = "", .min_inputs = 1, .max_inputs = 1,
                            .infer = infer_softmax, .lower = lower_softmax, .interp = interp_softmax};
+
+/* gelu: {op: gelu, approximate: none | tanh}, as nn.GELU(approximate) */
+static bool parse_gelu(const YNode *n, Layer *l) {
+  static const char *const forms[] = {"none", "tanh"};
+  const YNode *v = yaml_get(n, "approximate");
+  int form = 0;
+  if (v && !read_choice(v, "approximate", forms, 2, &form))
+    return false;
+  l->tanh_form = form == 1;
+  return true;
+}
+
+static int gelu_code(const Layer *l, float *alpha) {
+  *alpha = 0.0f;
+  return l->tanh_form ? REEL_ACT_GELU_TANH : REEL_ACT_GELU;
+}
+
+const OpDesc op_gelu = {.name = "gelu", .keys = "approximate", .min_inputs = 1, .max_inputs = 1,
+                        .parse = parse_gelu, .infer = same_shape, .activation = gelu_code,
+                        .lower = lower_activation, .interp = interp_activation};

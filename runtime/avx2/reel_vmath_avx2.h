@@ -9,6 +9,10 @@
  * sigmoid(x) = 1 / (1 + exp(-x)), with an exact division: absolute error
  * <= 1.2e-7 for all x (saturates to 0 and 1 where float does).
  * tanh(x) = 2 sigmoid(2x) - 1: absolute error <= 2.4e-7 for all x.
+ * gelu(x) = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, with erfc(z) =
+ * e^(-z^2) R(t) for z >= 0, R a degree-9 polynomial in t = 1 / (1 + z / 2)
+ * fitted to erfc(z) e^(z^2) on [0, 9.5] (relative error 4.3e-8), and
+ * erfc(-z) = 2 - erfc(z): absolute error <= 1.5e-7 max(1, |x|).
  * tests/kernels.test checks these bounds against the C library on a dense
  * sweep of [-30, 30] and at the extremes. */
 #ifndef REEL_VMATH_AVX2_H
@@ -86,6 +90,39 @@ static __inline __m256 reel_tanh_avx2(__m256 x) {
   return _mm256_fmsub_ps(two, reel_sigmoid_avx2(_mm256_mul_ps(two, x)), one);
 }
 
+/* x Phi(x), the exact GELU. */
+static __inline __m256 reel_gelu_avx2(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+  __m256 z = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x),
+                           _mm256_set1_ps(0.70710678118654752f)); /* |x| / sqrt 2 */
+  __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(half, z, one)), r;
+  r = _mm256_set1_ps(-0.058890113970550065f);
+  r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.28369890827199357f));
+  r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-0.48537770869438196f));
+  r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.27597165389125344f));
+  r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-0.025173437837511622f));
+  r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.20206812971355734f));
+  r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.24326141653331784f));
+  r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.28235343064030827f));
+  r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.28208767929574485f));
+  r = _mm256_mul_ps(r, t);
+  /* h = erfc(z) / 2 = Phi(-|x|) */
+  __m256 h = _mm256_mul_ps(_mm256_mul_ps(half, r),
+                           reel_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(z, z))));
+  __m256 negative = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+  __m256 phi = _mm256_blendv_ps(_mm256_sub_ps(one, h), h, negative);
+  return _mm256_mul_ps(x, phi);
+}
+
+/* x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2, GELU's tanh form. */
+static __inline __m256 reel_gelu_tanh_avx2(__m256 x) {
+  __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+  __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.79788456080286536f),
+                           _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                       _mm256_add_ps(_mm256_set1_ps(1.0f), reel_tanh_avx2(u)));
+}
+
 /* An activation (REEL_ACT_*) with parameter alpha, as the generic twin
  * computes it: NaN goes to 0 through relu and relu6, like `v > 0 ? v : 0`. */
 static __inline __m256 reel_activate_avx2(int act, float alpha, __m256 v) {
@@ -98,6 +135,8 @@ static __inline __m256 reel_activate_avx2(int act, float alpha, __m256 v) {
                             _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
   case REEL_ACT_SIGMOID: return reel_sigmoid_avx2(v);
   case REEL_ACT_TANH: return reel_tanh_avx2(v);
+  case REEL_ACT_GELU: return reel_gelu_avx2(v);
+  case REEL_ACT_GELU_TANH: return reel_gelu_tanh_avx2(v);
   default: return v;
   }
 }

@@ -12,6 +12,10 @@ float reel_f32_activate_generic(int act, float alpha, float v) {
   case REEL_ACT_LEAKY_RELU: return v >= 0.0f ? v : alpha * v;
   case REEL_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
   case REEL_ACT_TANH: return tanhf(v);
+  /* erfc(-z) is 1 + erf(z) without the cancellation for negative v */
+  case REEL_ACT_GELU: return 0.5f * v * erfcf(-v * 0.70710678118654752f);
+  case REEL_ACT_GELU_TANH:
+    return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
   default: return v;
   }
 }
