@@ -23,8 +23,9 @@
   X(op_leaky_relu)                                                                                \
   X(op_sigmoid)                                                                                   \
   X(op_tanh)                                                                                      \
-  X(op_softmax)                                                                                   \
   X(op_gelu)                                                                                      \
+  X(op_silu)                                                                                      \
+  X(op_softmax)                                                                                   \
   X(op_dropout)                                                                                   \
   X(op_lstm)                                                                                      \
   X(op_gru)                                                                                       \
@@ -123,7 +124,8 @@ static inline Shape oihw(int o, int i, int h, int w) { return (Shape){4, {o, i, 
 Param *add_param(Arena *a, Layer *l, Shape s, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* "OP 'NAME' <msg>, got <input shape>" at the layer; false */
-bool shape_error(Arena *a, const Layer *l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool shape_error(Arena *a, const Layer *l, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 bool need_rank(Arena *a, const Layer *l, int rank);
 bool fits(const Layer *l, int64_t elems, const char *what); /* below MAX_ELEMS */
 Shape layer_shape(const Graph *g, int src);                 /* -1: the model input */
@@ -166,7 +168,8 @@ int input_value(Lowering *lw, const Layer *l, int k);
 int inplace_output(Lowering *lw, int li, int x, int64_t size);
 int state_value(Lowering *lw, int li, const char *what, int k);
 int fused_act(const Lowering *lw, const Layer *l, float *alpha); /* REEL_ACT_* fused into l */
-Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y, int x);
+Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y,
+                int x);
 Geom cell_geom(int in_c0, int in_c1, int rows, int cols, int out_c, int k);
 Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *wt, int b, int y,
                 int x0, int x1, Geom geom);

@@ -27,9 +27,10 @@ void reel_f32_gemv_cat2_generic(float *y, const float *w, const float *b, const 
  *   LEAKY_RELU  v >= 0 ? v : alpha v (alpha: negative_slope)
  *   SIGMOID     1 / (1 + e^-v)       TANH   tanh v
  *   GELU        v Phi(v) = v erfc(-v / sqrt 2) / 2 (Hendrycks and Gimpel)
- *   GELU_TANH   v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))) / 2 */
+ *   GELU_TANH   v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))) / 2
+ *   SILU        v / (1 + e^-v), v sigmoid(v) ("swish") */
 #define REEL_ACTIVATIONS(X)                                                                       \
-  X(NONE) X(RELU) X(RELU6) X(LEAKY_RELU) X(SIGMOID) X(TANH) X(GELU) X(GELU_TANH)
+  X(NONE) X(RELU) X(RELU6) X(LEAKY_RELU) X(SIGMOID) X(TANH) X(GELU) X(GELU_TANH) X(SILU)
 #define REEL_ACT_ENUMERATOR(name) REEL_ACT_##name,
 enum { REEL_ACTIVATIONS(REEL_ACT_ENUMERATOR) REEL_ACT_COUNT };
 

@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import convrnn  # noqa: E402
 
 POINTWISE = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+             "silu": F.silu,
              "softmax": lambda x: torch.softmax(x, dim=-1),
              "dropout": lambda x: x}  # dropout is the identity at inference
 CLIP_MODES = ("mean", "max", "last", "weighted")

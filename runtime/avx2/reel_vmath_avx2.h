@@ -137,6 +137,7 @@ static __inline __m256 reel_activate_avx2(int act, float alpha, __m256 v) {
   case REEL_ACT_TANH: return reel_tanh_avx2(v);
   case REEL_ACT_GELU: return reel_gelu_avx2(v);
   case REEL_ACT_GELU_TANH: return reel_gelu_tanh_avx2(v);
+  case REEL_ACT_SILU: return _mm256_mul_ps(v, reel_sigmoid_avx2(v));
   default: return v;
   }
 }

@@ -16,6 +16,7 @@ float reel_f32_activate_generic(int act, float alpha, float v) {
   case REEL_ACT_GELU: return 0.5f * v * erfcf(-v * 0.70710678118654752f);
   case REEL_ACT_GELU_TANH:
     return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+  case REEL_ACT_SILU: return v / (1.0f + expf(-v));
   default: return v;
   }
 }
