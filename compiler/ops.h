@@ -25,6 +25,7 @@
   X(op_tanh)                                                                                      \
   X(op_gelu)                                                                                      \
   X(op_silu)                                                                                      \
+  X(op_hardswish)                                                                                 \
   X(op_softmax)                                                                                   \
   X(op_dropout)                                                                                   \
   X(op_lstm)                                                                                      \

@@ -24,6 +24,7 @@ static double evaluate(int act, double alpha, double v) {
   case REEL_ACT_GELU_TANH: /* sqrt(2 / pi) */
     return 0.5 * v * (1 + tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)));
   case REEL_ACT_SILU: return v / (1 + exp(-v));
+  case REEL_ACT_HARDSWISH: return v * fmin(fmax(v + 3, 0), 6) / 6;
   default: return v;
   }
 }
@@ -62,6 +63,7 @@ ACTIVATION(relu6, REEL_ACT_RELU6);
 ACTIVATION(sigmoid, REEL_ACT_SIGMOID);
 ACTIVATION(tanh, REEL_ACT_TANH);
 ACTIVATION(silu, REEL_ACT_SILU);
+ACTIVATION(hardswish, REEL_ACT_HARDSWISH);
 
 /* leaky_relu: {op, negative_slope: 0.01} */
 static bool parse_leaky_relu(const YNode *n, Layer *l) {

@@ -138,6 +138,11 @@ static __inline __m256 reel_activate_avx2(int act, float alpha, __m256 v) {
   case REEL_ACT_GELU: return reel_gelu_avx2(v);
   case REEL_ACT_GELU_TANH: return reel_gelu_tanh_avx2(v);
   case REEL_ACT_SILU: return _mm256_mul_ps(v, reel_sigmoid_avx2(v));
+  case REEL_ACT_HARDSWISH: { /* v min(max(v + 3, 0), 6) / 6, in PyTorch's order */
+    __m256 six = _mm256_set1_ps(6.0f);
+    __m256 r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, _mm256_set1_ps(3.0f)), zero), six);
+    return _mm256_div_ps(_mm256_mul_ps(v, r), six);
+  }
   default: return v;
   }
 }
