@@ -26,6 +26,7 @@
   X(op_gelu)                                                                                      \
   X(op_silu)                                                                                      \
   X(op_hardswish)                                                                                 \
+  X(op_hardsigmoid)                                                                               \
   X(op_softmax)                                                                                   \
   X(op_dropout)                                                                                   \
   X(op_lstm)                                                                                      \

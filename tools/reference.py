@@ -34,6 +34,7 @@ import convrnn  # noqa: E402
 POINTWISE = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
              "silu": F.silu,
              "hardswish": F.hardswish,
+             "hardsigmoid": F.hardsigmoid,
              "softmax": lambda x: torch.softmax(x, dim=-1),
              "dropout": lambda x: x}  # dropout is the identity at inference
 CLIP_MODES = ("mean", "max", "last", "weighted")

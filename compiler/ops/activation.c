@@ -25,6 +25,7 @@ static double evaluate(int act, double alpha, double v) {
     return 0.5 * v * (1 + tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)));
   case REEL_ACT_SILU: return v / (1 + exp(-v));
   case REEL_ACT_HARDSWISH: return v * fmin(fmax(v + 3, 0), 6) / 6;
+  case REEL_ACT_HARDSIGMOID: return fmin(fmax(v + 3, 0), 6) / 6;
   default: return v;
   }
 }
@@ -64,6 +65,7 @@ ACTIVATION(sigmoid, REEL_ACT_SIGMOID);
 ACTIVATION(tanh, REEL_ACT_TANH);
 ACTIVATION(silu, REEL_ACT_SILU);
 ACTIVATION(hardswish, REEL_ACT_HARDSWISH);
+ACTIVATION(hardsigmoid, REEL_ACT_HARDSIGMOID);
 
 /* leaky_relu: {op, negative_slope: 0.01} */
 static bool parse_leaky_relu(const YNode *n, Layer *l) {

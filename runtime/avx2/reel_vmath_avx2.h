@@ -143,6 +143,11 @@ static __inline __m256 reel_activate_avx2(int act, float alpha, __m256 v) {
     __m256 r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, _mm256_set1_ps(3.0f)), zero), six);
     return _mm256_div_ps(_mm256_mul_ps(v, r), six);
   }
+  case REEL_ACT_HARDSIGMOID: { /* min(max(v + 3, 0), 6) / 6 */
+    __m256 six = _mm256_set1_ps(6.0f);
+    __m256 r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, _mm256_set1_ps(3.0f)), zero), six);
+    return _mm256_div_ps(r, six);
+  }
   default: return v;
   }
 }

@@ -18,6 +18,7 @@ float reel_f32_activate_generic(int act, float alpha, float v) {
     return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
   case REEL_ACT_SILU: return v / (1.0f + expf(-v));
   case REEL_ACT_HARDSWISH: return v * fminf(fmaxf(v + 3.0f, 0.0f), 6.0f) / 6.0f;
+  case REEL_ACT_HARDSIGMOID: return fminf(fmaxf(v + 3.0f, 0.0f), 6.0f) / 6.0f;
   default: return v;
   }
 }
