@@ -27,6 +27,7 @@
   X(op_silu)                                                                                      \
   X(op_hardswish)                                                                                 \
   X(op_hardsigmoid)                                                                               \
+  X(op_elu)                                                                                       \
   X(op_softmax)                                                                                   \
   X(op_dropout)                                                                                   \
   X(op_lstm)                                                                                      \

@@ -30,10 +30,11 @@ void reel_f32_gemv_cat2_generic(float *y, const float *w, const float *b, const 
  *   GELU_TANH   v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))) / 2
  *   SILU        v / (1 + e^-v), v sigmoid(v) ("swish")
  *   HARDSWISH   v min(max(v + 3, 0), 6) / 6 (MobileNetV3)
- *   HARDSIGMOID min(max(v + 3, 0), 6) / 6 */
+ *   HARDSIGMOID min(max(v + 3, 0), 6) / 6
+ *   ELU         v > 0 ? v : alpha (e^v - 1) */
 #define REEL_ACTIVATIONS(X)                                                                       \
   X(NONE) X(RELU) X(RELU6) X(LEAKY_RELU) X(SIGMOID) X(TANH) X(GELU) X(GELU_TANH) X(SILU)          \
-  X(HARDSWISH) X(HARDSIGMOID)
+  X(HARDSWISH) X(HARDSIGMOID) X(ELU)
 #define REEL_ACT_ENUMERATOR(name) REEL_ACT_##name,
 enum { REEL_ACTIVATIONS(REEL_ACT_ENUMERATOR) REEL_ACT_COUNT };
 

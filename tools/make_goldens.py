@@ -105,7 +105,7 @@ def randomise(model):
 RECURRENT_CONV_GAIN = 3.0
 # The gain of a conv2d or linear feeding an activation whose shape shows away from 0: relu6
 # clips at 6; gelu's two forms differ most around |x| ~ 2.
-ACTIVATION_GAIN = {"relu6": 8.0, "gelu": 4.0, "silu": 4.0, "hardswish": 4.0, "hardsigmoid": 4.0}
+ACTIVATION_GAIN = {"relu6": 8.0, "gelu": 4.0, "silu": 4.0, "hardswish": 4.0, "hardsigmoid": 4.0, "elu": 4.0}
 
 
 @torch.no_grad()

@@ -423,6 +423,9 @@ class ReelModel(nn.Module):
         if op == "leaky_relu":
             slope = layer.get("negative_slope", 0.01)
             return Node(layer, srcs, shp, fn=lambda x: F.leaky_relu(x, slope))
+        if op == "elu":
+            alpha = layer.get("alpha", 1.0)
+            return Node(layer, srcs, shp, fn=lambda x: F.elu(x, alpha))
         if op == "gelu":
             form = layer.get("approximate", "none")
             return Node(layer, srcs, shp, fn=lambda x: F.gelu(x, approximate=form))

@@ -26,6 +26,7 @@ static double evaluate(int act, double alpha, double v) {
   case REEL_ACT_SILU: return v / (1 + exp(-v));
   case REEL_ACT_HARDSWISH: return v * fmin(fmax(v + 3, 0), 6) / 6;
   case REEL_ACT_HARDSIGMOID: return fmin(fmax(v + 3, 0), 6) / 6;
+  case REEL_ACT_ELU: return v > 0 ? v : alpha * expm1(v);
   default: return v;
   }
 }
@@ -133,3 +134,19 @@ static int gelu_code(const Layer *l, float *alpha) {
 const OpDesc op_gelu = {.name = "gelu", .keys = "approximate", .min_inputs = 1, .max_inputs = 1,
                         .parse = parse_gelu, .infer = same_shape, .activation = gelu_code,
                         .lower = lower_activation, .interp = interp_activation};
+
+/* elu: {op: elu, alpha: 1.0}, as nn.ELU(alpha) */
+static bool parse_elu(const YNode *n, Layer *l) {
+  const YNode *v;
+  l->alpha = 1.0;
+  return !(v = yaml_get(n, "alpha")) || read_number(v, "alpha", -1e6, 1e6, &l->alpha);
+}
+
+static int elu_code(const Layer *l, float *alpha) {
+  *alpha = (float)l->alpha;
+  return REEL_ACT_ELU;
+}
+
+const OpDesc op_elu = {.name = "elu", .keys = "alpha", .min_inputs = 1, .max_inputs = 1,
+                       .parse = parse_elu, .infer = same_shape, .activation = elu_code,
+                       .lower = lower_activation, .interp = interp_activation};

@@ -19,6 +19,7 @@ float reel_f32_activate_generic(int act, float alpha, float v) {
   case REEL_ACT_SILU: return v / (1.0f + expf(-v));
   case REEL_ACT_HARDSWISH: return v * fminf(fmaxf(v + 3.0f, 0.0f), 6.0f) / 6.0f;
   case REEL_ACT_HARDSIGMOID: return fminf(fmaxf(v + 3.0f, 0.0f), 6.0f) / 6.0f;
+  case REEL_ACT_ELU: return v > 0.0f ? v : alpha * expm1f(v);
   default: return v;
   }
 }
