@@ -35,6 +35,7 @@ enum { K_GENERIC = 1, K_AVX2 = 2 };
   X(ACTIVATION, "activation", "reel_f32_activation", "reel_pointwise", K_GENERIC | K_AVX2,      \
     "y x #n act alpha")                                                                           \
   X(SOFTMAX, "softmax", "reel_f32_softmax", "reel_pointwise", K_GENERIC, "y x #n")               \
+  X(PRELU, "prelu", "reel_f32_prelu", "reel_pointwise", K_GENERIC | K_AVX2, "y x w #c #hw")       \
   X(LSTM_CELL, "lstm_cell", "reel_lstm_cell", "reel_cells", K_GENERIC | K_AVX2,                  \
     "h c gates #n")                                                                               \
   X(LSTM_PEEPHOLE_CELL, "lstm_peephole_cell", "reel_lstm_peephole_cell", "reel_cells",           \

@@ -28,6 +28,7 @@
   X(op_hardswish)                                                                                 \
   X(op_hardsigmoid)                                                                               \
   X(op_elu)                                                                                       \
+  X(op_prelu)                                                                                     \
   X(op_softmax)                                                                                   \
   X(op_dropout)                                                                                   \
   X(op_lstm)                                                                                      \

@@ -178,7 +178,7 @@ typedef struct {
   int tmode;   /* REEL_TPOOL_* */
   int frames;  /* the window in frames; 0: a clip pool */
   int tstride; /* frames between window starts */
-  int count;   /* concat: values kept */
+  int count;   /* temporal_pool concat: values kept; prelu: num_parameters */
   Rate rate;   /* shape.c */
   int gate;    /* RATE_WINDOW: the temporal layer whose window closing runs this one */
   double p, eps;

@@ -47,6 +47,10 @@ void reel_f32_activation_generic(float *y, const float *x, int n, int act, float
 
 void reel_f32_softmax_generic(float *y, const float *x, int n);
 
+/* nn.PReLU: y = x > 0 ? x : w[k] x for the hw floats of channel k < c
+ * (c = 1: one weight for all; hw = 1: one weight per element). */
+void reel_f32_prelu_generic(float *y, const float *x, const float *w, int c, int hw);
+
 /* Clip aggregation over frames. */
 void reel_f32_add_generic(float *acc, const float *x, int n);           /* acc += x */
 void reel_f32_axpy_generic(float *acc, float a, const float *x, int n); /* acc += a x */
@@ -173,6 +177,7 @@ void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const flo
 
 /* reel_pointwise_avx2.c */
 void reel_f32_activation_avx2(float *y, const float *x, int n, int act, float alpha);
+void reel_f32_prelu_avx2(float *y, const float *x, const float *w, int c, int hw);
 
 /* reel_cells_avx2.c: a whole LSTM or GRU step in one pass over its weights
  * (layouts in that file); scratch holds `hidden` floats.  The peephole

@@ -322,6 +322,24 @@ static void activations(void) {
   }
 }
 
+/* PReLU: one weight, one per channel of hw floats, one per element. */
+static void prelu(void) {
+  double err = 0;
+  for (int a = 0; a < NS; a++)
+    for (int b = 0; b < NS; b++) {
+      int c = sizes[a], hw = sizes[b], n = c * hw;
+      float *x = rnd(n), *w = rnd(c), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
+      reel_f32_prelu_generic(y0, x, w, c, hw), reel_f32_prelu_avx2(y1, x, w, c, hw);
+      err = fmax(err, maxdiff(y0, y1, n));
+      reel_f32_prelu_generic(y0, x, w, 1, n), reel_f32_prelu_avx2(y1, x, w, 1, n);
+      err = fmax(err, maxdiff(y0, y1, n));
+      reel_f32_prelu_generic(y0, x, w, n < c ? n : c, 1), reel_f32_prelu_avx2(y1, x, w, n < c ? n : c, 1);
+      err = fmax(err, maxdiff(y0, y1, n < c ? n : c));
+      free(x), free(w), free(y0), free(y1);
+    }
+  printf("prelu %g\n", err);
+}
+
 static void pointwise(void) {
   double er = 0, es = 0, et = 0, ec = 0, ep = 0, eg = 0;
   for (int a = 0; a < NS; a++) {
@@ -387,6 +405,7 @@ int main(void) {
   maxpool();
   pointwise();
   activations();
+  prelu();
   vmath();
   return 0;
 }

@@ -94,6 +94,10 @@ def randomise(model):
             m.bias.normal_(0.0, 0.5)
             m.running_mean.normal_(0.0, 0.5)
             m.running_var.uniform_(0.5, 2.0)
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.PReLU):
+            # PReLU's default 0.25 everywhere would hide a weight taken from the wrong channel.
+            m.weight.uniform_(-1.0, 1.0)
     for name, p in model.named_parameters():
         if name.split(".")[-1].startswith(("weight_ci", "weight_cf", "weight_co")):
             # The default +-1/sqrt(H) would make the peepholes nearly invisible.

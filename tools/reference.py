@@ -423,6 +423,10 @@ class ReelModel(nn.Module):
         if op == "leaky_relu":
             slope = layer.get("negative_slope", 0.01)
             return Node(layer, srcs, shp, fn=lambda x: F.leaky_relu(x, slope))
+        if op == "prelu":
+            mod = nn.PReLU(layer.get("num_parameters", 1))
+            self._attach(name, mod)
+            return Node(layer, srcs, shp, module=mod, fn=mod)
         if op == "elu":
             alpha = layer.get("alpha", 1.0)
             return Node(layer, srcs, shp, fn=lambda x: F.elu(x, alpha))

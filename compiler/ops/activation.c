@@ -150,3 +150,47 @@ static int elu_code(const Layer *l, float *alpha) {
 const OpDesc op_elu = {.name = "elu", .keys = "alpha", .min_inputs = 1, .max_inputs = 1,
                        .parse = parse_elu, .infer = same_shape, .activation = elu_code,
                        .lower = lower_activation, .interp = interp_activation};
+
+/* prelu: {name, op: prelu, num_parameters: 1}, as nn.PReLU(num_parameters):
+ * y = x > 0 ? x : w x with one weight, or one per channel (the first
+ * dimension: a [C, H, W] map's channels, a vector's elements).  Its own
+ * kernel: a weight vector does not fit a fused epilogue's one parameter. */
+static bool parse_prelu(const YNode *n, Layer *l) {
+  const YNode *v;
+  l->count = 1;
+  return !(v = yaml_get(n, "num_parameters")) || read_int(v, "num_parameters", 1, MAX_DIM, &l->count);
+}
+
+static bool infer_prelu(Arena *a, Graph *g, Layer *l) {
+  (void)g;
+  int c = l->in_shape.dim[0];
+  if (l->count != 1 && l->count != c)
+    return shape_error(a, l, "has num_parameters %d: expected 1, or one per channel (%d)",
+                       l->count, c);
+  l->out_shape = l->in_shape;
+  add_param(a, l, vec(l->count), "weight");
+  return true;
+}
+
+static int lower_prelu(Lowering *lw, int li) {
+  const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0), n = (int)lw->p->v[x].size;
+  int y = inplace_output(lw, li, x, n);
+  int w = weight_copy(lw, li, &l->param[0], vname(lw, l, "weight", -1));
+  int c = l->count == 1 ? 1 : l->in_shape.dim[0];
+  add_call(lw, K_PRELU, li, -1, (int[]){y, x, w}, 3, (int[]){c, n / c}, 2);
+  return y;
+}
+
+static void interp_prelu(Interp *in, int li) {
+  const Layer *l = &in->g->layer[li];
+  const double *x = interp_input(in, l, 0);
+  const float *w = l->param[0].data;
+  int64_t n = shape_elems(l->out_shape), per = l->count == 1 ? n : n / l->in_shape.dim[0];
+  for (int64_t i = 0; i < n; i++)
+    in->s[li].y[i] = x[i] > 0 ? x[i] : w[i / per] * x[i];
+}
+
+const OpDesc op_prelu = {.name = "prelu", .keys = "num_parameters", .flags = OP_WEIGHTED,
+                         .min_inputs = 1, .max_inputs = 1, .parse = parse_prelu,
+                         .infer = infer_prelu, .lower = lower_prelu, .interp = interp_prelu};

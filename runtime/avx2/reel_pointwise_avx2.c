@@ -27,3 +27,34 @@ void reel_f32_activation_avx2(float *y, const float *x, int n, int act, float al
     _mm256_maskstore_ps(y + i, m, reel_activate_avx2(act, alpha, _mm256_maskload_ps(x + i, m)));
   }
 }
+
+/* x > 0 ? x : w x, 8 lanes; a last partial vector through a lane mask. */
+static __inline __m256 prelu8(__m256 x, __m256 w) {
+  __m256 positive = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
+  return _mm256_blendv_ps(_mm256_mul_ps(w, x), x, positive);
+}
+
+void reel_f32_prelu_avx2(float *y, const float *x, const float *w, int c, int hw) {
+  int k, i;
+  if (hw == 1) { /* a weight per element: the weights are a vector too */
+    for (i = 0; i + 8 <= c; i += 8)
+      _mm256_storeu_ps(y + i, prelu8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(w + i)));
+    if (i < c) {
+      __m256i m = reel_lanes_avx2(c - i);
+      __m256 v = prelu8(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(w + i, m));
+      _mm256_maskstore_ps(y + i, m, v);
+    }
+    return;
+  }
+  for (k = 0; k < c; k++) {
+    const float *xk = x + (long)k * hw;
+    float *yk = y + (long)k * hw;
+    __m256 wk = _mm256_set1_ps(w[k]);
+    for (i = 0; i + 8 <= hw; i += 8)
+      _mm256_storeu_ps(yk + i, prelu8(_mm256_loadu_ps(xk + i), wk));
+    if (i < hw) {
+      __m256i m = reel_lanes_avx2(hw - i);
+      _mm256_maskstore_ps(yk + i, m, prelu8(_mm256_maskload_ps(xk + i, m), wk));
+    }
+  }
+}

@@ -30,6 +30,15 @@ void reel_f32_activation_generic(float *y, const float *x, int n, int act, float
     y[i] = reel_f32_activate_generic(act, alpha, x[i]);
 }
 
+void reel_f32_prelu_generic(float *y, const float *x, const float *w, int c, int hw) {
+  int k, i;
+  for (k = 0; k < c; k++)
+    for (i = 0; i < hw; i++) {
+      long at = (long)k * hw + i;
+      y[at] = x[at] > 0.0f ? x[at] : w[k] * x[at];
+    }
+}
+
 /* Subtracting the max keeps expf finite for any input. */
 void reel_f32_softmax_generic(float *y, const float *x, int n) {
   int i;
