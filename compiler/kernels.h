@@ -50,6 +50,7 @@ enum { K_GENERIC = 1, K_AVX2 = 2 };
   X(CHANNEL_AFFINE, "channel_affine", "reel_f32_channel_affine", "reel_conv", K_GENERIC,         \
     "y x scale shift #c #hw")                                                                     \
   X(ADD2, "add2", "reel_f32_add2", "reel_pointwise", K_GENERIC, "y a b #n")                      \
+  X(MUL2, "mul2", "reel_f32_mul2", "reel_pointwise", K_GENERIC | K_AVX2, "y a b #n")             \
   X(COPY, "copy", NULL, NULL, K_GENERIC, "y x #n #offset")                                        \
   X(PIXEL_SHUFFLE, "pixel_shuffle", "reel_f32_pixel_shuffle", "reel_conv", K_GENERIC,            \
     "y x #c #h #w #r")                                                                            \

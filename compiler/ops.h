@@ -40,6 +40,7 @@
   X(op_global_avgpool)                                                                            \
   X(op_flatten)                                                                                   \
   X(op_add)                                                                                       \
+  X(op_mul)                                                                                       \
   X(op_concat)                                                                                    \
   X(op_pixel_shuffle)                                                                             \
   X(op_pixel_unshuffle)                                                                           \

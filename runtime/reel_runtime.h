@@ -57,6 +57,7 @@ void reel_f32_axpy_generic(float *acc, float a, const float *x, int n); /* acc +
 void reel_f32_max_generic(float *acc, const float *x, int n);           /* acc = max(acc, x) */
 void reel_f32_scale_generic(float *y, const float *x, float s, int n);  /* y = s x */
 void reel_f32_add2_generic(float *y, const float *a, const float *b, int n); /* y = a + b */
+void reel_f32_mul2_generic(float *y, const float *a, const float *b, int n); /* y = a b */
 
 /* ---- reel_cells_generic.c: recurrent cell gate math, in place on state ---- */
 
@@ -178,6 +179,7 @@ void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const flo
 /* reel_pointwise_avx2.c */
 void reel_f32_activation_avx2(float *y, const float *x, int n, int act, float alpha);
 void reel_f32_prelu_avx2(float *y, const float *x, const float *w, int c, int hw);
+void reel_f32_mul2_avx2(float *y, const float *a, const float *b, int n);
 
 /* reel_cells_avx2.c: a whole LSTM or GRU step in one pass over its weights
  * (layouts in that file); scratch holds `hidden` floats.  The peephole

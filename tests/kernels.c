@@ -340,6 +340,18 @@ static void prelu(void) {
   printf("prelu %g\n", err);
 }
 
+static void mul2(void) {
+  double err = 0;
+  for (int a = 0; a < NS; a++) {
+    int n = 3 * sizes[a];
+    float *x = rnd(n), *z = rnd(n), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
+    reel_f32_mul2_generic(y0, x, z, n), reel_f32_mul2_avx2(y1, x, z, n);
+    err = fmax(err, maxdiff(y0, y1, n));
+    free(x), free(z), free(y0), free(y1);
+  }
+  printf("mul2 %g\n", err);
+}
+
 static void pointwise(void) {
   double er = 0, es = 0, et = 0, ec = 0, ep = 0, eg = 0;
   for (int a = 0; a < NS; a++) {
@@ -406,6 +418,7 @@ int main(void) {
   pointwise();
   activations();
   prelu();
+  mul2();
   vmath();
   return 0;
 }

@@ -524,6 +524,10 @@ class ReelModel(nn.Module):
             assert srcs and len(srcs) >= 2 and all(s == in_shapes[0] for s in in_shapes), \
                 f"add: {srcs} {in_shapes}"
             return Node(layer, srcs, in_shapes[0], fn=lambda *xs: sum(xs[1:], xs[0]))
+        if op == "mul":
+            assert srcs and len(srcs) >= 2 and all(s == in_shapes[0] for s in in_shapes), \
+                f"mul: {srcs} {in_shapes}"
+            return Node(layer, srcs, in_shapes[0], fn=lambda *xs: math.prod(xs[1:], start=xs[0]))
         if op == "concat":
             assert srcs and len(srcs) >= 2 and all(s[1:] == in_shapes[0][1:] for s in in_shapes)
             c = sum(s[0] for s in in_shapes)

@@ -1,6 +1,6 @@
 /* Ops that pass, reshape or combine tensors without parameters: dropout
- * and flatten (aliases: their output is their input's floats), add and
- * concat over two or more layers. */
+ * and flatten (aliases: their output is their input's floats), add, mul
+ * and concat over two or more layers. */
 #include <string.h>
 
 #include "../ops.h"
@@ -40,6 +40,7 @@ const OpDesc op_flatten = {.name = "flatten", .keys = "", .flags = OP_ALIAS, .mi
                            .interp = interp_alias};
 
 /* ---- add: {op: add, from: [a, b, ...]}, equal shapes, summed;
+ *      mul: {op: mul, from: [a, b, ...]}, equal shapes, multiplied (torch.mul);
  *      concat: {op: concat, from: [a, b, ...]}, stacked along the first
  *      dimension (channels), as torch.cat(dim=0) of one frame ---- */
 static bool infer_combine(Arena *a, Graph *g, Layer *l, bool cat) {
@@ -52,7 +53,8 @@ static bool infer_combine(Arena *a, Graph *g, Layer *l, bool cat) {
     if (!ok) {
       diag_error(l->from_loc, "%s '%s': input %d is %s but input 0 is %s: %s", l->op->name,
                  l->name, i, shape_str(a, t), shape_str(a, l->in_shape),
-                 cat ? "concat needs equal shapes but for channels" : "add needs equal shapes");
+                 cat ? "concat needs equal shapes but for channels"
+                     : arena_printf(a, "%s needs equal shapes", l->op->name));
       return false;
     }
     if (cat)
@@ -62,20 +64,21 @@ static bool infer_combine(Arena *a, Graph *g, Layer *l, bool cat) {
   return fits(l, shape_elems(s), "output");
 }
 
-static bool infer_add(Arena *a, Graph *g, Layer *l) { return infer_combine(a, g, l, false); }
+static bool infer_elementwise(Arena *a, Graph *g, Layer *l) { return infer_combine(a, g, l, false); }
 static bool infer_concat(Arena *a, Graph *g, Layer *l) { return infer_combine(a, g, l, true); }
 
-/* y = x0 + x1, then y += x_k: over x0 when nobody else reads it */
-static int lower_add(Lowering *lw, int li) {
+/* y = x0 op x1, then y = y op x_k: over x0 when nobody else reads it */
+static int lower_elementwise(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int a = input_value(lw, l, 0), n = (int)shape_elems(l->out_shape);
   int y = inplace_output(lw, li, a, n);
   for (int k = 1; k < l->n_input; k++, a = y)
-    add_call(lw, K_ADD2, li, -1, (int[]){y, a, input_value(lw, l, k)}, 3, &n, 1);
+    add_call(lw, l->op == &op_mul ? K_MUL2 : K_ADD2, li, -1, (int[]){y, a, input_value(lw, l, k)},
+             3, &n, 1);
   return y;
 }
 
-static void interp_add(Interp *in, int li) {
+static void interp_elementwise(Interp *in, int li) {
   const Layer *l = &in->g->layer[li];
   int64_t n = shape_elems(l->out_shape);
   double *y = in->s[li].y;
@@ -83,7 +86,7 @@ static void interp_add(Interp *in, int li) {
   for (int k = 1; k < l->n_input; k++) {
     const double *xk = interp_input(in, l, k);
     for (int64_t i = 0; i < n; i++)
-      y[i] += xk[i];
+      y[i] = l->op == &op_mul ? y[i] * xk[i] : y[i] + xk[i];
   }
 }
 
@@ -111,7 +114,10 @@ static void interp_concat(Interp *in, int li) {
 }
 
 const OpDesc op_add = {.name = "add", .keys = "", .min_inputs = 2, .max_inputs = MAX_INPUTS,
-                       .infer = infer_add, .lower = lower_add, .interp = interp_add};
+                       .infer = infer_elementwise, .lower = lower_elementwise, .interp = interp_elementwise};
+
+const OpDesc op_mul = {.name = "mul", .keys = "", .min_inputs = 2, .max_inputs = MAX_INPUTS,
+                       .infer = infer_elementwise, .lower = lower_elementwise, .interp = interp_elementwise};
 
 const OpDesc op_concat = {.name = "concat", .keys = "", .min_inputs = 2, .max_inputs = MAX_INPUTS,
                           .infer = infer_concat, .lower = lower_concat, .interp = interp_concat};

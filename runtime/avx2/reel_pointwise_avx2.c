@@ -58,3 +58,14 @@ void reel_f32_prelu_avx2(float *y, const float *x, const float *w, int c, int hw
     }
   }
 }
+
+void reel_f32_mul2_avx2(float *y, const float *a, const float *b, int n) {
+  int i;
+  for (i = 0; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  if (i < n) {
+    __m256i m = reel_lanes_avx2(n - i);
+    __m256 v = _mm256_mul_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m));
+    _mm256_maskstore_ps(y + i, m, v);
+  }
+}

@@ -84,3 +84,9 @@ void reel_f32_add2_generic(float *y, const float *a, const float *b, int n) {
   for (i = 0; i < n; i++)
     y[i] = a[i] + b[i];
 }
+
+void reel_f32_mul2_generic(float *y, const float *a, const float *b, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    y[i] = a[i] * b[i];
+}
