@@ -1,5 +1,6 @@
 /* The op table (ops.h's REEL_OPS) as an array, lookup by name, and the
  * check that every descriptor has what the passes call. */
+#include <ctype.h>
 #include <string.h>
 
 #include "ops.h"
@@ -18,11 +19,52 @@ const OpDesc *op_find(const char *name) {
   return NULL;
 }
 
-const char *nearest_op(const char *name) {
+/* Other names a user may write for an op: PyTorch's module and function
+ * names (compared without case) and common aliases. */
+static const char *const aliases[][2] = {
+    {"swish", "silu"},           {"hard_swish", "hardswish"},     {"hswish", "hardswish"},
+    {"hard_sigmoid", "hardsigmoid"}, {"hsigmoid", "hardsigmoid"}, {"leakyrelu", "leaky_relu"},
+    {"dense", "linear"},         {"fc", "linear"},                {"conv", "conv2d"},
+    {"batchnorm1d", "batchnorm"}, {"batchnorm2d", "batchnorm"},   {"batch_norm", "batchnorm"},
+    {"maxpool2d", "maxpool"},    {"max_pool2d", "maxpool"},       {"avgpool2d", "avgpool"},
+    {"avg_pool2d", "avgpool"},   {"adaptiveavgpool2d", "global_avgpool"},
+    {"adaptive_avg_pool2d", "global_avgpool"}, {"cat", "concat"}, {"multiply", "mul"},
+    {"pixelshuffle", "pixel_shuffle"}, {"pixelunshuffle", "pixel_unshuffle"},
+    {"conv3d", "temporal_conv"},
+};
+
+/* PyTorch functions and layers reel does not have: a name among them is
+ * not a typo, so it is never "corrected" into a different function. */
+static const char *const others[] = {
+    "selu",      "celu",        "mish",      "softplus",   "softsign",    "hardtanh",
+    "logsigmoid", "log_softmax", "softmin",   "tanhshrink", "hardshrink",  "softshrink",
+    "rrelu",     "glu",         "threshold", "layernorm",  "layer_norm",  "groupnorm",
+    "group_norm", "instancenorm", "instance_norm", "upsample", "interpolate", "conv1d",
+    "convtranspose2d", "conv_transpose2d", "embedding", "multiheadattention", "rnn",
+};
+
+OpHint op_hint(const char *name, const char **op) {
+  char lower[64];
+  size_t n = strlen(name);
+  if (n >= sizeof lower)
+    return HINT_NONE;
+  for (size_t i = 0; i <= n; i++)
+    lower[i] = (char)tolower((unsigned char)name[i]);
+  *op = NULL;
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+    if (strcmp(lower, aliases[i][0]) == 0)
+      return *op = aliases[i][1], HINT_ALIAS;
+  const OpDesc *d = op_find(lower);
+  if (d)
+    return *op = d->name, HINT_CASE;
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+    if (strcmp(lower, others[i]) == 0)
+      return HINT_OTHER;
   const char *names[sizeof op_table / sizeof op_table[0]];
   for (int i = 0; i < op_count; i++)
     names[i] = op_table[i]->name;
-  return nearest_word(name, names, op_count);
+  *op = nearest_word(lower, names, op_count);
+  return *op ? HINT_TYPO : HINT_NONE;
 }
 
 /* A descriptor the passes would trip over: no name, a required function

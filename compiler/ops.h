@@ -104,7 +104,11 @@ REEL_OPS(X)
 extern const OpDesc *const op_table[];
 extern const int op_count;
 const OpDesc *op_find(const char *name); /* NULL: no such op */
-const char *nearest_op(const char *name); /* the op name `name` is a typo of, or NULL */
+/* What an unknown op name is: another name of *op (PyTorch's, or an alias),
+ * *op in other case, a PyTorch function reel does not have, a typo of *op,
+ * or nothing known. */
+typedef enum { HINT_NONE, HINT_ALIAS, HINT_CASE, HINT_OTHER, HINT_TYPO } OpHint;
+OpHint op_hint(const char *name, const char **op);
 bool ops_verify(void); /* every descriptor whole: an internal error otherwise */
 
 /* ---- spec.c: typed field readers; each reports the field, what it

@@ -213,17 +213,25 @@ bool read_ref(const YNode *n, const char *field, const char **name, Loc *at) {
   return true;
 }
 
-/* An unknown op: the nearest op name if it looks like a typo of one. */
+/* An unknown op: what it may have meant, else the list of ops. */
 static void unknown_op(const YNode *op) {
-  const char *near = op->kind == Y_SCALAR ? nearest_op(op->str) : NULL;
-  if (near) {
+  const char *near = NULL;
+  OpHint hint = op->kind == Y_SCALAR ? op_hint(op->str, &near) : HINT_NONE;
+  if (hint == HINT_ALIAS) {
+    diag_error(op->loc, "unknown op '%s'; reel calls it '%s'", op->str, near);
+    return;
+  }
+  if (hint == HINT_CASE || hint == HINT_TYPO) {
     diag_error(op->loc, "unknown op '%s'; did you mean '%s'?", op->str, near);
     return;
   }
   char all[1024] = "";
   for (int i = 0; i < op_count; i++)
     snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? ", " : "", op_table[i]->name);
-  diag_error(op->loc, "unknown op %s; expected one of: %s", describe(op), all);
+  if (hint == HINT_OTHER)
+    diag_error(op->loc, "unknown op '%s': reel does not have it; its ops are: %s", op->str, all);
+  else
+    diag_error(op->loc, "unknown op %s; expected one of: %s", describe(op), all);
 }
 
 static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
