@@ -70,29 +70,32 @@ OpHint op_hint(const char *name, const char **op) {
 /* A descriptor the passes would trip over: no name, a required function
  * missing, an optional one its flags need missing, an impossible input
  * count.  Reported as an internal error naming the op. */
-bool ops_verify(void) {
+bool ops_verify_table(const OpDesc *const *table, int count) {
   bool ok = true;
-  for (int i = 0; i < op_count; i++) {
-    const OpDesc *d = op_table[i];
-    const char *missing = !d->name ? "name" : !d->keys ? "keys" : !d->infer ? "infer"
-                          : !d->lower ? "lower" : !d->interp ? "interp"
-                          : (d->flags & OP_TEMPORAL) && !d->interp_frame
-                              ? "interp_frame (OP_TEMPORAL: its ring fills every frame)"
-                          : *d->keys && !d->parse ? "parse (it has keys)"
-                          : d->min_inputs < 0 || d->max_inputs < 1 || d->min_inputs > d->max_inputs ||
-                                  d->max_inputs > MAX_INPUTS
-                              ? "a valid min_inputs..max_inputs"
-                              : NULL;
-    if (missing) {
-      diag_error((Loc){"reelc", 0, 0}, "internal error: op #%d '%s' has no %s", i,
-                 d->name ? d->name : "?", missing);
+  for (int i = 0; i < count; i++) {
+    const OpDesc *d = table[i];
+    const char *wrong = !d->name ? "no name" : !d->keys ? "no keys (\"\": none)"
+                        : !d->infer ? "no infer function" : !d->lower ? "no lower function"
+                        : !d->interp ? "no interp function"
+                        : (d->flags & OP_TEMPORAL) && !d->interp_frame
+                            ? "OP_TEMPORAL but no interp_frame function (its ring fills every frame)"
+                        : *d->keys && !d->parse ? "keys but no parse function"
+                        : d->min_inputs < 0 || d->max_inputs < 1 || d->min_inputs > d->max_inputs ||
+                                d->max_inputs > MAX_INPUTS
+                            ? "an impossible input count (min_inputs, max_inputs)"
+                            : NULL;
+    if (wrong) {
+      diag_error((Loc){"reelc", 0, 0}, "internal error: op #%d '%s' has %s", i,
+                 d->name ? d->name : "?", wrong);
       ok = false;
     }
     for (int j = 0; j < i; j++)
-      if (d->name && op_table[j]->name && strcmp(d->name, op_table[j]->name) == 0) {
+      if (d->name && table[j]->name && strcmp(d->name, table[j]->name) == 0) {
         diag_error((Loc){"reelc", 0, 0}, "internal error: two ops are named '%s'", d->name);
         ok = false;
       }
   }
   return ok;
 }
+
+bool ops_verify(void) { return ops_verify_table(op_table, op_count); }

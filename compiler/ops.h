@@ -110,6 +110,7 @@ const OpDesc *op_find(const char *name); /* NULL: no such op */
 typedef enum { HINT_NONE, HINT_ALIAS, HINT_CASE, HINT_OTHER, HINT_TYPO } OpHint;
 OpHint op_hint(const char *name, const char **op);
 bool ops_verify(void); /* every descriptor whole: an internal error otherwise */
+bool ops_verify_table(const OpDesc *const *table, int count);
 
 /* ---- spec.c: typed field readers; each reports the field, what it
  * expected and what it found ---- */
