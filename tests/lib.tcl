@@ -9,7 +9,10 @@
 # Globals for test files: ::root (the repo), ::testdir (tests/), ::scratch.
 #
 # Environment:
-#   REELC        compiler binary (default: build/reelc under the repo root)
+#   REELC        compiler binary (default: build/reelc under the repo root);
+#                any sanitizer report on its stderr fails the test (reelc)
+#   REELC_PLAIN  the plain build, for sanitizer.test and faults.test
+#                (default: build/reelc)
 #   CC           C compiler for generated code (default: cc)
 #   REEL_TARGET  --target for build_model (default: generic; "" = reelc's own)
 #   REEL_TMPDIR  parent of the scratch directory (default: tests/tmp)
@@ -32,6 +35,9 @@ set ::testdir [file dirname [file normalize [info script]]]
 set ::root [file dirname $::testdir]
 set ::reelc_bin [expr {[info exists ::env(REELC)] ? $::env(REELC)
                        : [file join $::root build reelc]}]
+# The plain reelc, for files that compare another build with it.
+set ::plain_reelc_bin [expr {[info exists ::env(REELC_PLAIN)] ? $::env(REELC_PLAIN)
+                             : [file join $::root build reelc]}]
 set ::reel_cc [expr {[info exists ::env(CC)] && $::env(CC) ne "" ? $::env(CC) : "cc"}]
 set ::reel_target [expr {[info exists ::env(REEL_TARGET)] ? $::env(REEL_TARGET) : "generic"}]
 
@@ -253,9 +259,24 @@ proc slurp {path {mode r}} {
     return $data
 }
 
-# reelc ARG...: {exitcode stdout stderr} of the compiler.
+# reelc ARG...: {exitcode stdout stderr} of the compiler; an error if its
+# stderr holds a sanitizer report (reelc built with -fsanitize=address,
+# undefined), whatever the exit status, so a finding fails the test.
 proc reelc {args} {
-    return [run_prog $::reelc_bin {*}$args]
+    set res [run_prog $::reelc_bin {*}$args]
+    set report [sanitizer_report [lindex $res 2]]
+    if {$report ne ""} {
+        error "reelc [join $args] (exit [lindex $res 0]) reported:\n$report"
+    }
+    return $res
+}
+
+# The sanitizer report in TEXT (AddressSanitizer, LeakSanitizer or UBSan's
+# "runtime error:"), from its first line on, or "".
+proc sanitizer_report {text} {
+    set re {(?:AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|: runtime error: )}
+    if {![regexp -indices -line "^.*$re.*\$" $text where]} {return ""}
+    return [string range $text [lindex $where 0] [expr {[lindex $where 0] + 2000}]]
 }
 
 # Like reelc, but an error carrying stderr unless it exits 0; returns stdout.
@@ -488,9 +509,14 @@ proc split_run {exe bytes} {
 # T frames of deterministic pseudo-random input in [-1, 1).
 proc random_frames {exe t {seed 1}} {
     lassign [drive_info $exe] in
+    return [random_floats [expr {$t * $in}] $seed]
+}
+
+# N deterministic pseudo-random floats in [-1, 1) from SEED.
+proc random_floats {n seed} {
     set x $seed
     set v {}
-    for {set i 0} {$i < $t * $in} {incr i} {
+    for {set i 0} {$i < $n} {incr i} {
         set x [expr {($x * 1103515245 + 12345) % 2147483648}]
         lappend v [expr {$x / 1073741824.0 - 1.0}]
     }
@@ -551,6 +577,24 @@ proc alloc_calls {dir} {
         }
     }
     return [lsort -unique $hits]
+}
+
+# SHA-256 of each regular file in DIR, as a sorted list of "NAME HASH" items.
+proc dir_hashes {dir} {
+    set files [lsort [glob -nocomplain -types f -tails -directory $dir *]]
+    if {![llength $files]} {return {}}
+    set out [exec sha256sum -- {*}[lmap f $files {file join $dir $f}]]
+    set res {}
+    foreach line [split $out \n] {
+        regexp {^(\S+) [ *](.*)$} $line -> hash path
+        lappend res [list [file tail $path] $hash]
+    }
+    return [lsort -index 0 $res]
+}
+
+# SHA-256 of one file.
+proc file_hash {path} {
+    return [lindex [exec sha256sum -- $path] 0]
 }
 
 #-------------------------------------------------------------------------
