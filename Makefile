@@ -49,15 +49,21 @@ generated: $(B)/reelc
 demo: $(B)/reelc
 	sh tools/forecast_demo.sh
 
-# Every test twice: against reelc, then against reelc built with
-# AddressSanitizer and UBSan (clang), so any memory error or undefined
-# behaviour in the compiler fails a test.  The last line sums both runs.
+# Every test file, JOBS at a time (default: the number of CPUs), in two
+# passes: the plain pass, every file against reelc; the sanitizer pass,
+# reelc built with AddressSanitizer and UBSan (clang) on its own code (cli,
+# errors, fuzz, and sanitizer.test: every spec through compile, info, the
+# dumps and run, its files hash-equal to the plain reelc's), so any memory
+# error or undefined behaviour in the compiler fails a test.  The last line
+# sums both passes.
+JOBS ?=
+TEST_FLAGS = $(if $(JOBS),-jobs $(JOBS))
 test: $(B)/reelc $(SAN)/reelc
-	sh tests/both.sh $(B)/reelc $(SAN)/reelc
+	tclsh tests/all.tcl -pass both $(TEST_FLAGS)
 
-# The sanitizer run alone.
+# The sanitizer pass alone.
 sanitize: $(B)/reelc $(SAN)/reelc
-	REELC=$(CURDIR)/$(SAN)/reelc tclsh tests/all.tcl
+	tclsh tests/all.tcl -pass sanitize $(TEST_FLAGS)
 
 SAN_OBJECTS = $(SOURCES:compiler/%.c=$(SAN)/%.o) $(SAN)/runtime_files.o
 SAN_FLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -3,8 +3,8 @@
 #
 #     source [file join [file dirname [info script]] lib.tcl]
 #
-# and ends with [finish_test].  Run one file alone (tclsh tests/golden.test)
-# or all of them in one process (tclsh tests/all.tcl).
+# and ends with [finish_test].  Run one file alone (tclsh tests/golden.test
+# ?-match NAME?) or several, each in its own process (tclsh tests/all.tcl).
 #
 # Globals for test files: ::root (the repo), ::testdir (tests/), ::scratch.
 #
@@ -21,13 +21,13 @@ package require Tcl 8.6
 package require tcltest 2.2
 package require json
 
-if {[info exists ::reel_lib_loaded]} return ;# all.tcl sources it only once
+if {[info exists ::reel_lib_loaded]} return
 set ::reel_lib_loaded 1
 
 # Configuring tcltest ourselves stops it from parsing ::argv as its options;
-# a file run alone passes them on (tclsh tests/golden.test -match golden-2.*).
+# they are passed on (tclsh tests/golden.test -match golden-lrcn-*).
 tcltest::configure -verbose {body error}
-if {![info exists ::reel_all] && [llength $::argv]} {
+if {[llength $::argv]} {
     tcltest::configure {*}$::argv
 }
 
@@ -119,7 +119,7 @@ tcltest::customMatch reel reel_match
 set ::reel_failed {}
 
 # Run one tcltest test in the caller's scope and remember its name if it
-# failed, for all.tcl's summary.
+# failed, for the summary.
 proc reel_test {name desc script expected} {
     set before $::tcltest::numTests(Failed)
     uplevel 2 [list tcltest::test $name $desc -body $script \
@@ -598,11 +598,10 @@ proc file_hash {path} {
 }
 
 #-------------------------------------------------------------------------
-# End of a test file.  Run alone, it prints the summary and exits; under
-# all.tcl (::reel_all set) it does nothing and all.tcl reports at the end.
+# End of a test file: print the summary and exit (all.tcl reads the last
+# line, "N passed, N failed", and the "Failed tests:" line before it).
 
 proc finish_test {} {
-    if {[info exists ::reel_all]} return
     exit [report]
 }
 
