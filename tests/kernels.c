@@ -1,9 +1,19 @@
 /* Every AVX2 kernel against its generic twin, on sizes below, at and above
  * the vector width and tile sizes (remainders included), with weights
  * packed by the compiler's own pack.c; and the vector sigmoid/tanh against
- * the C library.  Prints "name max_abs_error" lines for kernels.test. */
+ * the C library.  Prints one line per check for kernels.test:
+ *
+ *     name max_abs_error shape
+ *
+ * shape: where the largest error occurred (sizes, strides, padding,
+ * activation, ...: enough to rerun that one case), or for a count of
+ * mismatches, where the first one was.  Every activation code of
+ * REEL_ACTIVATIONS goes through the gemv and conv epilogues and the
+ * stand-alone kernel (activation_<name>), so a new one needs no code here,
+ * only its bound in kernels.test's table. */
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +48,47 @@ static double maxdiff(const float *a, const float *b, size_t n) {
 static const int sizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 33, 64};
 enum { NS = sizeof sizes / sizeof sizes[0] };
 
+/* An activation code's name, lower case (REEL_ACT_LEAKY_RELU: leaky_relu). */
+static const char *act_name(int act) {
+  static const char *const names[REEL_ACT_COUNT] = {
+#define X(name) #name,
+      REEL_ACTIVATIONS(X)
+#undef X
+  };
+  static char lower[REEL_ACT_COUNT][32];
+  if (act < 0 || act >= REEL_ACT_COUNT)
+    return "?";
+  if (!lower[act][0])
+    for (int i = 0; names[act][i] && i < 31; i++)
+      lower[act][i] = (char)tolower((unsigned char)names[act][i]);
+  return lower[act];
+}
+
+/* One check's worst case: its largest error (NaN counts as infinite) and
+ * the shape it came from. */
+typedef struct {
+  double err;
+  char shape[256];
+} Worst;
+
+static void note(Worst *w, double err, const char *fmt, ...) {
+  if (err != err)
+    err = INFINITY;
+  if (w->shape[0] && !(err > w->err))
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(w->shape, sizeof w->shape, fmt, ap);
+  va_end(ap);
+  w->err = err;
+}
+
+static void report(const char *name, const Worst *w) {
+  printf("%s %g %s\n", name, w->err, w->shape[0] ? w->shape : "(no case ran)");
+}
+
 static void gemv(void) {
-  double err = 0, err2 = 0;
+  Worst err = {0}, err2 = {0};
   for (int a = 0; a < NS; a++)
     for (int c = 0; c < NS; c++) {
       int rows = sizes[a], n0 = sizes[c], n1 = sizes[(a + c) % NS];
@@ -50,7 +99,8 @@ static void gemv(void) {
       for (int act = REEL_ACT_NONE; act < REEL_ACT_COUNT; act++) { /* each fused epilogue */
         reel_f32_gemv_generic(y0, w, b, x, rows, n0 + n1, act, 0.1f);
         reel_f32_gemv_avx2(y1, wp, b, x, rows, n0 + n1, act, 0.1f);
-        err = fmax(err, maxdiff(y0, y1, rows));
+        note(&err, maxdiff(y0, y1, rows), "rows=%d cols=%d act=%s alpha=0.1", rows, n0 + n1,
+             act_name(act));
       }
       /* [x0 | x1] from two pointers */
       float *wa = calloc((size_t)rows * n0, 4), *wb = calloc((size_t)rows * n1, 4);
@@ -61,14 +111,15 @@ static void gemv(void) {
       pack_panels8_cat2(wp, wa, n0, wb, n1, rows);
       reel_f32_gemv_cat2_avx2(y1, wp, NULL, x, n0, x + n0, n1, rows);
       reel_f32_gemv_cat2_generic(y0, w, NULL, x, n0, x + n0, n1, rows);
-      err2 = fmax(err2, maxdiff(y0, y1, rows));
+      note(&err2, maxdiff(y0, y1, rows), "rows=%d n0=%d n1=%d bias=none", rows, n0, n1);
       free(w), free(b), free(x), free(wp), free(y0), free(y1), free(wa), free(wb);
     }
-  printf("gemv %g\ngemv_cat2 %g\n", err, err2);
+  report("gemv", &err);
+  report("gemv_cat2", &err2);
 }
 
 static void lstm_gru(void) {
-  double el = 0, ep = 0, eg = 0;
+  Worst el = {0}, ep = {0}, eg = {0};
   for (int a = 0; a < NS; a++)
     for (int c = 0; c < NS; c += 2) {
       int H = sizes[a], nx = sizes[c], blocks = (H + 7) / 8;
@@ -93,11 +144,8 @@ static void lstm_gru(void) {
         pack_lstm(wp, bp, wih, whh, bih, bhh, nx, H);
         reel_lstm_step_avx2(h1, c1, s, wp, bp, x, nx, H, peep ? pc[0] : NULL, peep ? pc[1] : NULL,
                             peep ? pc[2] : NULL, (peep + c / 2) & 1);
-        double e = fmax(maxdiff(h0, h1, H), maxdiff(c0, c1, H));
-        if (peep)
-          ep = fmax(ep, e);
-        else
-          el = fmax(el, e);
+        note(peep ? &ep : &el, fmax(maxdiff(h0, h1, H), maxdiff(c0, c1, H)), "hidden=%d nx=%d reverse=%d",
+             H, nx, (peep + c / 2) & 1);
         free(h0), free(c0), free(h1), free(c1), free(s), free(wcat), free(bsum), free(g), free(wp), free(bp);
       }
       /* GRU: PyTorch's gates with the two biases apart */
@@ -109,11 +157,13 @@ static void lstm_gru(void) {
       reel_gru_cell_generic(h0, gi, gh, H);
       pack_gru(wp, bp, wih, whh, bih, bhh, nx, H);
       reel_gru_step_avx2(h1, s, wp, bp, x, nx, H, (c / 2) & 1);
-      eg = fmax(eg, maxdiff(h0, h1, H));
+      note(&eg, maxdiff(h0, h1, H), "hidden=%d nx=%d reverse=%d", H, nx, (c / 2) & 1);
       free(gi), free(gh), free(h0), free(h1), free(s), free(wp), free(bp);
       free(wih), free(whh), free(bih), free(bhh), free(x), free(pc[0]), free(pc[1]), free(pc[2]);
     }
-  printf("lstm_step %g\nlstm_step_peephole %g\ngru_step %g\n", el, ep, eg);
+  report("lstm_step", &el);
+  report("lstm_step_peephole", &ep);
+  report("gru_step", &eg);
 }
 
 /* One conv through both kernels (y preset to the same random values, for
@@ -126,10 +176,31 @@ static Geom geom_of(const reel_conv2d_desc *d) {
   return g;
 }
 
+/* A conv's geometry, for a report. */
+static const char *conv_shape(const reel_conv2d_desc *d) {
+  static char s[256];
+  snprintf(s, sizeof s,
+           "in_c=%d+%d in=%dx%d out_c=%d out=%dx%d k=%dx%d stride=%dx%d dil=%dx%d pad=%d,%d "
+           "act=%s accumulate=%d",
+           d->in_c0, d->in_c1, d->in_h, d->in_w, d->out_c, d->out_h, d->out_w, d->k_h, d->k_w,
+           d->stride_h, d->stride_w, d->dil_h, d->dil_w, d->pad_top, d->pad_left, act_name(d->act),
+           d->accumulate);
+  return s;
+}
+
 /* Convs whose scratch the compiler (pack.c, which sizes it in the memory
  * plan) and the kernel count differently; the kernels run in scratch of
  * the compiler's size, so under ASan an undercount also fails. */
 static int scratch_mismatches;
+static char scratch_first[300];
+
+static void scratch_check(long compiler, long kernel, const char *which, const reel_conv2d_desc *d) {
+  if (compiler == kernel)
+    return;
+  if (!scratch_mismatches++)
+    snprintf(scratch_first, sizeof scratch_first, "%s %s: compiler %ld floats, kernel %ld", which,
+             conv_shape(d), compiler, kernel);
+}
 
 static double conv_diff(reel_conv2d_desc *d) {
   int in_c = d->in_c0 + d->in_c1, taps = d->k_h * d->k_w, n = d->out_c * d->out_h * d->out_w;
@@ -138,7 +209,7 @@ static double conv_diff(reel_conv2d_desc *d) {
   float *wp = calloc((size_t)(d->out_c + REEL_CONV_AVX2_OC_BLOCK - 1) / REEL_CONV_AVX2_OC_BLOCK * REEL_CONV_AVX2_OC_BLOCK * in_c * taps, 4);
   Geom g = geom_of(d);
   float *y0 = rnd(n), *y1 = malloc((size_t)n * 4), *s = malloc((size_t)conv_scratch_avx2(&g) * 4);
-  scratch_mismatches += conv_scratch_avx2(&g) != reel_conv2d_scratch_avx2(d);
+  scratch_check(conv_scratch_avx2(&g), reel_conv2d_scratch_avx2(d), "direct", d);
   memcpy(y1, y0, (size_t)n * 4);
   pack_conv_avx2(wp, w, d->out_c, in_c, d->k_h, d->k_w);
   reel_f32_conv2d_generic(d, y0, w, b, x0, d->in_c1 ? x1 : NULL);
@@ -155,7 +226,7 @@ static int conv_out(int in, int pads, int k, int stride, int dil) {
 }
 
 static void conv(void) {
-  double err = 0, err_s = 0;
+  Worst err = {0}, err_s = {0};
   for (int trial = 0; trial < 60; trial++) { /* stride 1: the ConvLSTM and ResNet body */
     reel_conv2d_desc d = {0};
     int k = 1 + 2 * (trial % 3), pad = trial % 4 == 0 ? 0 : k / 2;
@@ -174,7 +245,7 @@ static void conv(void) {
     d.act = trial / 3 % REEL_ACT_COUNT; /* every activation with every kernel size */
     d.alpha = 0.1f;
     d.accumulate = trial % 5 == 4;
-    err = fmax(err, conv_diff(&d));
+    note(&err, conv_diff(&d), "%s", conv_shape(&d));
   }
   /* Strides, dilations, non-square kernels and uneven padding, on maps
    * narrower than a tile (flat tiling) and wider (row tiling). */
@@ -201,9 +272,10 @@ static void conv(void) {
     d.act = trial % REEL_ACT_COUNT;
     d.alpha = 0.1f;
     d.accumulate = trial % 7 == 3;
-    err_s = fmax(err_s, conv_diff(&d));
+    note(&err_s, conv_diff(&d), "%s", conv_shape(&d));
   }
-  printf("conv2d %g\nconv2d_strided %g\n", err, err_s);
+  report("conv2d", &err);
+  report("conv2d_strided", &err_s);
 }
 
 /* Winograd F(2x2, 3x3) against the generic direct conv: odd and even map
@@ -211,7 +283,7 @@ static void conv(void) {
  * rows of tiles that cross a block of 16, channel counts around the blocks
  * of 6, every activation. */
 static void conv_winograd(void) {
-  double err = 0;
+  Worst err = {0};
   for (int trial = 0; trial < 40; trial++) {
     reel_conv2d_desc d = {0};
     d.in_c0 = 1 + (trial * 7) % 19;
@@ -236,14 +308,14 @@ static void conv_winograd(void) {
     float *y0 = malloc((size_t)n * 4), *y1 = malloc((size_t)n * 4);
     Geom g = geom_of(&d);
     float *s = malloc((size_t)conv_scratch_winograd(&g) * 4);
-    scratch_mismatches += conv_scratch_winograd(&g) != reel_conv2d_winograd_scratch_avx2(&d);
+    scratch_check(conv_scratch_winograd(&g), reel_conv2d_winograd_scratch_avx2(&d), "winograd", &d);
     pack_conv_winograd(u, w, d.out_c, in_c);
     reel_f32_conv2d_generic(&d, y0, w, trial % 5 ? b : NULL, x0, d.in_c1 ? x1 : NULL);
     reel_f32_conv2d_winograd_avx2(&d, y1, u, trial % 5 ? b : NULL, x0, d.in_c1 ? x1 : NULL, s);
-    err = fmax(err, maxdiff(y0, y1, n));
+    note(&err, maxdiff(y0, y1, n), "%s bias=%s", conv_shape(&d), trial % 5 ? "yes" : "none");
     free(w), free(b), free(x0), free(x1), free(u), free(y0), free(y1), free(s);
   }
-  printf("conv2d_winograd %g\n", err);
+  report("conv2d_winograd", &err);
 }
 
 /* Max pooling: the AVX2 kernel must give the generic one's values, NaN
@@ -252,6 +324,7 @@ static void conv_winograd(void) {
  * its column chunk.  Prints the count of differing outputs. */
 static void maxpool(void) {
   long bad = 0;
+  char first[256] = "";
   for (int trial = 0; trial < 300; trial++) {
     reel_pool2d_desc d = {0};
     d.c = 1 + trial % 5;
@@ -279,32 +352,23 @@ static void maxpool(void) {
     reel_f32_maxpool2d_generic(&d, y0, x);
     reel_f32_maxpool2d_avx2(&d, y1, x);
     for (long i = 0; i < ny; i++) /* NaN for NaN; +0 and -0 tie */
-      bad += !(y0[i] == y1[i] || (isnan(y0[i]) && isnan(y1[i])));
+      if (!(y0[i] == y1[i] || (isnan(y0[i]) && isnan(y1[i]))) && !bad++)
+        snprintf(first, sizeof first,
+                 "c=%d in=%dx%d out=%dx%d k=%dx%d stride=%dx%d pad=%d,%d ceil_mode=%d output=%ld: "
+                 "%g vs generic %g",
+                 d.c, d.in_h, d.in_w, d.out_h, d.out_w, d.k_h, d.k_w, d.stride_h, d.stride_w,
+                 d.pad_top, d.pad_left, ceil_mode, i, y1[i], y0[i]);
     free(x), free(y0), free(y1);
   }
-  printf("maxpool_mismatches %ld\n", bad);
+  printf("maxpool_mismatches %ld %s\n", bad, bad ? first : "(none)");
 }
 
 /* Every activation code through the stand-alone kernel, on [-8, 8]: the
  * largest difference relative to max(1, |y|), as unbounded activations
  * (gelu, silu, elu) grow with x. */
-static double scaled_diff(const float *a, const float *b, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)a[i] - b[i]) / fmax(1.0, fabs((double)a[i]));
-    m = d > m || d != d ? (d != d ? INFINITY : d) : m;
-  }
-  return m;
-}
-
 static void activations(void) {
-  static const char *const names[REEL_ACT_COUNT] = {
-#define X(name) #name,
-      REEL_ACTIVATIONS(X)
-#undef X
-  };
   for (int act = 0; act < REEL_ACT_COUNT; act++) {
-    double err = 0;
+    Worst err = {0};
     for (int a = 0; a < NS; a++) {
       int n = 8 * sizes[a];
       float *x = rnd(n), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
@@ -312,48 +376,49 @@ static void activations(void) {
         x[i] *= 8;
       reel_f32_activation_generic(y0, x, n, act, 0.1f);
       reel_f32_activation_avx2(y1, x, n, act, 0.1f);
-      err = fmax(err, scaled_diff(y0, y1, n));
+      for (int i = 0; i < n; i++)
+        note(&err, fabs((double)y0[i] - y1[i]) / fmax(1.0, fabs((double)y0[i])),
+             "n=%d alpha=0.1 x=%.9g: %.9g vs generic %.9g", n, x[i], y1[i], y0[i]);
       free(x), free(y0), free(y1);
     }
-    printf("activation_");
-    for (const char *c = names[act]; *c; c++)
-      putchar(tolower((unsigned char)*c));
-    printf(" %g\n", err);
+    char name[64];
+    snprintf(name, sizeof name, "activation_%s", act_name(act));
+    report(name, &err);
   }
 }
 
 /* PReLU: one weight, one per channel of hw floats, one per element. */
 static void prelu(void) {
-  double err = 0;
+  Worst err = {0};
   for (int a = 0; a < NS; a++)
     for (int b = 0; b < NS; b++) {
       int c = sizes[a], hw = sizes[b], n = c * hw;
       float *x = rnd(n), *w = rnd(c), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
       reel_f32_prelu_generic(y0, x, w, c, hw), reel_f32_prelu_avx2(y1, x, w, c, hw);
-      err = fmax(err, maxdiff(y0, y1, n));
+      note(&err, maxdiff(y0, y1, n), "c=%d hw=%d", c, hw);
       reel_f32_prelu_generic(y0, x, w, 1, n), reel_f32_prelu_avx2(y1, x, w, 1, n);
-      err = fmax(err, maxdiff(y0, y1, n));
+      note(&err, maxdiff(y0, y1, n), "c=1 hw=%d", n);
       reel_f32_prelu_generic(y0, x, w, n < c ? n : c, 1), reel_f32_prelu_avx2(y1, x, w, n < c ? n : c, 1);
-      err = fmax(err, maxdiff(y0, y1, n < c ? n : c));
+      note(&err, maxdiff(y0, y1, n < c ? n : c), "c=%d hw=1", n < c ? n : c);
       free(x), free(w), free(y0), free(y1);
     }
-  printf("prelu %g\n", err);
+  report("prelu", &err);
 }
 
 static void mul2(void) {
-  double err = 0;
+  Worst err = {0};
   for (int a = 0; a < NS; a++) {
     int n = 3 * sizes[a];
     float *x = rnd(n), *z = rnd(n), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
     reel_f32_mul2_generic(y0, x, z, n), reel_f32_mul2_avx2(y1, x, z, n);
-    err = fmax(err, maxdiff(y0, y1, n));
+    note(&err, maxdiff(y0, y1, n), "n=%d", n);
     free(x), free(z), free(y0), free(y1);
   }
-  printf("mul2 %g\n", err);
+  report("mul2", &err);
 }
 
 static void pointwise(void) {
-  double er = 0, es = 0, et = 0, ec = 0, ep = 0, eg = 0;
+  Worst er = {0}, es = {0}, et = {0}, ec = {0}, ep = {0}, eg = {0};
   for (int a = 0; a < NS; a++) {
     int n = sizes[a];
     float *x = rnd(4 * n), *y0 = malloc(4 * n * 4), *y1 = malloc(4 * n * 4);
@@ -361,36 +426,40 @@ static void pointwise(void) {
       x[i] *= 8;
     reel_f32_activation_generic(y0, x, n, REEL_ACT_RELU, 0.0f);
     reel_f32_activation_avx2(y1, x, n, REEL_ACT_RELU, 0.0f);
-    er = fmax(er, maxdiff(y0, y1, n));
+    note(&er, maxdiff(y0, y1, n), "n=%d x in [-8, 8)", n);
     reel_f32_activation_generic(y0, x, n, REEL_ACT_SIGMOID, 0.0f);
     reel_f32_activation_avx2(y1, x, n, REEL_ACT_SIGMOID, 0.0f);
-    es = fmax(es, maxdiff(y0, y1, n));
+    note(&es, maxdiff(y0, y1, n), "n=%d x in [-8, 8)", n);
     reel_f32_activation_generic(y0, x, n, REEL_ACT_TANH, 0.0f);
     reel_f32_activation_avx2(y1, x, n, REEL_ACT_TANH, 0.0f);
-    et = fmax(et, maxdiff(y0, y1, n));
+    note(&et, maxdiff(y0, y1, n), "n=%d x in [-8, 8)", n);
     float *h0 = rnd(n), *c0 = rnd(n), *h1 = malloc(n * 4), *c1 = malloc(n * 4), *p = rnd(3 * n);
     memcpy(h1, h0, n * 4), memcpy(c1, c0, n * 4);
     reel_lstm_cell_generic(h0, c0, x, n), reel_lstm_cell_avx2(h1, c1, x, n);
-    ec = fmax(ec, fmax(maxdiff(h0, h1, n), maxdiff(c0, c1, n)));
+    note(&ec, fmax(maxdiff(h0, h1, n), maxdiff(c0, c1, n)), "n=%d", n);
     reel_lstm_peephole_cell_generic(h0, c0, x, p, p + n, p + 2 * n, n);
     reel_lstm_peephole_cell_avx2(h1, c1, x, p, p + n, p + 2 * n, n);
-    ep = fmax(ep, fmax(maxdiff(h0, h1, n), maxdiff(c0, c1, n)));
+    note(&ep, fmax(maxdiff(h0, h1, n), maxdiff(c0, c1, n)), "n=%d", n);
     reel_convgru_reset_generic(y0, x, h0, n), reel_convgru_reset_avx2(y1, x, h0, n);
-    eg = fmax(eg, maxdiff(y0, y1, n));
+    note(&eg, maxdiff(y0, y1, n), "reset n=%d", n);
     memcpy(h1, h0, n * 4);
     reel_convgru_update_generic(h0, x, x + 2 * n, n), reel_convgru_update_avx2(h1, x, x + 2 * n, n);
-    eg = fmax(eg, maxdiff(h0, h1, n));
+    note(&eg, maxdiff(h0, h1, n), "update n=%d", n);
     free(x), free(y0), free(y1), free(h0), free(c0), free(h1), free(c1), free(p);
   }
-  printf("relu %g\nsigmoid %g\ntanh %g\nlstm_cell %g\nlstm_peephole_cell %g\nconvgru_cells %g\n",
-         er, es, et, ec, ep, eg);
+  report("relu", &er);
+  report("sigmoid", &es);
+  report("tanh", &et);
+  report("lstm_cell", &ec);
+  report("lstm_peephole_cell", &ep);
+  report("convgru_cells", &eg);
 }
 
 /* The documented bounds of reel_vmath_avx2.h, against double libm. */
 static void vmath(void) {
   enum { N = 60001 + 6 };
   static float x[N], s[N], t[N], g[N];
-  double es = 0, et = 0, eg = 0;
+  Worst es = {0}, et = {0}, eg = {0};
   for (int i = 0; i < 60001; i++)
     x[i] = -30.0f + 0.001f * (float)i;
   x[60001] = -100.0f, x[60002] = 100.0f, x[60003] = -1e30f, x[60004] = 1e30f;
@@ -400,12 +469,14 @@ static void vmath(void) {
   reel_f32_activation_avx2(g, x, N, REEL_ACT_GELU, 0.0f);
   for (int i = 0; i < N; i++) {
     double v = x[i];
-    es = fmax(es, fabs(s[i] - 1.0 / (1.0 + exp(-v))));
-    et = fmax(et, fabs(t[i] - tanh(v)));
+    note(&es, fabs(s[i] - 1.0 / (1.0 + exp(-v))), "x=%.9g", x[i]);
+    note(&et, fabs(t[i] - tanh(v)), "x=%.9g", x[i]);
     /* gelu grows with |x|: its error relative to max(1, |x|) */
-    eg = fmax(eg, fabs(g[i] - 0.5 * v * erfc(-v / sqrt(2.0))) / fmax(1.0, fabs(v)));
+    note(&eg, fabs(g[i] - 0.5 * v * erfc(-v / sqrt(2.0))) / fmax(1.0, fabs(v)), "x=%.9g", x[i]);
   }
-  printf("vmath_sigmoid %g\nvmath_tanh %g\nvmath_gelu %g\n", es, et, eg);
+  report("vmath_sigmoid", &es);
+  report("vmath_tanh", &et);
+  report("vmath_gelu", &eg);
 }
 
 int main(void) {
@@ -413,7 +484,8 @@ int main(void) {
   lstm_gru();
   conv();
   conv_winograd();
-  printf("conv_scratch_mismatches %d\n", scratch_mismatches);
+  printf("conv_scratch_mismatches %d %s\n", scratch_mismatches,
+         scratch_mismatches ? scratch_first : "(none)");
   maxpool();
   pointwise();
   activations();
