@@ -55,7 +55,8 @@ namespace eval all {
     # Seconds each file takes alone on a 2-core machine, for the order of
     # the first run; later runs use the times of the last one.
     variable guess {
-        plain,properties.test 160 plain,generated.test 60 plain,golden.test 50
+        plain,properties_avx2.test 90 plain,properties_generic.test 80
+        plain,generated.test 60 plain,golden.test 50
         plain,oracle.test 50 plain,lint.test 50 plain,resnet.test 15
         plain,kernels.test 8 plain,demo.test 8 plain,faults.test 4
         sanitize,sanitizer.test 60 sanitize,fuzz.test 3
@@ -373,7 +374,7 @@ set all::failed 0
 foreach all::j [lsort -decreasing -command {apply {{a b} {
     expr {[dict get $a secs] < [dict get $b secs] ? -1 : [dict get $a secs] > [dict get $b secs]}
 }}} $all::done] {
-    puts [format "%8.1f s  %-20s %-9s %5d passed, %d failed" [dict get $all::j secs] \
+    puts [format "%8.1f s  %-24s %-9s %5d passed, %d failed" [dict get $all::j secs] \
               [dict get $all::j file] [dict get $all::j pass] \
               [dict get $all::j passed] [dict get $all::j failed]]
     incr all::passed [dict get $all::j passed]

@@ -524,7 +524,7 @@ proc random_floats {n seed} {
 }
 
 #-------------------------------------------------------------------------
-# Properties of a built driver on given input, shared by properties.test
+# Properties of a built driver on given input, shared by properties.tcl
 # and harness.test.  Each returns "ok" or what differs.
 
 # Frames of NaN and infinities, then a reset: the run equals a clean one.

@@ -1,5 +1,8 @@
-# properties.test: promises the generated code makes beyond numerical
-# accuracy (DESIGN.md, "The generated code"), checked on every specs/*.yaml.
+# properties.tcl: promises the generated code makes beyond numerical
+# accuracy (DESIGN.md, "The generated code"), checked on every specs/*.yaml
+# by properties_generic.test (--target generic, and
+# prop-noheap-catches-malloc) and properties_avx2.test (--target avx2),
+# which share the procs below; two files, so that two cores share them.
 #
 #   prop-rerun-S-T      reset restores the initial state: rerun == seq,
 #                       bit for bit
@@ -38,9 +41,8 @@
 # 1; input: the golden input, else 12 pseudo-random frames.  "The normal
 # build" is with $CC (or cc).
 
-source [file join [file dirname [info script]] lib.tcl]
-
 set specs [model_specs]
+set asan_flags {-g -fsanitize=address,undefined -fno-sanitize-recover=all}
 
 proc prop_weights {stem} {
     set w [file join $::testdir golden $stem.weights.safetensors]
@@ -129,41 +131,23 @@ proc prop_valgrind {spec} {
     same_floats [slurp $outfile rb] [run_drive $exe seq $frames]
 }
 
-# A program that calls malloc, linked with noheap.c, must abort and say so;
-# otherwise prop-noheap-S-T would prove nothing.
-do_test prop-noheap-catches-malloc {
-    set dir [scratch_dir noheap-check]
-    set c [file join $dir uses_malloc.c]
-    set fd [open $c w]
-    puts $fd {#include <stdlib.h>
-/* Through a volatile pointer, so the compiler cannot drop the call. */
-int main(void) { void *(*volatile m)(size_t) = malloc; return m(16) == NULL; }}
-    close $fd
-    cc_run $::reel_cc {*}$::reel_cflags $c [file join $::testdir noheap.c] -o $dir/a.out
-    run_prog $dir/a.out
-} {SIGABRT {} {noheap: malloc() called: the program used the heap
-}}
-
-set asan_flags {-g -fsanitize=address,undefined -fno-sanitize-recover=all}
-
-foreach target {generic avx2} {
+# Every test of the header for each spec, with --target TARGET.
+proc prop_tests {target} {
     set ::reel_target $target
-    foreach spec $specs {
+    foreach spec $::specs {
         set t [file rootname [file tail $spec]]-$target
         do_test prop-rerun-$t [list prop_rerun $spec] ok
         do_test prop-interleave-$t [list prop_interleave $spec] ok
         foreach c {gcc clang} {
             do_test prop-$c-novla-$t [list prop_variant $spec $c $c {-Wvla -Werror=vla} {} 1e-5] ok
         }
-        do_test prop-noheap-$t [list prop_variant $spec noheap $reel_cc {} \
-                                    [file join $testdir noheap.c]] ok
+        do_test prop-noheap-$t [list prop_variant $spec noheap $::reel_cc {} \
+                                    [file join $::testdir noheap.c]] ok
         do_test prop-compile-twice-same-$t [list prop_twice $spec] same
         do_test prop-no-alloc-calls-$t [list prop_allocs $spec] {}
-        do_test prop-asan-$t [list prop_variant $spec asan $reel_cc $asan_flags] ok
+        do_test prop-asan-$t [list prop_variant $spec asan $::reel_cc $::asan_flags] ok
         do_test prop-poison-$t [list prop_poison $spec] ok
         do_test prop-poison-asan-$t [list prop_poison_asan $spec] ok
         do_test prop-valgrind-$t [list prop_valgrind $spec] ok
     }
 }
-
-finish_test
