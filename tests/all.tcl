@@ -55,11 +55,11 @@ namespace eval all {
     # Seconds each file takes alone on a 2-core machine, for the order of
     # the first run; later runs use the times of the last one.
     variable guess {
-        plain,properties_avx2.test 90 plain,properties_generic.test 80
-        plain,generated.test 60 plain,golden.test 50
-        plain,oracle.test 50 plain,lint.test 50 plain,resnet.test 15
-        plain,kernels.test 8 plain,demo.test 8 plain,faults.test 4
-        sanitize,sanitizer.test 60 sanitize,fuzz.test 3
+        plain,properties_avx2.test 115 plain,properties_generic.test 100
+        plain,golden.test 90 plain,oracle.test 85 plain,lint.test 70
+        plain,generated.test 65 plain,resnet.test 25 plain,kernels.test 14
+        plain,demo.test 13 plain,faults.test 7 plain,harness.test 4
+        sanitize,sanitizer.test 65 sanitize,fuzz.test 3
     }
 
     variable queue {}      ;# jobs not started: {pass file}
