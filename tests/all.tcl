@@ -52,8 +52,8 @@ namespace eval all {
     # ...and these only in it (they compare the two reelc builds).
     variable san_only {sanitizer.test}
 
-    # Seconds each file takes alone on a 2-core machine, for the order of
-    # the first run; later runs use the times of the last one.
+    # Seconds each file took in a 2-job run on a 2-core machine, for the
+    # order of the first run; later runs use the times of the last one.
     variable guess {
         plain,properties_avx2.test 115 plain,properties_generic.test 100
         plain,golden.test 90 plain,oracle.test 85 plain,lint.test 70
