@@ -55,11 +55,11 @@ namespace eval all {
     # Seconds each file took in a 2-job run on a 2-core machine, for the
     # order of the first run; later runs use the times of the last one.
     variable guess {
-        plain,properties_avx2.test 115 plain,properties_generic.test 100
-        plain,golden.test 90 plain,oracle.test 85 plain,lint.test 70
-        plain,generated.test 65 plain,resnet.test 25 plain,kernels.test 14
-        plain,demo.test 13 plain,faults.test 7 plain,harness.test 4
-        sanitize,sanitizer.test 65 sanitize,fuzz.test 3
+        plain,properties_avx2.test 165 plain,generated.test 145
+        plain,oracle.test 120 plain,golden.test 120 plain,properties_generic.test 115
+        plain,lint.test 95 plain,resnet.test 30 plain,kernels.test 14
+        plain,demo.test 12 plain,faults.test 7 plain,harness.test 5 plain,optable.test 3
+        sanitize,sanitizer.test 70 sanitize,fuzz.test 5
     }
 
     variable queue {}      ;# jobs not started: {pass file}
