@@ -341,6 +341,13 @@ proc all::fill {} {
     }
 }
 
+# An error in a handler (stdout closed, say) would leave the loop waiting
+# for ever: say so and stop.
+proc bgerror {msg} {
+    catch {puts stderr "all.tcl: $msg"}
+    exit 2
+}
+
 #-------------------------------------------------------------------------
 
 all::parse $argv
