@@ -14,6 +14,7 @@ absolute difference per golden tensor; exits 1 if any exceeds TOL or a golden te
 import copy
 import glob
 import json
+import math
 import os
 import struct
 import sys
@@ -155,10 +156,12 @@ class Stream:
     def has(self, key):
         return key in self.w
 
-    def run_chain(self, layers, x, vals, phase):
+    def run_chain(self, layers, x, vals, first):
+        """Layers first, first + 1, ... of the spec (per-frame chain, then forecast chain); an
+        unnamed layer is named as reel names it, <op><index>, so `from` can name it."""
         prev, prev_name = x, "input"
         for idx, L in enumerate(layers):
-            op, name = L["op"], L.get("name") or f"{phase}{idx}"
+            op, name = L["op"], L.get("name") or f"{L['op']}{first + idx}"
             frm = L.get("from")
             if op == "attention":
                 ins = [frm if isinstance(frm, str) else frm[0] if frm else prev_name, vals]
@@ -188,6 +191,22 @@ class Stream:
             return sig(x)
         if op == "tanh":
             return np.tanh(x)
+        if op == "gelu":
+            if L.get("approximate", "none") == "tanh":
+                return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+            return 0.5 * x * np.vectorize(math.erfc)(-x / np.sqrt(2))
+        if op == "silu":
+            return x * sig(x)
+        if op == "hardswish":
+            return x * np.clip(x + 3, 0, 6) / 6
+        if op == "hardsigmoid":
+            return np.clip(x + 3, 0, 6) / 6
+        if op == "elu":
+            return np.where(x > 0, x, L.get("alpha", 1.0) * np.expm1(np.minimum(x, 0)))
+        if op == "prelu":
+            w = self.W(f"{name}.weight")
+            w = w.reshape((-1,) + (1,) * (x.ndim - 1)) if w.size > 1 else w
+            return np.where(x > 0, x, w * x)
         if op == "softmax":
             return softmax(x)
         if op == "dropout":
@@ -229,6 +248,8 @@ class Stream:
             return x.reshape(-1)
         if op == "add":
             return sum(ins[1:], ins[0])
+        if op == "mul":
+            return np.prod(np.stack(ins), axis=0)
         if op == "concat":
             return np.concatenate(ins, axis=0)
         if op == "pixel_shuffle":
@@ -440,7 +461,7 @@ class Runner:
         L, s = self.spec["layers"], self.s
         s.attn_log, vals = [], {"input": x}
         end = next((i for i in (self.wi, self.ci) if i is not None), len(L))
-        y = s.run_chain(L[:end], x, vals, "layer")
+        y = s.run_chain(L[:end], x, vals, 0)
         s.frame_vals, self.attn = vals, list(s.attn_log)
         if end == len(L):
             self.outs.append(y)
@@ -455,7 +476,7 @@ class Runner:
             if len(self.frames) == k * stride + w:   # window k closes with this frame
                 v = self.window_value(lw, self.frames[k * stride:k * stride + w])
                 self.closed += 1
-                self.stream.append(s.run_chain(L[self.wi + 1:self.ci], v, {}, "window"))
+                self.stream.append(s.run_chain(L[self.wi + 1:self.ci], v, {}, self.wi + 1))
 
     def window_value(self, L, frames):
         if L["op"] == "temporal_pool":
@@ -485,7 +506,7 @@ class Runner:
         stream = self.stream
         if self.wi is not None and self.closed == 0:   # the partial window
             v = self.window_value(L[self.wi], self.frames)
-            stream = [s.run_chain(L[self.wi + 1:self.ci], v, {}, "window")]
+            stream = [s.run_chain(L[self.wi + 1:self.ci], v, {}, self.wi + 1)]
         lc, a = L[self.ci], np.stack(stream)
         mode = lc.get("mode", "max")
         if mode == "concat":
@@ -494,7 +515,7 @@ class Runner:
             v[:flat.size] = flat
         else:
             v = a.max(0) if mode == "max" else a.mean(0)
-        y = s.run_chain(L[self.ci + 1:], v, {}, "clip")
+        y = s.run_chain(L[self.ci + 1:], v, {}, self.ci + 1)
         s.state = saved
         return y
 
@@ -504,7 +525,7 @@ class Runner:
         x = self.s.frame_vals["input"] if feedback else None   # the last observed frame
         out = []
         for _ in range(fc["steps"]):
-            y = self.s.run_chain(fc["layers"], x, {}, "forecast")
+            y = self.s.run_chain(fc["layers"], x, {}, len(self.spec["layers"]))
             out.append(y)
             if feedback:
                 x = y
