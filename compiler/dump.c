@@ -5,6 +5,21 @@
 
 static const char *const value_kind[] = {"input", "transient", "state", "weight"};
 
+/* An activation code's name, as the spec spells the op (relu, gelu_tanh). */
+static const char *act_name(int act) {
+  static const char *const names[REEL_ACT_COUNT] = {
+#define X(name) #name,
+      REEL_ACTIVATIONS(X)
+#undef X
+  };
+  static char lower[32];
+  size_t i = 0;
+  for (const char *c = act >= 0 && act < REEL_ACT_COUNT ? names[act] : "?"; *c && i + 1 < sizeof lower;)
+    lower[i++] = (char)(*c >= 'A' && *c <= 'Z' ? *c++ - 'A' + 'a' : *c++);
+  lower[i] = '\0';
+  return lower;
+}
+
 void dump_graph(FILE *f, const Graph *g) {
   Arena a = {0};
   fprintf(f, "graph %s  # %s\n", g->model, g->file);
@@ -37,6 +52,13 @@ void dump_graph(FILE *f, const Graph *g) {
       fprintf(f, " frames=%d stride=%d", l->frames, l->tstride);
     if (l->p > 0)
       fprintf(f, " p=%g", l->p);
+    if (l->op->activation) { /* what it computes, as the kernels will */
+      float alpha;
+      int act = l->op->activation(l, &alpha);
+      fprintf(f, " act=%s", act_name(act));
+      if (alpha != 0.0f)
+        fprintf(f, " alpha=%g", (double)alpha);
+    }
     if (l->init_state >= 0)
       fprintf(f, " init_state=%%%d", l->init_state);
     fprintf(f, " (");
@@ -83,6 +105,12 @@ void dump_program(FILE *f, const Program *p) {
         fprintf(f, " %.*s=-", n, role);
       else if (kind == SIG_DIM)
         fprintf(f, " %s=%d", role, call->dim[dim]);
+      else if (strcmp(tok, "act") == 0 && call->act)
+        fprintf(f, " act=%s", act_name(call->act));
+      else if (strcmp(tok, "alpha") == 0 && call->alpha != 0.0f)
+        fprintf(f, " alpha=%g", (double)call->alpha);
+      else if (strcmp(tok, "&conv") == 0 && call->geom.act)
+        fprintf(f, " act=%s", act_name(call->geom.act));
       value += kind == SIG_VALUE;
       dim += kind == SIG_DIM;
     }

@@ -121,8 +121,9 @@ static bool exclusive(const Graph *g, int i) {
   return false;
 }
 
-int inplace_output(Lowering *lw, int li, int x, int64_t size) {
+int inplace_output(Lowering *lw, int li, int64_t size) {
   const Layer *l = &lw->g->layer[li];
+  int x = input_value(lw, l, 0);
   if (lw->p->v[x].kind == V_TRANSIENT && exclusive(lw->g, l->input[0]))
     return x;
   return add_value(lw, V_TRANSIENT, li, size, vname(lw, l, "out", -1));

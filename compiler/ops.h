@@ -173,9 +173,9 @@ float *weight_data(Lowering *lw, int v, bool bound); /* NULL when unbound (check
 int weight_copy(Lowering *lw, int layer, const Param *param, const char *name);
 const char *vname(Lowering *lw, const Layer *l, const char *what, int k); /* "<layer>_<what><k>" */
 int input_value(Lowering *lw, const Layer *l, int k);
-/* Where a pointwise layer writes: over its input when nobody else reads
- * that, else a new transient of `size` floats. */
-int inplace_output(Lowering *lw, int li, int x, int64_t size);
+/* Where a pointwise layer writes: over its first input when that is a
+ * transient nobody else reads, else a new transient of `size` floats. */
+int inplace_output(Lowering *lw, int li, int64_t size);
 int state_value(Lowering *lw, int li, const char *what, int k);
 int fused_act(const Lowering *lw, const Layer *l, float *alpha); /* REEL_ACT_* fused into l */
 Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y,

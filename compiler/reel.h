@@ -182,7 +182,7 @@ typedef struct {
   Rate rate;   /* shape.c */
   int gate;    /* RATE_WINDOW: the temporal layer whose window closing runs this one */
   double p, eps;
-  double alpha; /* an activation's parameter: leaky_relu's negative_slope */
+  double alpha; /* an activation's parameter: leaky_relu's negative_slope, elu's alpha */
   bool tanh_form; /* gelu: approximate: tanh */
   int factor; /* pixel (un)shuffle */
 

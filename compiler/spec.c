@@ -354,10 +354,14 @@ static bool resolve_inputs(Graph *g, int i, const YNode *from, const YNode *init
     return false;
   }
   if (!starts && (l->n_input < op->min_inputs || l->n_input > op->max_inputs)) {
-    if (op->min_inputs >= 2)
-      diag_error(at, "%s '%s' needs 'from' with at least two layers", op->name, l->name);
-    else
+    if (op->max_inputs == 1)
       diag_error(at, "%s '%s' reads one layer, 'from' names %d", op->name, l->name, l->n_input);
+    else if (l->n_input < op->min_inputs)
+      diag_error(at, "%s '%s' needs 'from' with at least %d layers", op->name, l->name,
+                 op->min_inputs);
+    else
+      diag_error(at, "%s '%s' reads at most %d layers, 'from' names %d", op->name, l->name,
+                 op->max_inputs, l->n_input);
     return false;
   }
   if (op->check_inputs && !op->check_inputs(g, l, at))

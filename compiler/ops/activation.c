@@ -35,17 +35,17 @@ static void interp_activation(Interp *in, int li) {
   const Layer *l = &in->g->layer[li];
   const double *x = interp_input(in, l, 0);
   double *y = in->s[li].y;
-  float alpha;
+  float alpha; /* as the kernels get it: the code and parameter of the op's descriptor */
   int act = l->op->activation(l, &alpha);
   for (int64_t i = 0, n = shape_elems(l->out_shape); i < n; i++)
-    y[i] = evaluate(act, l->alpha, x[i]);
+    y[i] = evaluate(act, alpha, x[i]);
 }
 
 /* The activation kernel, in place when nobody else reads the input. */
 static int lower_activation(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int x = input_value(lw, l, 0), n = (int)lw->p->v[x].size;
-  int y = inplace_output(lw, li, x, n);
+  int y = inplace_output(lw, li, n);
   Call *c = add_call(lw, K_ACTIVATION, li, -1, (int[]){y, x}, 2, &n, 1);
   c->act = l->op->activation(l, &c->alpha);
   return y;
@@ -94,7 +94,7 @@ static bool infer_softmax(Arena *a, Graph *g, Layer *l) {
 static int lower_softmax(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int x = input_value(lw, l, 0), n = (int)lw->p->v[x].size;
-  int y = inplace_output(lw, li, x, n);
+  int y = inplace_output(lw, li, n);
   add_call(lw, K_SOFTMAX, li, -1, (int[]){y, x}, 2, &n, 1);
   return y;
 }
@@ -175,7 +175,7 @@ static bool infer_prelu(Arena *a, Graph *g, Layer *l) {
 static int lower_prelu(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int x = input_value(lw, l, 0), n = (int)lw->p->v[x].size;
-  int y = inplace_output(lw, li, x, n);
+  int y = inplace_output(lw, li, n);
   int w = weight_copy(lw, li, &l->param[0], vname(lw, l, "weight", -1));
   int c = l->count == 1 ? 1 : l->in_shape.dim[0];
   add_call(lw, K_PRELU, li, -1, (int[]){y, x, w}, 3, (int[]){c, n / c}, 2);

@@ -173,7 +173,7 @@ static int lower_batchnorm(Lowering *lw, int li) {
     sd[k] = (float)s;
     td[k] = (float)(l->param[1].data[k] - l->param[2].data[k] * s);
   }
-  int y = inplace_output(lw, li, x, lw->p->v[x].size);
+  int y = inplace_output(lw, li, lw->p->v[x].size);
   add_call(lw, K_CHANNEL_AFFINE, li, -1, (int[]){y, x, scale, shift}, 4, (int[]){c, hw}, 2);
   return y;
 }

@@ -71,7 +71,7 @@ static bool infer_concat(Arena *a, Graph *g, Layer *l) { return infer_combine(a,
 static int lower_elementwise(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int a = input_value(lw, l, 0), n = (int)shape_elems(l->out_shape);
-  int y = inplace_output(lw, li, a, n);
+  int y = inplace_output(lw, li, n);
   for (int k = 1; k < l->n_input; k++, a = y)
     add_call(lw, l->op == &op_mul ? K_MUL2 : K_ADD2, li, -1, (int[]){y, a, input_value(lw, l, k)},
              3, &n, 1);
