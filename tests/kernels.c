@@ -417,22 +417,14 @@ static void mul2(void) {
   report("mul2", &err);
 }
 
-static void pointwise(void) {
-  Worst er = {0}, es = {0}, et = {0}, ec = {0}, ep = {0}, eg = {0};
+/* The cell kernels' gate math. */
+static void cells(void) {
+  Worst ec = {0}, ep = {0}, eg = {0};
   for (int a = 0; a < NS; a++) {
     int n = sizes[a];
     float *x = rnd(4 * n), *y0 = malloc(4 * n * 4), *y1 = malloc(4 * n * 4);
     for (int i = 0; i < 4 * n; i++)
       x[i] *= 8;
-    reel_f32_activation_generic(y0, x, n, REEL_ACT_RELU, 0.0f);
-    reel_f32_activation_avx2(y1, x, n, REEL_ACT_RELU, 0.0f);
-    note(&er, maxdiff(y0, y1, n), "n=%d x in [-8, 8)", n);
-    reel_f32_activation_generic(y0, x, n, REEL_ACT_SIGMOID, 0.0f);
-    reel_f32_activation_avx2(y1, x, n, REEL_ACT_SIGMOID, 0.0f);
-    note(&es, maxdiff(y0, y1, n), "n=%d x in [-8, 8)", n);
-    reel_f32_activation_generic(y0, x, n, REEL_ACT_TANH, 0.0f);
-    reel_f32_activation_avx2(y1, x, n, REEL_ACT_TANH, 0.0f);
-    note(&et, maxdiff(y0, y1, n), "n=%d x in [-8, 8)", n);
     float *h0 = rnd(n), *c0 = rnd(n), *h1 = malloc(n * 4), *c1 = malloc(n * 4), *p = rnd(3 * n);
     memcpy(h1, h0, n * 4), memcpy(c1, c0, n * 4);
     reel_lstm_cell_generic(h0, c0, x, n), reel_lstm_cell_avx2(h1, c1, x, n);
@@ -447,9 +439,6 @@ static void pointwise(void) {
     note(&eg, maxdiff(h0, h1, n), "update n=%d", n);
     free(x), free(y0), free(y1), free(h0), free(c0), free(h1), free(c1), free(p);
   }
-  report("relu", &er);
-  report("sigmoid", &es);
-  report("tanh", &et);
   report("lstm_cell", &ec);
   report("lstm_peephole_cell", &ep);
   report("convgru_cells", &eg);
@@ -487,7 +476,7 @@ int main(void) {
   printf("conv_scratch_mismatches %d %s\n", scratch_mismatches,
          scratch_mismatches ? scratch_first : "(none)");
   maxpool();
-  pointwise();
+  cells();
   activations();
   prelu();
   mul2();
