@@ -164,7 +164,8 @@ static void tile(const reel_conv2d_desc *d, const float *pad, const float *w, co
 
 /* y[0..n) = act(acc + (accumulate ? y : bias)) for n <= 8 columns; reads
  * acc[0..n) only. */
-static void store8(const reel_conv2d_desc *d, float *y, const float *acc, float bias, int n) {
+static REEL_INLINE_ALWAYS void store8(const reel_conv2d_desc *d, float *y, const float *acc,
+                                      float bias, int n) {
   if (n == 8) {
     __m256 v = _mm256_loadu_ps(acc);
     v = _mm256_add_ps(v, d->accumulate ? _mm256_loadu_ps(y) : _mm256_set1_ps(bias));

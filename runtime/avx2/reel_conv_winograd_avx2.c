@@ -228,8 +228,9 @@ static void store_blocks(const reel_conv2d_desc *d, const Wino *g, __m256 out[2]
 /* Step 4 for output channel o and the band's n tiles from tile t0 (m[xi]
  * holds 6 rows of band_pad products): y = act(A^T m A + b), A^T = [1 1 1
  * 0; 0 1 -1 -1], 8 tiles at a time. */
-static void transform_output(const reel_conv2d_desc *d, const Wino *g, const float *m, int o,
-                             float bias, float *y, int t0, int n) {
+static REEL_INLINE_ALWAYS void transform_output(const reel_conv2d_desc *d, const Wino *g,
+                                                const float *m, int o, float bias, float *y,
+                                                int t0, int n) {
   long row = g->band_pad, xi_stride = 6L * g->band_pad;
   int half, i, j;
   for (half = 0; half < n; half += 8) {

@@ -21,6 +21,15 @@
 #include <immintrin.h>
 #include <string.h>
 
+/* Inlined even where the compiler would rather not: an epilogue helper
+ * that stores a conv's output applies the activation to every vector, and
+ * a call per vector there costs more than the code inlining adds. */
+#if defined(__GNUC__)
+#define REEL_INLINE_ALWAYS __attribute__((always_inline)) __inline
+#else
+#define REEL_INLINE_ALWAYS __inline
+#endif
+
 /* n <= 8 floats into a vector (the rest zero), and back. */
 static __inline __m256 reel_load_part_avx2(const float *p, int n) {
   float tmp[8] = {0};
@@ -125,6 +134,9 @@ static __inline __m256 reel_gelu_tanh_avx2(__m256 x) {
 
 /* An activation (REEL_ACT_*) with parameter alpha, as the generic twin
  * computes it: NaN goes to 0 through relu and relu6, like `v > 0 ? v : 0`. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static __inline __m256 reel_activate_avx2(int act, float alpha, __m256 v) {
   const __m256 zero = _mm256_setzero_ps();
   switch (act) {
