@@ -200,13 +200,9 @@ static int lower_dense_cell_avx2(Lowering *lw, int li, const int *h, const int *
   return x;
 }
 
-static int lower_lstm(Lowering *lw, int li) {
+static int lower_lstm_generic(Lowering *lw, int li, const int *h, const int *c) {
   const Layer *l = &lw->g->layer[li];
-  int H = l->hidden[0], x = input_value(lw, l, 0), h[MAX_STACK], c[MAX_STACK];
-  recurrent_states(lw, li, h, c);
-  initial_state(lw, li, h, c);
-  if (lw->avx2)
-    return lower_dense_cell_avx2(lw, li, h, c);
+  int H = l->hidden[0], x = input_value(lw, l, 0);
   for (int k = 0; k < l->stack; k++) {
     const Param *wih = find_param(l, "weight_ih_l%d", k), *whh = find_param(l, "weight_hh_l%d", k);
     const Param *bih = find_param(l, "bias_ih_l%d", k), *bhh = find_param(l, "bias_hh_l%d", k);
@@ -234,13 +230,9 @@ static int lower_lstm(Lowering *lw, int li) {
   return x;
 }
 
-static int lower_gru(Lowering *lw, int li) {
+static int lower_gru_generic(Lowering *lw, int li, const int *h) {
   const Layer *l = &lw->g->layer[li];
-  int H = l->hidden[0], x = input_value(lw, l, 0), h[MAX_STACK], c[MAX_STACK];
-  recurrent_states(lw, li, h, c);
-  initial_state(lw, li, h, c);
-  if (lw->avx2)
-    return lower_dense_cell_avx2(lw, li, h, c);
+  int H = l->hidden[0], x = input_value(lw, l, 0);
   for (int k = 0; k < l->stack; k++) {
     const Param *wih = find_param(l, "weight_ih_l%d", k);
     int in = wih->shape.dim[1];
@@ -256,6 +248,18 @@ static int lower_gru(Lowering *lw, int li) {
     x = h[k];
   }
   return x;
+}
+
+/* Its state, its first state, then one fused step per stacked layer
+ * (avx2) or the gate matmuls and the cell (generic). */
+static int lower_dense_cell(Lowering *lw, int li) {
+  int h[MAX_STACK], c[MAX_STACK];
+  recurrent_states(lw, li, h, c);
+  initial_state(lw, li, h, c);
+  if (lw->avx2)
+    return lower_dense_cell_avx2(lw, li, h, c);
+  return lw->g->layer[li].op == &op_lstm ? lower_lstm_generic(lw, li, h, c)
+                                         : lower_gru_generic(lw, li, h);
 }
 
 /* ---- the interpreter: SEMANTICS' equations in double ---- */
@@ -353,11 +357,11 @@ static void interp_gru(Interp *in, int li) {
 const OpDesc op_lstm = {.name = "lstm", .keys = "hidden layers peephole init_state init_from",
                         .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
                         .max_inputs = 1, .parse = parse_dense_cell, .resolve = resolve_lstm,
-                        .infer = infer_dense_cell, .lower = lower_lstm,
+                        .infer = infer_dense_cell, .lower = lower_dense_cell,
                         .interp_init = interp_init_dense_cell, .interp = interp_lstm};
 
 const OpDesc op_gru = {.name = "gru", .keys = "hidden layers init_state",
                        .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
                        .max_inputs = 1, .parse = parse_dense_cell, .infer = infer_dense_cell,
-                       .lower = lower_gru, .interp_init = interp_init_dense_cell,
+                       .lower = lower_dense_cell, .interp_init = interp_init_dense_cell,
                        .interp = interp_gru};
