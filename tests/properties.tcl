@@ -1,5 +1,5 @@
 # properties.tcl: promises the generated code makes beyond numerical
-# accuracy (DESIGN.md, "The generated code"), checked on every specs/*.yaml
+# accuracy (docs/spec.md, "Generated C"), checked on every specs/*.yaml
 # by properties_generic.test (--target generic, and
 # prop-noheap-catches-malloc) and properties_avx2.test (--target avx2),
 # which share the procs below; two files, so that two cores share them.
