@@ -1,5 +1,5 @@
 /* The reference interpreter: runs the spec's layers directly from
- * SEMANTICS' equations, in double precision, with no fusion, lowering,
+ * spec.md's equations, in double precision, with no fusion, lowering,
  * packing or planning.  It is the oracle the generated code is tested
  * against.  Each op runs itself (its descriptor's interp, in
  * compiler/ops/); this file steps the frames, keeps the layers' state and

@@ -2,7 +2,7 @@
 
 Usage:  /usr/bin/python3 tools/check_goldens.py [STEM ...]
 
-Re-implements every spec op from /work/shared/SEMANTICS.md in numpy float64, straight from the
+Re-implements every spec op from docs/spec.md in numpy float64, straight from the
 spec and the golden's weights file, and streams the golden input frame by frame (one step of the
 whole graph per frame, then the forecast chain), as the generated C does: windows kept as lists
 of the last N outputs, attention queries read from the recurrent state left by the previous

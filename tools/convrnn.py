@@ -1,4 +1,4 @@
-"""Convolutional recurrent modules in reel's layouts (see /work/shared/SEMANTICS.md).
+"""Convolutional recurrent modules in reel's layouts (see docs/spec.md).
 
 ConvLSTM            Shi et al. eq. 3, weight layout of ndrplz/ConvLSTM_pytorch: one conv over
                     cat([x, h]) (x channels first), 4H outputs in blocks [i; f; o; g], padding k//2,

@@ -1,4 +1,4 @@
-"""PyTorch reference implementation of reel specs (see /work/shared/SEMANTICS.md and docs/spec.md).
+"""PyTorch reference implementation of reel specs (see docs/spec.md).
 
 build_model(spec) turns a parsed spec into a module whose state_dict() names are exactly
 the weight names reel expects (<layer name>.<PyTorch parameter name>; a dotted layer name such as

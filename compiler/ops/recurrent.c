@@ -262,7 +262,7 @@ static int lower_dense_cell(Lowering *lw, int li) {
                                          : lower_gru_generic(lw, li, h);
 }
 
-/* ---- the interpreter: SEMANTICS' equations in double ---- */
+/* ---- the interpreter: spec.md's equations in double ---- */
 static void interp_init_dense_cell(Interp *in, int li) {
   const Layer *l = &in->g->layer[li];
   LayerState *s = &in->s[li];

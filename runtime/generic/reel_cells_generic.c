@@ -1,4 +1,4 @@
-/* Portable LSTM and GRU gate math (SEMANTICS: gate orders i,f,g,o and r,z,n). */
+/* Portable LSTM and GRU gate math (PyTorch gate orders i,f,g,o and r,z,n). */
 #include <math.h>
 
 #include "reel_runtime.h"
