@@ -336,7 +336,11 @@ static const char *values_seen(Emitter *e, int gate) {
                       t->frames, t->frames, t->tstride);
 }
 
-static const char *const tpool_mode[] = {"REEL_TPOOL_MAX", "REEL_TPOOL_MEAN", "REEL_TPOOL_CONCAT"};
+static const char *const tpool_mode[REEL_TPOOL_COUNT] = {
+#define X(name) "REEL_TPOOL_" #name,
+    REEL_TPOOL_MODES(X)
+#undef X
+};
 
 /* One C argument of call c for signature token tok; *value and *dim count
  * the call's values and dimensions taken so far.  NULL: leave it out. */

@@ -158,7 +158,9 @@ void reel_attention_apply_generic(const reel_attention_desc *d, float *out, floa
 
 /* Clip pools: value number k (1-based) of a stream folded into acc (zeroed
  * at reset); concat keeps the first `count` values. */
-enum { REEL_TPOOL_MAX, REEL_TPOOL_MEAN, REEL_TPOOL_CONCAT };
+#define REEL_TPOOL_MODES(X) X(MAX) X(MEAN) X(CONCAT) /* listed once: the compiler names them */
+#define REEL_TPOOL_ENUMERATOR(name) REEL_TPOOL_##name,
+enum { REEL_TPOOL_MODES(REEL_TPOOL_ENUMERATOR) REEL_TPOOL_COUNT };
 void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count,
                              unsigned long k);
 /* y = the pool of the first k values: zeros for k = 0 */

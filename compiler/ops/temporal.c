@@ -19,7 +19,7 @@ static bool parse_temporal(const YNode *n, Layer *l) {
   const YNode *v, *frames = yaml_get(n, "frames"), *stride = yaml_get(n, "stride");
   bool conv = l->op == &op_temporal_conv;
   int mode = REEL_TPOOL_MAX;
-  if ((v = yaml_get(n, "mode")) && !read_choice(v, "mode", tpool_name, 3, &mode))
+  if ((v = yaml_get(n, "mode")) && !read_choice(v, "mode", tpool_name, REEL_TPOOL_COUNT, &mode))
     return false;
   l->tmode = mode;
   if (conv && !frames) {
