@@ -1,5 +1,6 @@
 /* The reference interpreter: runs the spec's layers directly from
- * spec.md's equations, in double precision, with no fusion, lowering,
+ * spec.md's equations, in double precision (layer outputs held at float
+ * precision, as PyTorch's tensors are), with no fusion, lowering,
  * packing or planning.  It is the oracle the generated code is tested
  * against.  Each op runs itself (its descriptor's interp, in
  * compiler/ops/); this file steps the frames, keeps the layers' state and
@@ -105,7 +106,17 @@ bool window_closes(const Interp *in, const Layer *t) {
          (in->frames - (unsigned long)t->frames) % (unsigned long)t->tstride == 0;
 }
 
-void interp_layer(Interp *in, int li) { in->g->layer[li].op->interp(in, li); }
+/* Run layer li now.  Its output is then held at float precision, as every
+ * tensor between PyTorch's layers is: within a layer the interpreter
+ * computes in double, but a value past FLT_MAX becomes inf where PyTorch's
+ * float tensor does, and the layers after see what PyTorch's see. */
+void interp_layer(Interp *in, int li) {
+  const Layer *l = &in->g->layer[li];
+  double *y = in->s[li].y;
+  l->op->interp(in, li);
+  for (int64_t i = 0, n = shape_elems(l->out_shape); i < n; i++)
+    y[i] = (double)(float)y[i];
+}
 
 /* One frame through the per-frame chain, at each layer's rate. */
 static void step_frame(Interp *in) {
@@ -241,7 +252,7 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
       else if (g->clip == CLIP_WEIGHTED)
         acc[i] += (t + 1) * p;
       else if (g->clip == CLIP_MAX)
-        acc[i] = t == 0 || p > acc[i] ? p : acc[i];
+        acc[i] = t == 0 || p > acc[i] || isnan(p) ? p : acc[i]; /* NaN wins, as in torch.max */
       else
         acc[i] = p; /* last, or the per-clip output */
       clip_steps[(size_t)t * out + i] = (float)(acc[i] * scale);

@@ -141,7 +141,7 @@ static int pipeline(const Options *o, Arena *a) {
   if (o->dump && strcmp(o->dump, "shapes") == 0)
     dump_graph(stdout, g);
   if (o->weights) {
-    TensorFile *f = safetensors_read(a, o->weights);
+    TensorFile *f = safetensors_read(a, o->weights, true);
     if (!f || !bind_weights(a, g, f))
       return 1;
   } else if (o->random) {
@@ -150,7 +150,7 @@ static int pipeline(const Options *o, Arena *a) {
   if (strcmp(o->command, "check") == 0)
     return 0;
   if (strcmp(o->command, "run") == 0) {
-    TensorFile *in = safetensors_read(a, o->input);
+    TensorFile *in = safetensors_read(a, o->input, false);
     return in && interp_run(a, g, in, o->output) ? 0 : 1;
   }
   fuse_layers(g);

@@ -240,7 +240,8 @@ typedef struct {
   int n;
 } TensorFile;
 
-TensorFile *safetensors_read(Arena *a, const char *path);
+/* finite: NaN and infinities are an error (weights), else kept (inputs). */
+TensorFile *safetensors_read(Arena *a, const char *path, bool finite);
 Tensor *tensors_find(TensorFile *f, const char *name);
 bool safetensors_write(const char *path, const Tensor *t, int n);
 

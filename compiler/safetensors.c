@@ -133,8 +133,10 @@ static bool read_entry(Arena *a, const char *path, const YNode *key, const YNode
   return true;
 }
 
-/* F32, F16, BF16 and F64 become F32 data; other dtypes keep data NULL. */
-static bool convert(Arena *a, const char *path, const unsigned char *data, Entry *e) {
+/* F32, F16, BF16 and F64 become F32 data; other dtypes keep data NULL.
+ * Weights must be finite; inputs may hold NaN and infinities. */
+static bool convert(Arena *a, const char *path, const unsigned char *data, Entry *e,
+                    bool finite) {
   size_t numel = (size_t)shape_elems(e->t->shape);
   if (e->dtype > 3)
     return true;
@@ -153,8 +155,8 @@ static bool convert(Arena *a, const char *path, const unsigned char *data, Entry
       uint16_t h = (uint16_t)load_le(p + 2 * i, 2);
       out[i] = e->dtype == 1 ? f16_to_f32(h) : bf16_to_f32(h);
     }
-    if (!isfinite(out[i])) {
-      diag_error((Loc){path, 0, 0}, "tensor '%s': element %zu is %s: values must be finite",
+    if (finite && !isfinite(out[i])) {
+      diag_error((Loc){path, 0, 0}, "tensor '%s': element %zu is %s: weights must be finite",
                  e->t->name, i, isnan(out[i]) ? "NaN" : "infinite");
       return false;
     }
@@ -163,7 +165,7 @@ static bool convert(Arena *a, const char *path, const unsigned char *data, Entry
   return true;
 }
 
-TensorFile *safetensors_read(Arena *a, const char *path) {
+TensorFile *safetensors_read(Arena *a, const char *path, bool finite) {
   Loc at = {path, 0, 0};
   size_t len;
   const unsigned char *bytes = (const unsigned char *)read_file(a, path, &len, at);
@@ -233,7 +235,7 @@ TensorFile *safetensors_read(Arena *a, const char *path) {
     return NULL;
   }
   for (int i = 0; i < f->n; i++) {
-    if (!convert(a, path, data, &entry[i]))
+    if (!convert(a, path, data, &entry[i], finite))
       return NULL;
     f->t[i] = *entry[i].t;
   }

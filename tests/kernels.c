@@ -444,6 +444,215 @@ static void cells(void) {
   report("convgru_cells", &eg);
 }
 
+/* ---- special values: each AVX2 kernel gives its generic twin's NaN and
+ * infinities (which golden.test holds to PyTorch's), and finite values
+ * within 1e-4 relative to max(1, |y|) ---- */
+
+static const float specials_all[] = {NAN, -NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 1e-40f, -1e-40f,
+                                     1e30f, -1e30f, 100.0f, -100.0f, 88.8f, -88.8f, 89.5f, -89.5f,
+                                     -87.5f, 3.0f, -3.0f, 6.0f};
+/* For kernels that sum products: no huge values, whose cancellation
+ * depends on the order of the sum. */
+static const float specials_summed[] = {NAN, INFINITY, -INFINITY, -0.0f, 1e-40f, -1e-40f};
+
+/* Plants specials[] at every stride-th value of x, from `first` on. */
+static void plant(float *x, long n, long first, long stride, const float *specials, int count) {
+  for (long i = first; i < n; i += stride)
+    x[i] = specials[(i / stride) % count];
+}
+#define PLANT(x, n, first, stride, set) plant(x, n, first, stride, set, (int)(sizeof set / sizeof set[0]))
+
+typedef struct {
+  long bad;
+  char first[300];
+} Mismatches;
+
+/* Counts the outputs where y (AVX2) and y0 (generic) disagree; the first
+ * is kept with WHERE for the report. */
+static void agree(Mismatches *m, const float *y0, const float *y1, long n, const char *fmt, ...) {
+  for (long i = 0; i < n; i++) {
+    int ok = isnan(y0[i]) || isnan(y1[i]) ? isnan(y0[i]) && isnan(y1[i])
+             : isinf(y0[i]) || isinf(y1[i]) ? y0[i] == y1[i]
+                                            : fabs((double)y0[i] - y1[i]) <= 1e-4 * fmax(1.0, fabs((double)y0[i]));
+    if (ok || m->bad++)
+      continue;
+    char where[220];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(where, sizeof where, fmt, ap);
+    va_end(ap);
+    snprintf(m->first, sizeof m->first, "%s output=%ld: %.9g vs generic %.9g", where, i, y1[i], y0[i]);
+  }
+}
+
+static void report_mismatches(const char *name, const Mismatches *m) {
+  printf("%s %ld %s\n", name, m->bad, m->bad ? m->first : "(none)");
+}
+
+static void specials_activation(void) {
+  Mismatches m = {0};
+  enum { N = 3 * 20 + 5 };
+  float x[N], y0[N], y1[N];
+  for (int act = 0; act < REEL_ACT_COUNT; act++) {
+    PLANT(x, N, 0, 1, specials_all);
+    reel_f32_activation_generic(y0, x, N, act, 0.1f);
+    reel_f32_activation_avx2(y1, x, N, act, 0.1f);
+    agree(&m, y0, y1, N, "act=%s", act_name(act));
+  }
+  report_mismatches("specials_activation_mismatches", &m);
+}
+
+static void specials_gemv(void) {
+  Mismatches m = {0};
+  for (int a = 0; a < NS; a++) {
+    int rows = sizes[a], cols = sizes[(a + 3) % NS];
+    float *w = rnd((size_t)rows * cols), *b = rnd((size_t)round8(rows)), *x = rnd(cols);
+    float *wp = calloc((size_t)round8(rows) * cols, sizeof *wp), *y0 = malloc(rows * 4), *y1 = malloc(rows * 4);
+    pack_panels8(wp, w, rows, cols);
+    for (int k = 0; k < 6; k++) { /* one special of the set in x, and each through every epilogue */
+      float *xs = rnd(cols);
+      xs[(k * 5) % cols] = specials_summed[k];
+      for (int act = REEL_ACT_NONE; act < REEL_ACT_COUNT; act++) {
+        reel_f32_gemv_generic(y0, w, b, xs, rows, cols, act, 0.1f);
+        reel_f32_gemv_avx2(y1, wp, b, xs, rows, cols, act, 0.1f);
+        agree(&m, y0, y1, rows, "rows=%d cols=%d x[%d]=%g act=%s", rows, cols, (k * 5) % cols,
+              specials_summed[k], act_name(act));
+      }
+      free(xs);
+    }
+    /* huge biases: the epilogues on their largest finite inputs */
+    PLANT(b, rows, 0, 1, specials_all);
+    for (int act = REEL_ACT_NONE; act < REEL_ACT_COUNT; act++) {
+      reel_f32_gemv_generic(y0, w, b, x, rows, cols, act, 0.1f);
+      reel_f32_gemv_avx2(y1, wp, b, x, rows, cols, act, 0.1f);
+      agree(&m, y0, y1, rows, "rows=%d cols=%d special biases act=%s", rows, cols, act_name(act));
+    }
+    free(w), free(b), free(x), free(wp), free(y0), free(y1);
+  }
+  report_mismatches("specials_gemv_mismatches", &m);
+}
+
+/* The direct and Winograd convs on maps with specials (Winograd's
+ * transforms would spread one NaN or infinity over a whole tile). */
+static void specials_conv(void) {
+  Mismatches md = {0}, mw = {0};
+  for (int trial = 0; trial < 24; trial++) {
+    reel_conv2d_desc d = {0};
+    d.in_c0 = 1 + trial % 7;
+    d.in_c1 = trial % 3 ? trial % 4 : 0;
+    d.in_h = 2 + trial % 9;
+    d.in_w = 3 + (trial * 7) % 20;
+    d.k_h = d.k_w = 3;
+    d.stride_h = d.stride_w = d.dil_h = d.dil_w = d.groups = 1;
+    d.pad_top = d.pad_left = 1;
+    d.out_h = d.in_h, d.out_w = d.in_w;
+    d.out_c = 1 + (trial * 5) % 13;
+    d.act = trial % REEL_ACT_COUNT;
+    d.alpha = 0.1f;
+    int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;
+    long n0 = (long)d.in_c0 * d.in_h * d.in_w, n1 = (long)d.in_c1 * d.in_h * d.in_w;
+    float *w = rnd((size_t)d.out_c * in_c * 9), *b = rnd(d.out_c);
+    float *x0 = rnd((size_t)n0), *x1 = rnd((size_t)n1 + 1);
+    /* one special in one input (trial % 2: x0 or x1), or in both */
+    float *at = d.in_c1 && trial % 2 ? x1 : x0;
+    long n_at = at == x1 ? n1 : n0;
+    at[(trial * 13) % n_at] = specials_summed[trial % 6];
+    if (trial % 4 == 3)
+      x0[(trial * 7) % n0] = specials_summed[(trial + 1) % 6];
+    float *wp = calloc((size_t)(d.out_c + REEL_CONV_AVX2_OC_BLOCK - 1) / REEL_CONV_AVX2_OC_BLOCK *
+                           REEL_CONV_AVX2_OC_BLOCK * in_c * 9, 4);
+    float *u = calloc((size_t)(d.out_c + REEL_CONV_AVX2_OC_BLOCK - 1) / REEL_CONV_AVX2_OC_BLOCK *
+                          REEL_CONV_AVX2_OC_BLOCK * 16 * in_c, 4);
+    Geom g = geom_of(&d);
+    float *s = malloc((size_t)conv_scratch_avx2(&g) * 4), *sw = malloc((size_t)conv_scratch_winograd(&g) * 4);
+    float *y0 = malloc((size_t)n * 4), *y1 = malloc((size_t)n * 4);
+    pack_conv_avx2(wp, w, d.out_c, in_c, 3, 3);
+    pack_conv_winograd(u, w, d.out_c, in_c);
+    reel_f32_conv2d_generic(&d, y0, w, b, x0, d.in_c1 ? x1 : NULL);
+    reel_f32_conv2d_avx2(&d, y1, wp, b, x0, d.in_c1 ? x1 : NULL, s);
+    agree(&md, y0, y1, n, "%s", conv_shape(&d));
+    reel_f32_conv2d_winograd_avx2(&d, y1, u, b, x0, d.in_c1 ? x1 : NULL, sw);
+    agree(&mw, y0, y1, n, "%s", conv_shape(&d));
+    free(w), free(b), free(x0), free(x1), free(wp), free(u), free(s), free(sw), free(y0), free(y1);
+  }
+  report_mismatches("specials_conv2d_mismatches", &md);
+  report_mismatches("specials_conv2d_winograd_mismatches", &mw);
+}
+
+/* The cells on special gate pre-activations and states; the fused LSTM
+ * and GRU steps on an input with a special value. */
+static void specials_cells(void) {
+  Mismatches m = {0}, ms = {0};
+  for (int a = 0; a < NS; a++) {
+    int n = sizes[a];
+    float *x = rnd(4 * n), *h0 = rnd(n), *c0 = rnd(n), *h1 = malloc(n * 4), *c1 = malloc(n * 4);
+    float *p = rnd(3 * n), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
+    PLANT(x, 4 * n, a % 3, 3, specials_all);
+    PLANT(c0, n, a % 2, 5, specials_all);
+    memcpy(h1, h0, n * 4), memcpy(c1, c0, n * 4);
+    reel_lstm_cell_generic(h0, c0, x, n), reel_lstm_cell_avx2(h1, c1, x, n);
+    agree(&m, h0, h1, n, "lstm_cell n=%d h", n), agree(&m, c0, c1, n, "lstm_cell n=%d c", n);
+    reel_lstm_peephole_cell_generic(h0, c0, x, p, p + n, p + 2 * n, n);
+    reel_lstm_peephole_cell_avx2(h1, c1, x, p, p + n, p + 2 * n, n);
+    agree(&m, h0, h1, n, "lstm_peephole_cell n=%d h", n), agree(&m, c0, c1, n, "lstm_peephole_cell n=%d c", n);
+    PLANT(h0, n, 0, 4, specials_all);
+    memcpy(h1, h0, n * 4);
+    reel_convgru_reset_generic(y0, x, h0, n), reel_convgru_reset_avx2(y1, x, h0, n);
+    agree(&m, y0, y1, n, "convgru_reset n=%d", n);
+    reel_convgru_update_generic(h0, x, x + 2 * n, n), reel_convgru_update_avx2(h1, x, x + 2 * n, n);
+    agree(&m, h0, h1, n, "convgru_update n=%d", n);
+    free(x), free(h0), free(c0), free(h1), free(c1), free(p), free(y0), free(y1);
+
+    /* the fused steps: x with one special of the summed set */
+    int H = n, nx = sizes[(a + 4) % NS], blocks = (H + 7) / 8;
+    float *wih = rnd((size_t)4 * H * nx), *whh = rnd((size_t)4 * H * H), *bih = rnd(4 * H), *bhh = rnd(4 * H);
+    float *xs = rnd(nx), *g = malloc(4 * H * 4), *gh = malloc(3 * H * 4), *s = malloc(H * 4);
+    float *wcat = malloc((size_t)4 * H * (nx + H) * 4), *bsum = malloc(4 * H * 4);
+    float *wp = calloc((size_t)blocks * 32 * (nx + H), 4), *bp = calloc((size_t)blocks * 32, 4);
+    float *hh0 = rnd(H), *cc0 = rnd(H), *hh1 = malloc(H * 4), *cc1 = malloc(H * 4);
+    xs[a % nx] = specials_summed[a % 6];
+    for (int r = 0; r < 4 * H; r++) {
+      memcpy(wcat + (size_t)r * (nx + H), wih + (size_t)r * nx, (size_t)nx * 4);
+      memcpy(wcat + (size_t)r * (nx + H) + nx, whh + (size_t)r * H, (size_t)H * 4);
+      bsum[r] = bih[r] + bhh[r];
+    }
+    memcpy(hh1, hh0, H * 4), memcpy(cc1, cc0, H * 4);
+    reel_f32_gemv_cat2_generic(g, wcat, bsum, xs, nx, hh0, H, 4 * H);
+    reel_lstm_cell_generic(hh0, cc0, g, H);
+    pack_lstm(wp, bp, wih, whh, bih, bhh, nx, H);
+    reel_lstm_step_avx2(hh1, cc1, s, wp, bp, xs, nx, H, NULL, NULL, NULL, 0);
+    agree(&ms, hh0, hh1, H, "lstm_step hidden=%d nx=%d x[%d]=%g h", H, nx, a % nx, xs[a % nx]);
+    agree(&ms, cc0, cc1, H, "lstm_step hidden=%d nx=%d x[%d]=%g c", H, nx, a % nx, xs[a % nx]);
+    memcpy(hh1, hh0, H * 4);
+    reel_f32_gemv_generic(g, wih, bih, xs, 3 * H, nx, REEL_ACT_NONE, 0.0f);
+    reel_f32_gemv_generic(gh, whh, bhh, hh0, 3 * H, H, REEL_ACT_NONE, 0.0f);
+    reel_gru_cell_generic(hh0, g, gh, H);
+    memset(wp, 0, (size_t)blocks * 32 * (nx + H) * 4), memset(bp, 0, (size_t)blocks * 32 * 4);
+    pack_gru(wp, bp, wih, whh, bih, bhh, nx, H);
+    reel_gru_step_avx2(hh1, s, wp, bp, xs, nx, H, 0);
+    agree(&ms, hh0, hh1, H, "gru_step hidden=%d nx=%d x[%d]=%g", H, nx, a % nx, xs[a % nx]);
+    free(wih), free(whh), free(bih), free(bhh), free(xs), free(g), free(gh), free(s), free(wcat);
+    free(bsum), free(wp), free(bp), free(hh0), free(cc0), free(hh1), free(cc1);
+  }
+  report_mismatches("specials_cells_mismatches", &m);
+  report_mismatches("specials_steps_mismatches", &ms);
+}
+
+/* PReLU and the element-wise product on specials (inf * 0 is NaN). */
+static void specials_elementwise(void) {
+  Mismatches m = {0};
+  enum { N = 2 * 20 + 3 };
+  float x[N], z[N], w[N], y0[N], y1[N];
+  PLANT(x, N, 0, 1, specials_all);
+  for (int i = 0; i < N; i++)
+    z[i] = specials_all[(i * 7 + 3) % 20], w[i] = i % 3 ? 0.25f : -0.0f;
+  reel_f32_prelu_generic(y0, x, w, N, 1), reel_f32_prelu_avx2(y1, x, w, N, 1);
+  agree(&m, y0, y1, N, "prelu");
+  reel_f32_mul2_generic(y0, x, z, N), reel_f32_mul2_avx2(y1, x, z, N);
+  agree(&m, y0, y1, N, "mul2");
+  report_mismatches("specials_elementwise_mismatches", &m);
+}
+
 /* The documented bounds of reel_vmath_avx2.h, against double libm. */
 static void vmath(void) {
   enum { N = 60001 + 6 };
@@ -481,5 +690,10 @@ int main(void) {
   prelu();
   mul2();
   vmath();
+  specials_activation();
+  specials_gemv();
+  specials_conv();
+  specials_cells();
+  specials_elementwise();
   return 0;
 }

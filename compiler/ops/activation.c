@@ -12,11 +12,15 @@ static bool same_shape(Arena *a, Graph *g, Layer *l) {
   return true;
 }
 
-/* y = f(x) in double, as PyTorch defines f (torch.nn.functional). */
+static double clamp06(double v) { return v < 0 ? 0 : v > 6 ? 6 : v; }
+
+/* y = f(x) in double, as PyTorch defines f (torch.nn.functional), special
+ * values included: a comparison with NaN is false, so NaN passes through
+ * every clamp (fmin and fmax would drop it). */
 static double evaluate(int act, double alpha, double v) {
   switch (act) {
-  case REEL_ACT_RELU: return v > 0 ? v : 0;
-  case REEL_ACT_RELU6: return fmin(fmax(v, 0), 6);
+  case REEL_ACT_RELU: return v < 0 ? 0 : v;
+  case REEL_ACT_RELU6: return clamp06(v);
   case REEL_ACT_LEAKY_RELU: return v >= 0 ? v : alpha * v;
   case REEL_ACT_SIGMOID: return interp_sigmoid(v);
   case REEL_ACT_TANH: return tanh(v);
@@ -24,8 +28,8 @@ static double evaluate(int act, double alpha, double v) {
   case REEL_ACT_GELU_TANH: /* sqrt(2 / pi) */
     return 0.5 * v * (1 + tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)));
   case REEL_ACT_SILU: return v / (1 + exp(-v));
-  case REEL_ACT_HARDSWISH: return v * fmin(fmax(v + 3, 0), 6) / 6;
-  case REEL_ACT_HARDSIGMOID: return fmin(fmax(v + 3, 0), 6) / 6;
+  case REEL_ACT_HARDSWISH: return v * clamp06(v + 3) / 6;
+  case REEL_ACT_HARDSIGMOID: return clamp06(v + 3) / 6;
   case REEL_ACT_ELU: return v > 0 ? v : alpha * expm1(v);
   default: return v;
   }

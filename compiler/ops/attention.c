@@ -266,7 +266,7 @@ static void interp_attention(Interp *in, int li) {
     } else {
       score = e[i];
     }
-    e[i] = score;
+    e[i] = (float)score; /* a float32 score, which overflows to inf as PyTorch's does */
   }
   if (n == 0)
     return;
@@ -280,6 +280,8 @@ static void interp_attention(Interp *in, int li) {
     for (int k = 0; k < dv; k++)
       s->y[k] += s->weights[i] * KEY(vals, dv, i, k);
   }
+  for (int i = n; i < l->keys_n; i++) /* masked_fill(-inf): 0, or NaN with the softmax */
+    s->weights[i] = 0.0 / sum;
 #undef KEY
 }
 

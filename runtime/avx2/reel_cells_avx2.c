@@ -190,6 +190,8 @@ void reel_convgru_update_avx2(float *h, const float *gates, const float *cand, i
     __m256 z = reel_sigmoid_avx2(reel_load_part_avx2(gates + n + k, m));
     __m256 nv = reel_tanh_avx2(reel_load_part_avx2(cand + k, m)),
            hv = reel_load_part_avx2(h + k, m);
-    reel_store_part_avx2(h + k, _mm256_fmadd_ps(z, _mm256_sub_ps(nv, hv), hv), m);
+    /* (1 - z) h + z n, not h + z (n - h): an infinite h stays infinite */
+    __m256 keep = _mm256_mul_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), z), hv);
+    reel_store_part_avx2(h + k, _mm256_fmadd_ps(z, nv, keep), m);
   }
 }

@@ -23,7 +23,14 @@
  *  4. the output transform, bias and activation, stored to NCHW.
  * Results differ from direct convolution by float rounding only: the
  * transforms' coefficients are 0, +-1 and +-1/2.  tests/kernels.test holds
- * it to the generic direct conv. */
+ * it to the generic direct conv.
+ *
+ * Special values: the transforms add and subtract neighbouring inputs, so
+ * an infinite input would give its tile's outputs inf - inf = NaN where
+ * direct convolution (and PyTorch) gives +-inf, and a NaN would reach
+ * outputs whose window does not hold it.  A call whose input is not all
+ * finite (checked in one pass, ~0.2% of a call) is therefore computed
+ * directly, from filters recovered exactly from U. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -254,10 +261,89 @@ static REEL_INLINE_ALWAYS void transform_output(const reel_conv2d_desc *d, const
   }
 }
 
+/* Whether all n floats of x are finite (x - x is NaN for +-inf and NaN). */
+static int all_finite(const float *x, long n) {
+  __m256 bad = _mm256_setzero_ps();
+  long i;
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_sub_ps(v, v), _mm256_setzero_ps(), _CMP_UNORD_Q));
+  }
+  for (; i < n; i++)
+    if (x[i] - x[i] != 0.0f)
+      return 0;
+  return _mm256_movemask_ps(bad) == 0;
+}
+
+/* The 3x3 filter g of output o and input c, recovered from U = G g G^T:
+ * with G's rows e0, (1 1 1)/2, (1 -1 1)/2, e2, rows 0 and 3 of G g are
+ * g's rows 0 and 2 and row 1 minus row 2 is g's row 1; likewise columns. */
+static void filter(const float *u, int in_c, int o, int c, float g[3][3]) {
+  const float *base = u + ((long)(o / 6) * 16 * in_c + c) * 6 + o % 6;
+  float h[4][3];
+  int i, j;
+  for (i = 0; i < 4; i++) {
+    float r[4];
+    for (j = 0; j < 4; j++)
+      r[j] = base[(long)(4 * i + j) * in_c * 6];
+    h[i][0] = r[0], h[i][1] = r[1] - r[2], h[i][2] = r[3];
+  }
+  for (j = 0; j < 3; j++)
+    g[0][j] = h[0][j], g[1][j] = h[1][j] - h[2][j], g[2][j] = h[3][j];
+}
+
+/* The direct convolution, for inputs that are not all finite. */
+static void direct(const reel_conv2d_desc *d, float *y, const float *u, const float *b,
+                   const float *x0, const float *x1) {
+  int in_c = d->in_c0 + d->in_c1, o, c, r, kh, kw, q;
+  long plane = (long)d->out_h * d->out_w;
+  for (o = 0; o < d->out_c; o++) {
+    float *yo = y + o * plane;
+    for (q = 0; q < plane; q++)
+      yo[q] = b ? b[o] : 0.0f;
+    for (c = 0; c < in_c; c++) {
+      const float *xc = c < d->in_c0 ? x0 + (long)c * d->in_h * d->in_w
+                                     : x1 + (long)(c - d->in_c0) * d->in_h * d->in_w;
+      float g[3][3];
+      filter(u, in_c, o, c, g);
+      for (r = 0; r < d->out_h; r++)
+        for (kh = 0; kh < 3; kh++) {
+          int ir = r + kh - d->pad_top;
+          if (ir < 0 || ir >= d->in_h)
+            continue;
+          for (kw = 0; kw < 3; kw++) { /* columns q with 0 <= q + kw - pad_left < in_w */
+            int shift = kw - d->pad_left, lo = shift < 0 ? -shift : 0;
+            int hi = d->in_w - shift < d->out_w ? d->in_w - shift : d->out_w;
+            const float *xr = xc + (long)ir * d->in_w + shift;
+            float *yr = yo + (long)r * d->out_w;
+            __m256 w = _mm256_set1_ps(g[kh][kw]);
+            for (q = lo; q + 8 <= hi; q += 8)
+              _mm256_storeu_ps(yr + q, _mm256_fmadd_ps(w, _mm256_loadu_ps(xr + q),
+                                                       _mm256_loadu_ps(yr + q)));
+            for (; q < hi; q++)
+              yr[q] += g[kh][kw] * xr[q];
+          }
+        }
+    }
+    for (q = 0; q + 8 <= plane; q += 8)
+      _mm256_storeu_ps(yo + q, reel_activate_avx2(d->act, d->alpha, _mm256_loadu_ps(yo + q)));
+    if (q < plane) {
+      __m256i m = reel_lanes_avx2((int)(plane - q));
+      _mm256_maskstore_ps(yo + q, m,
+                          reel_activate_avx2(d->act, d->alpha, _mm256_maskload_ps(yo + q, m)));
+    }
+  }
+}
+
 void reel_f32_conv2d_winograd_avx2(const reel_conv2d_desc *d, float *y, const float *u,
                                    const float *b, const float *x0, const float *x1,
                                    float *scratch) {
   Wino g = geometry(d);
+  long in_plane = (long)d->in_h * d->in_w;
+  if (!all_finite(x0, d->in_c0 * in_plane) || (d->in_c1 && !all_finite(x1, d->in_c1 * in_plane))) {
+    direct(d, y, u, b, x0, x1);
+    return;
+  }
   float *pad = scratch, *v = pad + 2L * g.in_c * g.plane, *m = v + 16L * g.v_xi;
   long ublock = 16L * 6 * g.in_c, plane = (long)d->out_h * d->out_w;
   int ty0, ocb, xi, t, o;

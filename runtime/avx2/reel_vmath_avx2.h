@@ -2,10 +2,16 @@
  * vector and its lane mask, even/odd deinterleaving, and vector exp,
  * sigmoid and tanh (8 floats at a time).
  *
+ * Special values: max_ps and min_ps return their second operand when either
+ * is NaN, so every clamp below puts the bound first and lets NaN through;
+ * -inf times a zero gives NaN, as PyTorch's float math does.
+ *
  * exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a
- * degree-6 polynomial for e^r (Cephes' expf coefficients) and 2^n built in
- * the exponent bits; inputs are clamped to [-87.3, 88.3] so 2^n stays a
- * normal float.  Relative error <= 2 ulp over the clamped range.
+ * degree-6 polynomial for e^r (Cephes' expf coefficients) times 2^n, built
+ * as 2^(n-1) in the exponent bits times 2: inputs are clamped to
+ * [-86.64, 89] so that n - 1 stays a normal exponent, and from 88.73 up the
+ * product overflows to +inf as e^x does in float.  Relative error <= 2 ulp
+ * for x >= -86.64; below, e^-86.64 = 2.4e-38 (absolute error < 3e-38).
  * sigmoid(x) = 1 / (1 + exp(-x)), with an exact division: absolute error
  * <= 1.2e-7 for all x (saturates to 0 and 1 where float does).
  * tanh(x) = 2 sigmoid(2x) - 1: absolute error <= 2.4e-7 for all x.
@@ -72,7 +78,7 @@ static __inline __m256 reel_exp_avx2(__m256 x) {
   const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
   __m256 n, r, p;
   __m256i e;
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  x = _mm256_min_ps(_mm256_set1_ps(89.0f), _mm256_max_ps(_mm256_set1_ps(-86.64f), x));
   n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   r = _mm256_fnmadd_ps(n, ln2_hi, x);
@@ -84,8 +90,8 @@ static __inline __m256 reel_exp_avx2(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(126)), 23);
+  return _mm256_mul_ps(_mm256_add_ps(p, p), _mm256_castsi256_ps(e));
 }
 
 static __inline __m256 reel_sigmoid_avx2(__m256 x) {
@@ -133,15 +139,16 @@ static __inline __m256 reel_gelu_tanh_avx2(__m256 x) {
 }
 
 /* An activation (REEL_ACT_*) with parameter alpha, as the generic twin
- * computes it: NaN goes to 0 through relu and relu6, like `v > 0 ? v : 0`. */
+ * computes it: relu and relu6 keep NaN and -0 (max_ps(0, v) returns v for
+ * both), as `v < 0 ? 0 : v` does. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
 static __inline __m256 reel_activate_avx2(int act, float alpha, __m256 v) {
   const __m256 zero = _mm256_setzero_ps();
   switch (act) {
-  case REEL_ACT_RELU: return _mm256_max_ps(v, zero);
-  case REEL_ACT_RELU6: return _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(6.0f));
+  case REEL_ACT_RELU: return _mm256_max_ps(zero, v);
+  case REEL_ACT_RELU6: return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(zero, v));
   case REEL_ACT_LEAKY_RELU:
     return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
                             _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
@@ -152,12 +159,12 @@ static __inline __m256 reel_activate_avx2(int act, float alpha, __m256 v) {
   case REEL_ACT_SILU: return _mm256_mul_ps(v, reel_sigmoid_avx2(v));
   case REEL_ACT_HARDSWISH: { /* v min(max(v + 3, 0), 6) / 6, in PyTorch's order */
     __m256 six = _mm256_set1_ps(6.0f);
-    __m256 r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, _mm256_set1_ps(3.0f)), zero), six);
+    __m256 r = _mm256_min_ps(six, _mm256_max_ps(zero, _mm256_add_ps(v, _mm256_set1_ps(3.0f))));
     return _mm256_div_ps(_mm256_mul_ps(v, r), six);
   }
   case REEL_ACT_HARDSIGMOID: { /* min(max(v + 3, 0), 6) / 6 */
     __m256 six = _mm256_set1_ps(6.0f);
-    __m256 r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, _mm256_set1_ps(3.0f)), zero), six);
+    __m256 r = _mm256_min_ps(six, _mm256_max_ps(zero, _mm256_add_ps(v, _mm256_set1_ps(3.0f))));
     return _mm256_div_ps(r, six);
   }
   case REEL_ACT_ELU: /* e^v - 1 without expm1: within 2.4e-7 alpha of it near 0 */

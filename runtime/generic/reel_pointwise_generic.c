@@ -4,11 +4,15 @@
 #include "reel_runtime.h"
 
 /* One definition per activation, for the stand-alone kernel and the fused
- * epilogues. */
+ * epilogues, with PyTorch's special values: NaN stays NaN (a comparison
+ * with NaN is false, so `v < 0 ? 0 : v` keeps it), relu(-0) is -0, and
+ * -inf times a zero gives NaN where PyTorch's does. */
+static float clamp06(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v; }
+
 float reel_f32_activate_generic(int act, float alpha, float v) {
   switch (act) {
-  case REEL_ACT_RELU: return v > 0.0f ? v : 0.0f;
-  case REEL_ACT_RELU6: return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+  case REEL_ACT_RELU: return v < 0.0f ? 0.0f : v;
+  case REEL_ACT_RELU6: return clamp06(v);
   case REEL_ACT_LEAKY_RELU: return v >= 0.0f ? v : alpha * v;
   case REEL_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
   case REEL_ACT_TANH: return tanhf(v);
@@ -17,8 +21,8 @@ float reel_f32_activate_generic(int act, float alpha, float v) {
   case REEL_ACT_GELU_TANH:
     return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
   case REEL_ACT_SILU: return v / (1.0f + expf(-v));
-  case REEL_ACT_HARDSWISH: return v * fminf(fmaxf(v + 3.0f, 0.0f), 6.0f) / 6.0f;
-  case REEL_ACT_HARDSIGMOID: return fminf(fmaxf(v + 3.0f, 0.0f), 6.0f) / 6.0f;
+  case REEL_ACT_HARDSWISH: return v * clamp06(v + 3.0f) / 6.0f;
+  case REEL_ACT_HARDSIGMOID: return clamp06(v + 3.0f) / 6.0f;
   case REEL_ACT_ELU: return v > 0.0f ? v : alpha * expm1f(v);
   default: return v;
   }
@@ -69,7 +73,7 @@ void reel_f32_axpy_generic(float *acc, float a, const float *x, int n) {
 void reel_f32_max_generic(float *acc, const float *x, int n) {
   int i;
   for (i = 0; i < n; i++)
-    if (x[i] > acc[i])
+    if (x[i] > acc[i] || x[i] != x[i]) /* NaN wins and stays, as in torch.max */
       acc[i] = x[i];
 }
 
