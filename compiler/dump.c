@@ -124,9 +124,10 @@ void dump_program(FILE *f, const Program *p) {
 }
 
 /* sizeof(<model>_ctx) on an LP64 target: the state struct (floats, then an
- * unsigned long), then the arena. */
+ * unsigned long long), then the arena. */
 static int64_t context_bytes(const Program *p) {
-  int64_t clip = p->g->clip ? graph_out_size(p->g) : 0;
+  int compensated = p->g->clip == CLIP_MEAN || p->g->clip == CLIP_WEIGHTED;
+  int64_t clip = p->g->clip ? graph_out_size(p->g) * (compensated ? 2 : 1) : 0;
   int64_t state = ((p->state_floats + clip) * 4 + 7) / 8 * 8 + 8;
   int64_t arena = (p->arena_floats ? p->arena_floats : 1) * 4;
   return (state + arena + 7) / 8 * 8;

@@ -212,7 +212,10 @@ static void emit_header(Emitter *e, Buf *b) {
   if (g->clip)
     commented(e, b, "    ", arena_printf(e->a, "float clip_acc[%s_CLIP_SIZE];", M),
               arena_printf(e->a, "the clip's %s so far", clip_name[g->clip]));
-  buf_printf(b, "    unsigned long frames; /* frames seen since reset */\n");
+  if (g->clip == CLIP_MEAN || g->clip == CLIP_WEIGHTED)
+    commented(e, b, "    ", arena_printf(e->a, "float clip_comp[%s_CLIP_SIZE];", M),
+              "what the clip's sum has rounded off (a compensated sum)");
+  buf_printf(b, "    unsigned long long frames; /* frames seen since reset: 64 bits never wrap */\n");
   buf_printf(b, "  } state; /* zeroed by %s_reset */\n", m);
   if (p->arena_floats)
     commented(e, b, "  ", arena_printf(e->a, "float arena[%lld];", (long long)p->arena_floats),
@@ -332,7 +335,7 @@ static const char *values_seen(Emitter *e, int gate) {
   if (gate < 0)
     return "ctx->state.frames";
   const Layer *t = &e->g->layer[gate];
-  return arena_printf(e->a, "(ctx->state.frames >= %dUL ? (ctx->state.frames - %dUL) / %dUL + 1UL : 0UL)",
+  return arena_printf(e->a, "(ctx->state.frames >= %dULL ? (ctx->state.frames - %dULL) / %dULL + 1ULL : 0ULL)",
                       t->frames, t->frames, t->tstride);
 }
 
@@ -422,13 +425,13 @@ static const char *guard_cond(Emitter *e, const Call *c) {
   const Layer *t = c->gate >= 0 ? &e->g->layer[c->gate] : NULL;
   switch (c->guard) {
   case G_FIRST_FRAME:
-    return "ctx->state.frames == 1UL";
+    return "ctx->state.frames == 1ULL";
   case G_CLOSE:
-    return t->tstride == 1 ? arena_printf(e->a, "ctx->state.frames >= %dUL", t->frames)
-                           : arena_printf(e->a, "ctx->state.frames >= %dUL && (ctx->state.frames - %dUL) %% %dUL == 0UL",
+    return t->tstride == 1 ? arena_printf(e->a, "ctx->state.frames >= %dULL", t->frames)
+                           : arena_printf(e->a, "ctx->state.frames >= %dULL && (ctx->state.frames - %dULL) %% %dULL == 0ULL",
                                           t->frames, t->frames, t->tstride);
   case G_PARTIAL:
-    return arena_printf(e->a, "ctx->state.frames < %dUL", t->frames);
+    return arena_printf(e->a, "ctx->state.frames < %dULL", t->frames);
   default:
     return NULL;
   }
@@ -514,11 +517,10 @@ static void emit_clip_fold(Emitter *e, Buf *b, const char *y) {
                                    clip_name[g->clip]));
   switch (g->clip) {
   case CLIP_MEAN:
-    wrap(b, "  ", arena_printf(e->a, "reel_f32_add_generic(%s, %s, %s);", acc, y, n), "      ");
-    break;
-  case CLIP_WEIGHTED:
-    wrap(b, "  ", arena_printf(e->a, "reel_f32_axpy_generic(%s, (float)ctx->state.frames, %s, %s);",
-                               acc, y, n), "      ");
+  case CLIP_WEIGHTED: /* sum_t p_t or sum_t t p_t */
+    wrap(b, "  ", arena_printf(e->a, "reel_f32_sum_fold_generic(%s, ctx->state.clip_comp, %s, %s, %s);",
+                               acc, g->clip == CLIP_MEAN ? "1.0f" : "(float)ctx->state.frames", y, n),
+         "      ");
     break;
   case CLIP_MAX: /* the first frame is copied, the next ones folded in */
     wrap(b, "  ", arena_printf(e->a, "reel_tpool_fold_generic(%s, %s, %s, REEL_TPOOL_MAX, 0, "
@@ -544,16 +546,17 @@ static void emit_clip_read(Emitter *e, Buf *b) {
   buf_printf(b, "\n");
   decl(e, b, arena_printf(e->a, "void %s_clip(%s_ctx *ctx, float *out) {", m, m));
   if (g->clip == CLIP_MEAN || g->clip == CLIP_WEIGHTED)
-    buf_printf(b, "  double n = (double)ctx->state.frames;\n\n");
+    buf_printf(b, "  float n = (float)ctx->state.frames;\n\n");
   zero_before_first_frame(e, b);
   if (g->clip == CLIP_MEAN) {
     comment(e, b, "  ", arena_printf(e->a, "%s: clip 'mean': sum_t p_t / n", at));
-    stmt(e, b, "  ", "reel_f32_scale_generic(out, %s, (float)(1.0 / n), %s_CLIP_SIZE);", acc, M);
+    wrap(b, "  ", arena_printf(e->a, "reel_f32_sum_read_generic(out, %s, ctx->state.clip_comp, 1.0f / n, "
+                               "%s_CLIP_SIZE);", acc, M), "      ");
   } else if (g->clip == CLIP_WEIGHTED) {
     comment(e, b, "  ", arena_printf(e->a, "%s: clip 'weighted': sum_t t p_t / sum_t t, sum_t t = "
                                      "n (n + 1) / 2", at));
-    wrap(b, "  ", arena_printf(e->a, "reel_f32_scale_generic(out, %s, (float)(2.0 / (n * (n + 1.0))), "
-                               "%s_CLIP_SIZE);", acc, M), "      ");
+    wrap(b, "  ", arena_printf(e->a, "reel_f32_sum_read_generic(out, %s, ctx->state.clip_comp, "
+                               "2.0f / n / (n + 1.0f), %s_CLIP_SIZE);", acc, M), "      ");
   } else {
     comment(e, b, "  ", arena_printf(e->a, "%s: clip '%s'", at, clip_name[g->clip]));
     stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_CLIP_SIZE);", acc, M);
@@ -612,7 +615,7 @@ static void emit_source(Emitter *e, Buf *b) {
   if (!uses(p, 0, p->step_end, 0) && p->out_value != 0)
     buf_printf(b, "  (void)in;\n");
   buf_printf(b, "  ctx->state.frames++; /* this frame included */\n");
-  e->parity = "(int)(ctx->state.frames & 1UL)";
+  e->parity = "(int)(ctx->state.frames & 1ULL)";
   emit_calls(e, b, 0, p->step_end, "  ");
   buf_printf(b, "\n");
   if (g->clip)

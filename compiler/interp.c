@@ -90,20 +90,20 @@ const double *interp_input(const Interp *in, const Layer *l, int k) {
 /* Entries of a ring of n that hold frames, and the slot of the entry `age`
  * frames old (frame t (1-based) is in slot (t - 1) % n). */
 int ring_valid(const Interp *in, int n) {
-  return in->frames < (unsigned long)n ? (int)in->frames : n;
+  return in->frames < (uint64_t)n ? (int)in->frames : n;
 }
 
 int ring_slot(const Interp *in, int n, int age) {
-  return (int)((in->frames - 1 - (unsigned long)age) % (unsigned long)n);
+  return (int)((in->frames - 1 - (uint64_t)age) % (uint64_t)n);
 }
 
-void ring_push(double *ring, const double *x, int64_t size, int n, unsigned long frames) {
-  memcpy(ring + (size_t)((frames - 1) % (unsigned long)n) * size, x, (size_t)size * sizeof(double));
+void ring_push(double *ring, const double *x, int64_t size, int n, uint64_t frames) {
+  memcpy(ring + (size_t)((frames - 1) % (uint64_t)n) * size, x, (size_t)size * sizeof(double));
 }
 
 bool window_closes(const Interp *in, const Layer *t) {
-  return in->frames >= (unsigned long)t->frames &&
-         (in->frames - (unsigned long)t->frames) % (unsigned long)t->tstride == 0;
+  return in->frames >= (uint64_t)t->frames &&
+         (in->frames - (uint64_t)t->frames) % (uint64_t)t->tstride == 0;
 }
 
 /* Run layer li now.  Its output is then held at float precision, as every

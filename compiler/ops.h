@@ -207,7 +207,7 @@ struct Interp {
   LayerState *s;
   const double *input;  /* the current frame */
   double *feedback;     /* a forecast's input: the last frame, then its own output */
-  unsigned long frames; /* since reset, the current one included */
+  uint64_t frames; /* since reset, the current one included */
 };
 
 double *interp_zeros(Arena *a, int64_t n);
@@ -223,7 +223,7 @@ void interp_pool(double *y, const double *x, int c, int h, int w, int oh, int ow
 Window same_window(int k); /* k x k, stride 1, padding k/2 */
 int ring_valid(const Interp *in, int n);        /* entries of a ring of n holding frames */
 int ring_slot(const Interp *in, int n, int age); /* the slot of the entry `age` frames old */
-void ring_push(double *ring, const double *x, int64_t size, int n, unsigned long frames);
+void ring_push(double *ring, const double *x, int64_t size, int n, uint64_t frames);
 bool window_closes(const Interp *in, const Layer *t);
 
 /* ---- ops/recurrent.c: shared by the recurrent families ---- */

@@ -52,10 +52,11 @@ void reel_f32_softmax_generic(float *y, const float *x, int n);
 void reel_f32_prelu_generic(float *y, const float *x, const float *w, int c, int hw);
 
 /* Clip aggregation over frames. */
-void reel_f32_add_generic(float *acc, const float *x, int n);           /* acc += x */
-void reel_f32_axpy_generic(float *acc, float a, const float *x, int n); /* acc += a x */
-void reel_f32_max_generic(float *acc, const float *x, int n);           /* acc = max(acc, x) */
-void reel_f32_scale_generic(float *y, const float *x, float s, int n);  /* y = s x */
+void reel_f32_max_generic(float *acc, const float *x, int n); /* acc = max(acc, x), NaN wins */
+/* sum + comp += a x, compensated: comp holds the rounding error sum lost */
+void reel_f32_sum_fold_generic(float *sum, float *comp, float a, const float *x, int n);
+/* y = s (sum + comp) */
+void reel_f32_sum_read_generic(float *y, const float *sum, const float *comp, float s, int n);
 void reel_f32_add2_generic(float *y, const float *a, const float *b, int n); /* y = a + b */
 void reel_f32_mul2_generic(float *y, const float *a, const float *b, int n); /* y = a b */
 
@@ -121,17 +122,22 @@ void reel_convgru_reset_generic(float *rh, const float *gates, const float *h, i
 void reel_convgru_update_generic(float *h, const float *gates, const float *cand, int n);
 
 /* ---- reel_temporal_generic.c: windows over time, attention, clip pools.
- * `frames` counts the frames since reset, the current one included; a
+ * `frames` counts the frames since reset, the current one included (64
+ * bits: no stream wraps it, 2^32 frames are 4.5 years at 30 fps); a
  * window (ring) of n entries keeps frame t (1-based) in slot (t - 1) % n and
  * has min(frames, n) valid entries. ---- */
 
 /* Store x as frame `frames` of the ring. */
-void reel_window_push_generic(float *ring, const float *x, int size, int n, unsigned long frames);
+void reel_window_push_generic(float *ring, const float *x, int size, int n,
+                              unsigned long long frames);
 /* The valid entries oldest first, then zeros up to n entries. */
-void reel_window_gather_generic(float *y, const float *ring, int size, int n, unsigned long frames);
+void reel_window_gather_generic(float *y, const float *ring, int size, int n,
+                                unsigned long long frames);
 /* Element-wise max / mean of the valid entries (frames >= 1). */
-void reel_window_max_generic(float *y, const float *ring, int size, int n, unsigned long frames);
-void reel_window_mean_generic(float *y, const float *ring, int size, int n, unsigned long frames);
+void reel_window_max_generic(float *y, const float *ring, int size, int n,
+                             unsigned long long frames);
+void reel_window_mean_generic(float *y, const float *ring, int size, int n,
+                              unsigned long long frames);
 
 /* Keys: n entries of key_dim floats, element k of entry i at
  * keys[i key_step + k key_stride] (a ring: step key_dim, stride 1; a
@@ -145,27 +151,29 @@ typedef struct {
 
 /* e[i] = scale q . k_i */
 void reel_attention_dot_generic(const reel_attention_desc *d, float *e, const float *keys,
-                                const float *q, unsigned long frames);
+                                const float *q, unsigned long long frames);
 /* e[i] = v . tanh(W_x k_i + b_x + hq), W_x (hidden x key_dim), hq = W_h q */
 void reel_attention_additive_generic(const reel_attention_desc *d, float *e, const float *keys,
                                      const float *hq, const float *wx, const float *bx,
-                                     const float *v, int hidden, unsigned long frames);
+                                     const float *v, int hidden, unsigned long long frames);
 /* a = softmax(e) over the valid entries (e is overwritten), out = sum_i a_i v_i;
- * weights (n) = a, for a window by age (entry j: frame t - j, zeros past the
- * valid ones).  No valid entry: out and weights are zero. */
+ * weights (n) = a, for a window by age (entry j: frame t - j); past the valid
+ * ones zeros, or NaN when a is (PyTorch's masked_fill(-inf) before the
+ * softmax).  No valid entry: out and weights are zero. */
 void reel_attention_apply_generic(const reel_attention_desc *d, float *out, float *weights,
-                                  float *e, const float *values, unsigned long frames);
+                                  float *e, const float *values, unsigned long long frames);
 
 /* Clip pools: value number k (1-based) of a stream folded into acc (zeroed
- * at reset); concat keeps the first `count` values. */
+ * at reset): max, size floats; mean, 2 size (the compensated sum, then its
+ * compensation); concat, size count (the first `count` values). */
 #define REEL_TPOOL_MODES(X) X(MAX) X(MEAN) X(CONCAT) /* listed once: the compiler names them */
 #define REEL_TPOOL_ENUMERATOR(name) REEL_TPOOL_##name,
 enum { REEL_TPOOL_MODES(REEL_TPOOL_ENUMERATOR) REEL_TPOOL_COUNT };
 void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count,
-                             unsigned long k);
+                             unsigned long long k);
 /* y = the pool of the first k values: zeros for k = 0 */
 void reel_tpool_read_generic(float *y, const float *acc, int size, int mode, int count,
-                             unsigned long k);
+                             unsigned long long k);
 /* y = the pool of x alone */
 void reel_tpool_first_generic(float *y, const float *x, int size, int mode, int count);
 

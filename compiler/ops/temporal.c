@@ -145,7 +145,8 @@ static int lower_windowed(Lowering *lw, int li) {
 static void lower_clip_pool_fold(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   int x = input_value(lw, l, 0), size = (int)lw->p->v[x].size;
-  int acc = add_state(lw, li, shape_elems(l->out_shape), vname(lw, l, "acc", -1), "clip pool");
+  int64_t floats = shape_elems(l->out_shape) * (l->tmode == REEL_TPOOL_MEAN ? 2 : 1); /* + compensation */
+  int acc = add_state(lw, li, floats, vname(lw, l, "acc", -1), "clip pool");
   add_call(lw, K_TPOOL_FOLD, li, -1, (int[]){acc, x}, 2, (int[]){size, l->tmode, l->count}, 3);
   lw->out[li] = acc;
 }
@@ -192,12 +193,12 @@ static void interp_init_temporal(Interp *in, int li) {
 }
 
 /* Values a clip pool has folded in: frames, or closed windows. */
-static unsigned long pool_values(const Interp *in, const Layer *l) {
+static uint64_t pool_values(const Interp *in, const Layer *l) {
   if (l->gate < 0)
     return in->frames;
   const Layer *t = &in->g->layer[l->gate];
-  return in->frames >= (unsigned long)t->frames
-             ? (in->frames - (unsigned long)t->frames) / (unsigned long)t->tstride + 1 : 0;
+  return in->frames >= (uint64_t)t->frames
+             ? (in->frames - (uint64_t)t->frames) / (uint64_t)t->tstride + 1 : 0;
 }
 
 /* Every frame: a windowed op pushes its input into its ring; a clip pool
@@ -213,13 +214,13 @@ static void interp_temporal_frame(Interp *in, int li) {
   }
   if (l->gate >= 0 && !window_closes(in, &in->g->layer[l->gate]))
     return;
-  unsigned long k = pool_values(in, l);
+  uint64_t k = pool_values(in, l);
   for (int64_t j = 0; j < size; j++) {
     if (l->tmode == REEL_TPOOL_MAX)
       s->acc[j] = k == 1 || x[j] > s->acc[j] || isnan(x[j]) ? x[j] : s->acc[j];
     else if (l->tmode == REEL_TPOOL_MEAN)
       s->acc[j] += x[j];
-    else if (k <= (unsigned long)l->count)
+    else if (k <= (uint64_t)l->count)
       s->acc[(k - 1) * size + j] = x[j];
   }
 }
@@ -269,7 +270,7 @@ static void interp_clip_pool(Interp *in, int li) {
   const Layer *l = &g->layer[li];
   LayerState *s = &in->s[li];
   int64_t size = shape_elems(l->in_shape), total = shape_elems(l->out_shape);
-  unsigned long k = pool_values(in, l);
+  uint64_t k = pool_values(in, l);
   if (l->gate >= 0 && k == 0) {
     for (int j = l->gate; j < li; j++)
       if (g->layer[j].rate == RATE_WINDOW && g->layer[j].gate == l->gate)

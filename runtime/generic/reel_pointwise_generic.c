@@ -58,16 +58,24 @@ void reel_f32_softmax_generic(float *y, const float *x, int n) {
     y[i] /= sum;
 }
 
-void reel_f32_add_generic(float *acc, const float *x, int n) {
+/* Neumaier's compensated sum (Kahan's, with |y| > |sum| handled): comp keeps
+ * what each addition rounded off, so a float sum of 10^6 frames keeps its
+ * float precision.  A NaN or infinite sum is left to itself: comp stays
+ * finite and sum + comp is that NaN or infinity, as an uncompensated sum. */
+void reel_f32_sum_fold_generic(float *sum, float *comp, float a, const float *x, int n) {
   int i;
-  for (i = 0; i < n; i++)
-    acc[i] += x[i];
+  for (i = 0; i < n; i++) {
+    float s = sum[i], y = a * x[i], t = s + y;
+    if (t - t == 0.0f) /* finite */
+      comp[i] += fabsf(s) >= fabsf(y) ? (s - t) + y : (y - t) + s;
+    sum[i] = t;
+  }
 }
 
-void reel_f32_axpy_generic(float *acc, float a, const float *x, int n) {
+void reel_f32_sum_read_generic(float *y, const float *sum, const float *comp, float s, int n) {
   int i;
   for (i = 0; i < n; i++)
-    acc[i] += a * x[i];
+    y[i] = s * (sum[i] + comp[i]);
 }
 
 void reel_f32_max_generic(float *acc, const float *x, int n) {
@@ -75,12 +83,6 @@ void reel_f32_max_generic(float *acc, const float *x, int n) {
   for (i = 0; i < n; i++)
     if (x[i] > acc[i] || x[i] != x[i]) /* NaN wins and stays, as in torch.max */
       acc[i] = x[i];
-}
-
-void reel_f32_scale_generic(float *y, const float *x, float s, int n) {
-  int i;
-  for (i = 0; i < n; i++)
-    y[i] = s * x[i];
 }
 
 void reel_f32_add2_generic(float *y, const float *a, const float *b, int n) {

@@ -7,25 +7,31 @@
 
 #include "reel_runtime.h"
 
-static int valid_entries(unsigned long frames, int n) {
-  return frames < (unsigned long)n ? (int)frames : n;
+static int valid_entries(unsigned long long frames, int n) {
+  return frames < (unsigned long long)n ? (int)frames : n;
 }
 
-void reel_window_push_generic(float *ring, const float *x, int size, int n, unsigned long frames) {
-  memcpy(ring + (long)((frames - 1) % (unsigned long)n) * size, x, sizeof(float) * (size_t)size);
+/* The slot of the entry `age` frames old (age < valid_entries). */
+static long slot_of_age(unsigned long long frames, int n, int age) {
+  return (long)((frames - 1 - (unsigned long long)age) % (unsigned long long)n);
+}
+
+void reel_window_push_generic(float *ring, const float *x, int size, int n,
+                              unsigned long long frames) {
+  memcpy(ring + slot_of_age(frames, n, 0) * size, x, sizeof(float) * (size_t)size);
 }
 
 void reel_window_gather_generic(float *y, const float *ring, int size, int n,
-                                unsigned long frames) {
+                                unsigned long long frames) {
   int j, valid = valid_entries(frames, n);
-  unsigned long oldest = (frames - (unsigned long)valid) % (unsigned long)n;
-  for (j = 0; j < valid; j++)
-    memcpy(y + (long)j * size, ring + (long)((oldest + (unsigned long)j) % (unsigned long)n) * size,
+  for (j = 0; j < valid; j++) /* the oldest first */
+    memcpy(y + (long)j * size, ring + slot_of_age(frames, n, valid - 1 - j) * size,
            sizeof(float) * (size_t)size);
   memset(y + (long)valid * size, 0, sizeof(float) * (size_t)(n - valid) * (size_t)size);
 }
 
-void reel_window_max_generic(float *y, const float *ring, int size, int n, unsigned long frames) {
+void reel_window_max_generic(float *y, const float *ring, int size, int n,
+                             unsigned long long frames) {
   int i, j, valid = valid_entries(frames, n);
   memcpy(y, ring, sizeof(float) * (size_t)size);
   for (j = 1; j < valid; j++)
@@ -34,7 +40,8 @@ void reel_window_max_generic(float *y, const float *ring, int size, int n, unsig
         y[i] = ring[(long)j * size + i]; /* NaN wins, as in torch.max */
 }
 
-void reel_window_mean_generic(float *y, const float *ring, int size, int n, unsigned long frames) {
+void reel_window_mean_generic(float *y, const float *ring, int size, int n,
+                              unsigned long long frames) {
   int i, j, valid = valid_entries(frames, n);
   for (i = 0; i < size; i++) {
     float sum = 0.0f;
@@ -44,12 +51,12 @@ void reel_window_mean_generic(float *y, const float *ring, int size, int n, unsi
   }
 }
 
-static int attention_keys(const reel_attention_desc *d, unsigned long frames) {
+static int attention_keys(const reel_attention_desc *d, unsigned long long frames) {
   return d->window ? valid_entries(frames, d->n) : d->n;
 }
 
 void reel_attention_dot_generic(const reel_attention_desc *d, float *e, const float *keys,
-                                const float *q, unsigned long frames) {
+                                const float *q, unsigned long long frames) {
   int i, k, n = attention_keys(d, frames);
   for (i = 0; i < n; i++) {
     float s = 0.0f;
@@ -61,7 +68,7 @@ void reel_attention_dot_generic(const reel_attention_desc *d, float *e, const fl
 
 void reel_attention_additive_generic(const reel_attention_desc *d, float *e, const float *keys,
                                      const float *hq, const float *wx, const float *bx,
-                                     const float *v, int hidden, unsigned long frames) {
+                                     const float *v, int hidden, unsigned long long frames) {
   int i, a, k, n = attention_keys(d, frames);
   for (i = 0; i < n; i++) {
     float s = 0.0f;
@@ -76,29 +83,30 @@ void reel_attention_additive_generic(const reel_attention_desc *d, float *e, con
 }
 
 void reel_attention_apply_generic(const reel_attention_desc *d, float *out, float *weights,
-                                  float *e, const float *values, unsigned long frames) {
+                                  float *e, const float *values, unsigned long long frames) {
   int i, k, n = attention_keys(d, frames);
   memset(out, 0, sizeof(float) * (size_t)d->value_dim);
-  memset(weights, 0, sizeof(float) * (size_t)d->n);
-  if (n == 0)
+  if (n == 0) {
+    memset(weights, 0, sizeof(float) * (size_t)d->n);
     return; /* nothing seen yet: no keys, a zero context */
+  }
   reel_f32_softmax_generic(e, e, n);
   for (i = 0; i < n; i++)
     for (k = 0; k < d->value_dim; k++)
       out[k] += e[i] * values[(long)i * d->value_step + (long)k * d->value_stride];
   for (i = 0; i < n; i++) {
-    /* windows report by age: entry j is frame t - j */
-    int at =
-        d->window
-            ? (int)(((frames - 1) % (unsigned long)d->n + (unsigned long)d->n - (unsigned long)i) %
-                    (unsigned long)d->n)
-            : i;
-    weights[i] = e[at];
+    /* windows report by age: entry i is frame t - i */
+    weights[i] = e[d->window ? slot_of_age(frames, d->n, i) : i];
   }
+  /* The entries past the valid ones are PyTorch's masked_fill(-inf) before the
+   * softmax: exp(-inf - max) / sum, 0 unless the softmax is NaN (then so is every
+   * e[i], e[0] included). */
+  for (i = n; i < d->n; i++)
+    weights[i] = 0.0f * e[0];
 }
 
 void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count,
-                             unsigned long k) {
+                             unsigned long long k) {
   switch (mode) {
   case REEL_TPOOL_MAX:
     if (k == 1)
@@ -107,22 +115,22 @@ void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int
       reel_f32_max_generic(acc, x, size);
     break;
   case REEL_TPOOL_MEAN:
-    reel_f32_add_generic(acc, x, size);
+    reel_f32_sum_fold_generic(acc, acc + size, 1.0f, x, size);
     break;
   default: /* concat: the first `count` values */
-    if (k <= (unsigned long)count)
+    if (k <= (unsigned long long)count)
       memcpy(acc + (long)(k - 1) * size, x, sizeof(float) * (size_t)size);
     break;
   }
 }
 
 void reel_tpool_read_generic(float *y, const float *acc, int size, int mode, int count,
-                             unsigned long k) {
+                             unsigned long long k) {
   int total = mode == REEL_TPOOL_CONCAT ? size * count : size;
   if (k == 0)
     memset(y, 0, sizeof(float) * (size_t)total);
   else if (mode == REEL_TPOOL_MEAN)
-    reel_f32_scale_generic(y, acc, 1.0f / (float)k, size);
+    reel_f32_sum_read_generic(y, acc, acc + size, 1.0f / (float)k, size);
   else
     memcpy(y, acc, sizeof(float) * (size_t)total);
 }
