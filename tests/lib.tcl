@@ -169,6 +169,36 @@ proc compare_close {actual expected tol} {
         expected [num $fe]; max abs err [num $max %.3g] > tol $tol"
 }
 
+# Outputs on special-value inputs: NaN where EXPECTED has NaN, the same
+# infinity where it has one, else a finite number within TOL * max(1, |e|)
+# (relative for huge values).  "ok", or how many differ and the first.
+proc compare_special {actual expected tol} {
+    set n [llength $actual]
+    if {$n != [llength $expected]} {
+        return "got $n numbers, expected [llength $expected]"
+    }
+    set bad 0
+    set i -1
+    foreach a $actual e $expected {
+        incr i
+        if {[string match -nocase *nan* $e]} {
+            set ok [string match -nocase *nan* $a]
+        } elseif {[regexp {^([+-]?)Inf$} $e -> sign]} {
+            set ok [expr {$a eq "${sign}Inf" || ($sign eq "+" && $a eq "Inf")}]
+        } elseif {[string match -nocase *nan* $a] || [string match *Inf $a]} {
+            set ok 0
+        } else {
+            set ok [expr {abs($a - $e) <= $tol * max(1.0, abs($e))}]
+        }
+        if {!$ok} {
+            if {!$bad} {set first $i; set fa $a; set fe $e}
+            incr bad
+        }
+    }
+    if {!$bad} {return ok}
+    return "$bad of $n differ; first at index $first: got [num $fa], expected [num $fe]"
+}
+
 # A number for a message: %.9g shows a float32 exactly; NaN, Inf as they are.
 proc num {x {fmt %.9g}} {
     if {[catch {format $fmt $x} s]} {return $x}
@@ -291,9 +321,24 @@ proc reelc_ok {args} {
 #-------------------------------------------------------------------------
 # Files: raw float32 and safetensors (little-endian throughout).
 
+# Float32 bytes of a list of numbers.  `binary format r` turns +-Inf into
+# +-FLT_MAX, so a list holding infinities is written value by value.
+proc f32_bytes {floats} {
+    if {[lsearch -regexp $floats {^[+-]?Inf}] < 0} {return [binary format r* $floats]}
+    set bytes ""
+    foreach x $floats {
+        switch -regexp -- $x {
+            {^\+?Inf} {append bytes [binary format iu 0x7f800000]}
+            {^-Inf}   {append bytes [binary format iu 0xff800000]}
+            default   {append bytes [binary format r $x]}
+        }
+    }
+    return $bytes
+}
+
 proc write_f32 {path floats} {
     set f [open $path wb]
-    puts -nonewline $f [binary format r* $floats]
+    puts -nonewline $f [f32_bytes $floats]
     close $f
 }
 
@@ -373,7 +418,7 @@ proc write_safetensors {path tensors} {
     foreach name [lsort [dict keys $tensors]] {
         lassign [dict get $tensors $name] shape vals
         set from [string length $blob]
-        append blob [binary format r* $vals]
+        append blob [f32_bytes $vals]
         lappend parts [format {"%s":{"dtype":"F32","shape":[%s],"data_offsets":[%d,%d]}} \
             $name [join $shape ,] $from [string length $blob]]
     }

@@ -7,6 +7,8 @@ For every spec in specs/*.yaml and tests/specs/*.yaml (file stem S; SKIP lists t
 it writes
   tests/golden/S.weights.safetensors  the model's state_dict, F32 (BatchNorm's
                                       num_batches_tracked as I64, as PyTorch saves it)
+  tests/golden/S.special.safetensors  the same on inputs with special values (NaN, +-inf,
+                                      -0.0, subnormal, huge): see special_inputs()
   tests/golden/S.io.safetensors       input (T, *frame); output (T, *OUT) unless
                                       output.per_frame is false (its default when the last layer
                                       runs per clip, after a temporal_pool); clip (*OUT) if
@@ -361,6 +363,54 @@ def generate(spec_path):
     return spec, model, x, res, seed
 
 
+SPECIAL_VARIANTS = ("nan", "inf", "extreme")
+# No special-value golden for the largest io files (three more copies of 50-230 KB each): their
+# ops have special goldens in smaller specs, which golden.test checks cover every op.
+SPECIAL_SKIP = {"convlstm_forecaster", "lrcn", "snippets_convpool", "convgru_stack",
+                "snippets_lstm", "visual_attention"}
+
+
+def special_inputs(x, seed):
+    """The golden input with special values at random positions (a seed of its own, so the
+    plain golden is unchanged): 'nan', a NaN in frame T // 3; 'inf', +inf and -inf in that
+    frame; 'extreme', in every frame an eighth of the values -0.0, subnormal (1e-40) or huge
+    (1e30) with either sign, sizes that overflow no float32 sum of the specs."""
+    g = torch.Generator().manual_seed(seed ^ 0x5E5E5E5E)
+    T, flat = x.shape[0], x.reshape(x.shape[0], -1)
+    n, j = flat.shape[1], x.shape[0] // 3
+    pos = torch.randperm(n, generator=g)
+    out = {}
+    v = flat.clone()
+    v[j, pos[0]] = float("nan")
+    out["nan"] = v
+    v = flat.clone()
+    v[j, pos[1 % n]] = float("inf")
+    v[j, pos[2 % n]] = float("-inf")
+    out["inf"] = v
+    v = flat.clone()
+    extremes = torch.tensor([-0.0, 1e-40, -1e-40, 1e30, -1e30])
+    for t in range(T):
+        at = torch.randperm(n, generator=g)[:max(1, n // 8)]
+        v[t, at] = extremes[torch.randint(len(extremes), (len(at),), generator=g)]
+    out["extreme"] = v
+    return {k: t.reshape(x.shape) for k, t in out.items()}
+
+
+def write_special(stem, spec, model, x, seed, meta, outputs):
+    """tests/golden/S.special.safetensors: for each variant V of special_inputs, V.input and
+    PyTorch's V.K for each output K of the io file (output, clip, clip_steps, ...)."""
+    tensors = {}
+    for name, xv in special_inputs(x, seed).items():
+        res = reference.run_all(model, spec, xv)
+        tensors[f"{name}.input"] = xv
+        for k in outputs:
+            tensors[f"{name}.{k}"] = res[k]
+    path = os.path.join(GOLDEN, f"{stem}.special.safetensors")
+    safetensors_io.write(path, tensors, dict(meta, variants=" ".join(SPECIAL_VARIANTS)))
+    nan = sum(int(torch.isnan(t).sum()) for k, t in tensors.items() if not k.endswith(".input"))
+    print(f"{stem}: special values, {os.path.getsize(path)} bytes, {nan} NaN outputs")
+
+
 def write_golden(stem, spec, spec_path, model, x, res, seed, dtype="F32", exact=True):
     out = spec.get("output", {})
     # A model whose last layer runs per clip (after a temporal_pool) has no per-frame output.
@@ -399,6 +449,10 @@ def write_golden(stem, spec, spec_path, model, x, res, seed, dtype="F32", exact=
     for k in ("output", "clip", "clip_steps", "attention", "forecast"):
         if res.get(k) is not None:
             assert same(res2[k], res[k]), f"{stem}: read-back mismatch in {k}"
+
+    if (dtype == "F32" or stem in WEIGHTS_DTYPE) and stem not in SPECIAL_SKIP:  # (nor clip_max's
+        # half-precision copies)
+        write_special(stem, spec, fresh, x, seed, meta, [k for k in io if k != "input"])
 
     n_params = sum(v.numel() for v in w_back.values())
     shapes = " ".join(f"{k}{tuple(v.shape)}" for k, v in io.items())
