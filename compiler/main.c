@@ -27,6 +27,9 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  -w FILE              trained weights, PyTorch state_dict names (F32, F16, BF16)\n"
+    "  --strip-prefix P     read the weights' names without the prefix P (e.g. 'module.');\n"
+    "                       repeatable, applied in order, each at most once per name\n"
+    "  --allow-unused       tensors no layer reads are a warning, not an error\n"
     "  --random-weights N   deterministic random weights from seed N (for benchmarks)\n"
     "  -o PATH              output directory (compile) or file (run)\n"
     "  --target T           kernels: avx2 (AVX2 + FMA; the default where this machine has\n"
@@ -35,9 +38,13 @@ static const char usage[] =
     "  --no-reuse           give every transient its own arena slot (A/B checks)\n"
     "  -h, --help           this text;  --version  the version\n";
 
+enum { MAX_STRIP = 8 };
+
 typedef struct {
   const char *command, *spec, *weights, *input, *output, *dump;
-  bool random, no_reuse;
+  const char *strip[MAX_STRIP];
+  int n_strip;
+  bool random, no_reuse, allow_unused;
   uint64_t seed;
   Target target;
 } Options;
@@ -77,12 +84,19 @@ static int parse_args(int argc, char **argv, Options *o) {
       slot = &o->output;
     else if (strcmp(arg, "--input") == 0)
       slot = &o->input;
-    if (slot || strcmp(arg, "--random-weights") == 0 || strcmp(arg, "--target") == 0) {
+    if (slot || strcmp(arg, "--random-weights") == 0 || strcmp(arg, "--target") == 0 ||
+        strcmp(arg, "--strip-prefix") == 0) {
       if (i + 1 == argc)
         return usage_error("option '%s' needs a value", arg);
       const char *value = argv[++i];
       if (slot) {
         *slot = value;
+      } else if (strcmp(arg, "--strip-prefix") == 0) {
+        if (!*value)
+          return usage_error("%s", "--strip-prefix needs a non-empty prefix, such as 'module.'");
+        if (o->n_strip == MAX_STRIP)
+          return usage_error("more than %d --strip-prefix options", MAX_STRIP);
+        o->strip[o->n_strip++] = value;
       } else if (strcmp(arg, "--target") == 0) {
         if (strcmp(value, "generic") == 0)
           o->target = TARGET_GENERIC;
@@ -106,6 +120,8 @@ static int parse_args(int argc, char **argv, Options *o) {
                            o->dump);
     } else if (strcmp(arg, "--no-reuse") == 0) {
       o->no_reuse = true;
+    } else if (strcmp(arg, "--allow-unused") == 0) {
+      o->allow_unused = true;
     } else if (arg[0] == '-' && arg[1]) {
       return usage_error("unknown option '%s'", arg);
     } else if (!o->spec) {
@@ -127,6 +143,9 @@ static int parse_args(int argc, char **argv, Options *o) {
     return usage_error("%s takes no -o or --random-weights", o->command);
   if (!run && o->input)
     return usage_error("%s takes no --input", o->command);
+  if (!o->weights && (o->n_strip || o->allow_unused))
+    return usage_error("%s applies to a weight file: it needs -w FILE",
+                       o->n_strip ? "--strip-prefix" : "--allow-unused");
   return -1;
 }
 
@@ -142,7 +161,8 @@ static int pipeline(const Options *o, Arena *a) {
     dump_graph(stdout, g);
   if (o->weights) {
     TensorFile *f = safetensors_read(a, o->weights, true);
-    if (!f || !bind_weights(a, g, f))
+    WeightOptions wo = {o->strip, o->n_strip, o->allow_unused};
+    if (!f || !bind_weights(a, g, f, &wo))
       return 1;
   } else if (o->random) {
     bind_random_weights(a, g, o->seed);

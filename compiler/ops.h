@@ -95,6 +95,9 @@ struct OpDesc {
   void (*interp)(Interp *in, int li);
   /* optional: every frame, before the layer's rate decides whether it runs */
   void (*interp_frame)(Interp *in, int li);
+  /* optional, weights.c: what a tensor "<name>.<suffix>" the layer does not
+   * read says about the PyTorch module (a variant the spec lacks), or NULL */
+  const char *(*explain_tensor)(Arena *a, const Layer *l, const char *suffix);
 };
 
 #define X(desc) extern const OpDesc desc;

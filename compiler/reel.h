@@ -120,6 +120,7 @@ typedef enum { INIT_FAN_IN, INIT_NEAR_ONE, INIT_NEAR_ZERO } ParamInit;
 /* A parameter tensor a layer needs, by its PyTorch state_dict name. */
 typedef struct {
   const char *name;
+  const char *alias; /* another state_dict name PyTorch gives it (nn.LSTMCell's), or NULL */
   Shape shape;
   const float *data; /* bound by weights.c; NULL for check/info */
   ParamInit init;
@@ -226,7 +227,8 @@ void fuse_layers(Graph *g);
 
 /* ---- safetensors.c: the file format ---- */
 typedef struct {
-  const char *name;
+  const char *name;  /* after --strip-prefix */
+  const char *saved; /* as the file has it */
   const char *dtype;
   Shape shape;
   float *data; /* converted to f32; NULL for integer dtypes */
@@ -246,7 +248,15 @@ Tensor *tensors_find(TensorFile *f, const char *name);
 bool safetensors_write(const char *path, const Tensor *t, int n);
 
 /* ---- weights.c: binding a weight file (or random weights) to params ---- */
-bool bind_weights(Arena *a, Graph *g, TensorFile *f);
+/* How a state_dict saved as it was is read: prefixes to strip from every
+ * name (a DataParallel's "module."), in order, each at most once; and
+ * whether tensors no layer reads are a warning rather than an error. */
+typedef struct {
+  const char *const *strip;
+  int n_strip;
+  bool allow_unused;
+} WeightOptions;
+bool bind_weights(Arena *a, Graph *g, TensorFile *f, const WeightOptions *o);
 void bind_random_weights(Arena *a, Graph *g, uint64_t seed);
 int64_t graph_param_floats(const Graph *g);
 

@@ -93,7 +93,7 @@ static bool read_entry(Arena *a, const char *path, const YNode *key, const YNode
     return false;
   }
   Tensor *t = arena_alloc(a, sizeof *t);
-  t->name = name;
+  t->name = t->saved = name;
   t->loc = at;
   t->shape.rank = shape->n;
   uint64_t numel = 1;

@@ -86,6 +86,40 @@ static bool expect_kind(const YNode *n, YKind kind, const char *what) {
   return false;
 }
 
+/* PyTorch's argument names a spec written from a module may carry: reel's
+ * key for it, or why a spec has none ("=..."). */
+static const char *const torch_keys[][2] = {
+    {"out_channels", "out"},
+    {"out_features", "out"},
+    {"kernel_size", "kernel"},
+    {"hidden_size", "hidden"},
+    {"num_layers", "layers"},
+    {"upscale_factor", "factor"},
+    {"downscale_factor", "factor"},
+    {"in_channels", "=reel infers it from the input shape; remove it"},
+    {"in_features", "=reel infers it from the input shape; remove it"},
+    {"input_size", "=reel infers it from the input shape; remove it"},
+    {"num_features", "=reel infers it from the input shape; remove it"},
+    {"batch_first", "=reel steps one frame at a time, with no batch or time axis; remove it"},
+    {"momentum", "=it only matters in training: reel reads running_mean and running_var"},
+    {"inplace", "=it has no effect on the result; remove it"},
+    {"dropout", "=inference has no dropout; remove it"},
+};
+
+/* A hint for a PyTorch argument name, if `key` is one this op can use. */
+static const char *torch_hint(const char *key, const char *const *allowed, int n) {
+  for (size_t i = 0; i < sizeof torch_keys / sizeof *torch_keys; i++) {
+    if (strcmp(key, torch_keys[i][0]) != 0)
+      continue;
+    if (torch_keys[i][1][0] == '=')
+      return torch_keys[i][1] + 1;
+    for (int j = 0; j < n; j++)
+      if (strcmp(allowed[j], torch_keys[i][1]) == 0)
+        return torch_keys[i][1];
+  }
+  return NULL;
+}
+
 /* Every key of map must be in the space-separated list `allowed`. */
 static bool check_keys(const YNode *map, const char *allowed, const char *where) {
   const char *words[32];
@@ -102,8 +136,14 @@ static bool check_keys(const YNode *map, const char *allowed, const char *where)
       known |= strcmp(key->str, words[j]) == 0;
     if (known)
       continue;
-    const char *near = nearest_word(key->str, words, n);
-    if (near)
+    const char *near = nearest_word(key->str, words, n), *torch = torch_hint(key->str, words, n);
+    if (torch && strchr(torch, ' '))
+      diag_error(key->loc, "unknown key '%s' in %s: PyTorch's argument, but %s", key->str, where,
+                 torch);
+    else if (torch)
+      diag_error(key->loc, "unknown key '%s' in %s: PyTorch's name; reel calls it '%s'", key->str,
+                 where, torch);
+    else if (near)
       diag_error(key->loc, "unknown key '%s' in %s; did you mean '%s'?", key->str, where, near);
     else
       diag_error(key->loc, "unknown key '%s' in %s; expected one of: %s", key->str, where, allowed);
@@ -119,14 +159,16 @@ const YNode *require(const YNode *map, const char *key, const char *where) {
   return v;
 }
 
-/* Names: a C-identifier-like start, then letters, digits, '_' or '.'
- * (PyTorch module paths such as cnn.0). */
-static bool valid_name(const char *s, bool dots) {
+/* Names: letters, digits, '_' and, for a layer (PyTorch module paths such
+ * as cnn.0, or nn.Sequential's own indices 0 and 3.1), '.'; a model name
+ * is a C identifier. */
+static bool valid_name(const char *s, bool module_path) {
   size_t n = strlen(s);
-  if (n == 0 || n > MAX_NAME || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+  if (n == 0 || n > MAX_NAME ||
+      !(isalpha((unsigned char)s[0]) || s[0] == '_' || (module_path && isdigit((unsigned char)s[0]))))
     return false;
   for (size_t i = 0; i < n; i++)
-    if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || (dots && s[i] == '.')))
+    if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || (module_path && s[i] == '.')))
       return false;
   return s[n - 1] != '.';
 }
@@ -234,6 +276,11 @@ static void unknown_op(const YNode *op) {
     diag_error(op->loc, "unknown op %s; expected one of: %s", describe(op), all);
 }
 
+/* "an lstm" (said letter by letter), "a gru", "a convlstm" */
+static const char *article(const char *op) {
+  return strchr("aeiou", op[0]) || strcmp(op, "lstm") == 0 ? "an" : "a";
+}
+
 static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
   if (!expect_kind(n, Y_MAP, "a layer"))
     return false;
@@ -251,15 +298,15 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
   char allowed[256];
   snprintf(allowed, sizeof allowed, "op name from window%s%s", *l->op->keys ? " " : "", l->op->keys);
   char where[64];
-  snprintf(where, sizeof where, "a %s layer", l->op->name);
+  snprintf(where, sizeof where, "%s %s layer", article(l->op->name), l->op->name);
   if (!check_keys(n, allowed, where))
     return false;
 
   const YNode *name = yaml_get(n, "name");
   if (name) {
     if (name->kind != Y_SCALAR || !valid_name(name->str, true) || strlen(name->str) > MAX_LAYER_NAME) {
-      diag_error(name->loc, "layer name %s is not valid: expected letters, digits, '_' and '.', "
-                 "starting with a letter or '_', at most %d bytes", describe(name), MAX_LAYER_NAME);
+      diag_error(name->loc, "layer name %s is not valid: expected a PyTorch module path of letters, "
+                 "digits, '_' and '.' (cnn.0, 3.1), at most %d bytes", describe(name), MAX_LAYER_NAME);
       return false;
     }
     l->name = name->str;
@@ -270,7 +317,8 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
   } else {
     l->name = arena_printf(a, "%s%d", l->op->name, index);
   }
-  char *cname = arena_strdup(a, l->name);
+  /* its C name: '.' -> '_', and an index (nn.Sequential's "0") made an identifier */
+  char *cname = arena_printf(a, "%s%s", isdigit((unsigned char)l->name[0]) ? "layer_" : "", l->name);
   for (char *c = cname; *c; c++)
     if (*c == '.')
       *c = '_';
@@ -293,11 +341,6 @@ int find_layer(const Graph *g, const char *name, int before) {
     if (strcmp(g->layer[i].name, name) == 0)
       return i;
   return -2;
-}
-
-/* "an lstm" (said letter by letter), "a gru", "a convlstm" */
-static const char *article(const char *op) {
-  return strchr("aeiou", op[0]) || strcmp(op, "lstm") == 0 ? "an" : "a";
 }
 
 /* Inputs: `from:` names earlier layers of the same chain (or `input`);
@@ -389,7 +432,11 @@ static bool resolve_inputs(Graph *g, int i, const YNode *from, const YNode *init
   return true;
 }
 
-static bool parse_chain(Arena *a, const YNode *n, Graph *g, Phase phase, const char *what) {
+/* A chain's layers.  A layer with errors does not stop the reading: the
+ * layers after it are still parsed, so one run reports every unknown op,
+ * key and value, but no longer resolved (their `from` may name it). */
+static bool parse_chain(Arena *a, const YNode *n, Graph *g, Phase phase, const char *what,
+                        bool resolve) {
   if (!expect_kind(n, Y_SEQ, what))
     return false;
   if (n->n == 0 || g->n_layer + n->n > MAX_LAYERS) {
@@ -401,28 +448,32 @@ static bool parse_chain(Arena *a, const YNode *n, Graph *g, Phase phase, const c
     memcpy(grown, g->layer, (size_t)g->n_layer * sizeof *grown);
   g->layer = grown;
   int base = g->n_layer;
+  bool ok = true;
   for (int i = 0; i < n->n; i++) {
     Layer *l = &g->layer[base + i];
     l->phase = phase;
-    if (!parse_layer(a, n->item[i], base + i, l))
-      return false;
+    bool parsed = parse_layer(a, n->item[i], base + i, l);
     g->n_layer++;
+    ok &= parsed;
+    if (!ok)
+      continue;
     for (int j = 0; j < base + i; j++)
       if (strcmp(l->cname, g->layer[j].cname) == 0) {
         diag_error(l->loc, "layer name '%s' is already used", l->name);
         diag_note(g->layer[j].loc, "by this layer '%s'", g->layer[j].name);
-        return false;
+        ok = false;
+        break;
       }
     if (phase == PHASE_STEP)
       g->n_step_layers = g->n_layer;
-    if (!resolve_inputs(g, base + i, yaml_get(n->item[i], "from"), yaml_get(n->item[i], "init_state")))
-      return false;
+    ok = ok && resolve &&
+         resolve_inputs(g, base + i, yaml_get(n->item[i], "from"), yaml_get(n->item[i], "init_state"));
   }
-  return true;
+  return ok;
 }
 
 /* forecast: {steps: K, feedback: false, layers: [...]} */
-static bool parse_forecast(Arena *a, const YNode *n, Graph *g) {
+static bool parse_forecast(Arena *a, const YNode *n, Graph *g, bool resolve) {
   if (!expect_kind(n, Y_MAP, "'forecast'") || !check_keys(n, "steps feedback layers", "'forecast'"))
     return false;
   const YNode *v;
@@ -431,7 +482,7 @@ static bool parse_forecast(Arena *a, const YNode *n, Graph *g) {
     return false;
   if ((v = yaml_get(n, "feedback")) && !read_bool(v, "feedback", &g->feedback))
     return false;
-  return (v = require(n, "layers", "'forecast'")) && parse_chain(a, v, g, PHASE_FORECAST, "'forecast.layers'");
+  return (v = require(n, "layers", "'forecast'")) && parse_chain(a, v, g, PHASE_FORECAST, "'forecast.layers'", resolve);
 }
 
 void add_ref(Layer *l, int layer) { l->ref[l->n_ref++] = layer; }
@@ -484,9 +535,13 @@ Graph *spec_parse(Arena *a, const char *file, const char *text, size_t len) {
   if (!(v = require(root, "input", "the spec")) || !parse_input(v, g))
     return NULL;
   g->loc_input = v->loc;
-  if (!(v = require(root, "layers", "the spec")) || !parse_chain(a, v, g, PHASE_STEP, "'layers'"))
+  if (!(v = require(root, "layers", "the spec")))
     return NULL;
-  if ((v = yaml_get(root, "forecast")) && !parse_forecast(a, v, g))
+  bool layers_ok = parse_chain(a, v, g, PHASE_STEP, "'layers'", true);
+  /* the forecast chain's own errors too, in the same run */
+  if ((v = yaml_get(root, "forecast")) && !parse_forecast(a, v, g, layers_ok))
+    return NULL;
+  if (!layers_ok)
     return NULL;
   if (!resolve_refs(g))
     return NULL;

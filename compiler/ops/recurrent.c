@@ -93,10 +93,13 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
     int in_k = k == 0 ? in : H;
     if (!fits(l, (int64_t)gates * (in_k + H), "weight"))
       return false;
-    add_param(a, l, mat(gates, in_k), "weight_ih_l%d", k);
+    Param *p = add_param(a, l, mat(gates, in_k), "weight_ih_l%d", k);
     add_param(a, l, mat(gates, H), "weight_hh_l%d", k);
     add_param(a, l, vec(gates), "bias_ih_l%d", k);
     add_param(a, l, vec(gates), "bias_hh_l%d", k);
+    if (l->stack == 1) /* nn.LSTMCell and nn.GRUCell: the same tensors without "_l0" */
+      for (int j = 0; j < 4; j++)
+        p[j].alias = arena_printf(a, "%.*s", (int)strlen(p[j].name) - 3, p[j].name);
     if (l->peephole == PEEPHOLE_DIAGONAL) {
       add_param(a, l, vec(H), "weight_ci_l%d", k);
       add_param(a, l, vec(H), "weight_cf_l%d", k);
@@ -354,14 +357,35 @@ static void interp_gru(Interp *in, int li) {
   memcpy(s->y, x, (size_t)H * sizeof(double));
 }
 
+/* Tensors of nn.LSTM / nn.GRU variants the spec's layer is not. */
+static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suffix) {
+  size_t n = strlen(suffix);
+  int k;
+  char kind[8];
+  if (n > 8 && strcmp(suffix + n - 8, "_reverse") == 0)
+    return arena_printf(a, "is a weight of the reverse direction: the PyTorch module is "
+                        "bidirectional (bidirectional=True), %s '%s' runs forward only",
+                        l->op->name, l->name);
+  if (strncmp(suffix, "weight_hr_l", 11) == 0)
+    return arena_printf(a, "is an LSTM projection (proj_size > 0), which %s '%s' does not have",
+                        l->op->name, l->name);
+  if (sscanf(suffix, "%*[a-z]_%7[ih]_l%d", kind, &k) == 2 && k >= l->stack)
+    return arena_printf(a, "is stacked layer %d's: the PyTorch module has num_layers > %d, %s "
+                        "'%s' has 'layers: %d'", k, k, l->op->name, l->name, l->stack);
+  if (strncmp(suffix, "weight_c", 8) == 0 && l->op == &op_lstm && l->peephole == PEEPHOLE_NONE)
+    return arena_printf(a, "is a peephole weight: lstm '%s' needs 'peephole: diagonal'", l->name);
+  return NULL;
+}
+
 const OpDesc op_lstm = {.name = "lstm", .keys = "hidden layers peephole init_state init_from",
                         .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
                         .max_inputs = 1, .parse = parse_dense_cell, .resolve = resolve_lstm,
                         .infer = infer_dense_cell, .lower = lower_dense_cell,
-                        .interp_init = interp_init_dense_cell, .interp = interp_lstm};
+                        .interp_init = interp_init_dense_cell, .interp = interp_lstm,
+                        .explain_tensor = explain_dense_cell};
 
 const OpDesc op_gru = {.name = "gru", .keys = "hidden layers init_state",
                        .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
                        .max_inputs = 1, .parse = parse_dense_cell, .infer = infer_dense_cell,
                        .lower = lower_dense_cell, .interp_init = interp_init_dense_cell,
-                       .interp = interp_gru};
+                       .interp = interp_gru, .explain_tensor = explain_dense_cell};

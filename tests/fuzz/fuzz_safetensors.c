@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort(); /* not the input's fault: stop rather than fuzz nothing */
   Arena a = {0};
   TensorFile *tf = safetensors_read(&a, path, true);
-  if (tf && bind_weights(&a, graph, tf) && !plan_memory(lower(&a, graph, TARGET_AVX2), true))
+  if (tf && bind_weights(&a, graph, tf, &(WeightOptions){0}) && !plan_memory(lower(&a, graph, TARGET_AVX2), true))
     abort();
   /* the graph outlives this input's arena: forget the weights bound from it */
   for (int i = 0; i < graph->n_layer; i++)
