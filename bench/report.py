@@ -479,7 +479,7 @@ def main():
                          rnn[3]["impl"] + ".")
     tc = torch_us("convlstm64", "conv_only", key="cell")
     if not isinstance(tc, str):
-        notes.append(f"PyTorch's convlstm64 cell is tools/convrnn.py's ConvLSTMCell (conv + "
+        notes.append(f"PyTorch's convlstm64 cell is reel_torch.nn's ConvLSTMCell (conv + "
                      f"gates); its conv alone takes {fmt_us(tc)} us. Its LSTM/GRU cells are "
                      f"bare nn.LSTM / nn.GRU modules stepped with their state.")
     for n in notes:

@@ -15,7 +15,7 @@ by POOL ("clip_frames" in the output). That batches the per-frame layers over th
 favours PyTorch.
 
 Then the three benchmark cells as bare modules: nn.LSTM(512, 512) and nn.GRU(512, 512) for one
-step, and the ConvLSTM cell on 32x32 with C = H = 64, 3x3 (tools/convrnn.py's ConvLSTMCell: one
+step, and the ConvLSTM cell on 32x32 with C = H = 64, 3x3 (reel_torch.nn's ConvLSTMCell: one
 conv over cat[x, h], 128 -> 256 channels, then the gates), plus that cell's conv alone (to set
 beside oneDNN, which has only the conv).
 
@@ -36,7 +36,8 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-import convrnn  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from reel_torch import nn as rnn  # noqa: E402
 import reference  # noqa: E402
 
 WARMUP_MIN, WARMUP_SECONDS = 3, 0.3
@@ -214,7 +215,7 @@ def bench_cells(seconds):
          **measure(gru_step, seconds))
 
     C = H = 64
-    cell = convrnn.ConvLSTMCell(C, H, 3).eval()
+    cell = rnn.ConvLSTMCell(C, H, 3).eval()
     xc = torch.rand(1, C, 32, 32) * 2 - 1
     st["conv"] = (torch.zeros(1, H, 32, 32), torch.zeros(1, H, 32, 32))
 
@@ -227,7 +228,7 @@ def bench_cells(seconds):
         cell.conv(xh)
 
     emit(peer="torch", cell="convlstm64", what="cell",
-         module="convrnn.ConvLSTMCell(64, 64, 3): conv 128->256 3x3 over cat[x, h] + gates",
+         module="reel_torch.nn.ConvLSTMCell(64, 64, 3): conv 128->256 3x3 over cat[x, h] + gates",
          **measure(convlstm_step, seconds))
     emit(peer="torch", cell="convlstm64", what="conv_only",
          module="nn.Conv2d(128, 256, 3, padding=1)", **measure(conv_only, seconds))

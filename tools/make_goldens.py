@@ -34,7 +34,7 @@ and is checked against the spec-driven model.
 
 Each spec gets its own seed (crc32 of its file name), so adding a spec changes no other golden.
 The output is byte-identical from run to run (one thread, sorted tensors); every file is read
-back with tools/safetensors_io.py and re-run to check it reproduces the expected tensors.
+back with reel_torch.safetensors and re-run to check it reproduces the expected tensors.
 """
 import copy
 import glob
@@ -48,10 +48,11 @@ import yaml
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import convrnn  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "python"))
 import reference  # noqa: E402
 import resnet_spec  # noqa: E402
-import safetensors_io  # noqa: E402
+from reel_torch import nn as rnn, safetensors as safetensors_io  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
@@ -123,7 +124,7 @@ def emphasise(spec, model):
       and bias, so that its outputs reach where the activation's shape shows (a relu6's exceed
       6 and the clipping shows)."""
     for _, m in model.named_modules():
-        if isinstance(m, (convrnn.ConvLSTMCell, convrnn.ConvGRUCell)):
+        if isinstance(m, (rnn.ConvLSTMCell, rnn.ConvGRUCell)):
             for conv in m.children():
                 conv.weight.mul_(RECURRENT_CONV_GAIN)
     layers = spec["layers"] + spec.get("forecast", {}).get("layers", [])

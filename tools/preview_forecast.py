@@ -1,7 +1,7 @@
 """PyTorch preview of the trained forecaster: the same PNG strip as tools/forecast_demo.c.
 
 Generates the bouncing-shapes clip for SEED with tools/bouncing.py (the same frames as the C
-demo's generator), runs tools/convrnn.py's EncoderForecaster with the trained weights, prints
+demo's generator), runs reel_torch.nn's EncoderForecaster with the trained weights, prints
 the per-frame MSE next to the "repeat the last observed frame" baseline, and writes a PNG:
 row 1 the 10 observed frames, row 2 the 10 predicted ones, row 3 the 10 true ones (the
 layout, glyphs and gray levels of forecast_demo.c, so the two images can be compared pixel by
@@ -19,8 +19,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "python"))
 import bouncing  # noqa: E402
-import safetensors_io  # noqa: E402
+from reel_torch import safetensors as safetensors_io  # noqa: E402
 import train_forecaster  # noqa: E402
 
 ROOT = train_forecaster.ROOT

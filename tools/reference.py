@@ -28,8 +28,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import convrnn  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "python"))
+from reel_torch.nn import (Attention, ConvGRU, ConvLSTM, InitLSTM,  # noqa: E402
+                           LocationAttention, PeepholeLSTM, TemporalConv, clip_pool,
+                           temporal_windows, window_stack)
 
 POINTWISE = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
              "silu": F.silu,
@@ -46,52 +49,6 @@ def _pair(v):
         return (v, v)
     assert isinstance(v, list) and len(v) == 2 and all(isinstance(i, int) for i in v), v
     return tuple(v)
-
-
-class PeepholeLSTM(nn.Module):
-    """Multi-layer LSTM with diagonal peepholes (Graves; Shi et al. eq. 2).
-
-    Parameters are named like nn.LSTM's plus weight_ci/cf/co_l{k} of shape (H), so that an
-    nn.LSTM state_dict plus zero peepholes loads unchanged. i and f see the old cell c,
-    o sees the new cell c'. Input (T, N) for batch 1, output (T, H) of the top layer.
-    """
-
-    def __init__(self, input_size, hidden_size, num_layers=1):
-        super().__init__()
-        self.hidden_size, self.num_layers = hidden_size, num_layers
-        H = hidden_size
-        for k in range(num_layers):
-            n_in = input_size if k == 0 else H
-            for name, shape in (("weight_ih", (4 * H, n_in)), ("weight_hh", (4 * H, H)),
-                                ("bias_ih", (4 * H,)), ("bias_hh", (4 * H,)),
-                                ("weight_ci", (H,)), ("weight_cf", (H,)), ("weight_co", (H,))):
-                self.register_parameter(f"{name}_l{k}", nn.Parameter(torch.empty(shape)))
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        # nn.LSTM's default init, applied to the peephole vectors as well.
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
-
-    def forward(self, x):
-        for k in range(self.num_layers):
-            p = lambda n: getattr(self, f"{n}_l{k}")
-            h = x.new_zeros(self.hidden_size)
-            c = x.new_zeros(self.hidden_size)
-            # Input projections for all frames at once, as nn.LSTM does.
-            xg = F.linear(x, p("weight_ih"), p("bias_ih"))
-            outs = []
-            for t in range(x.shape[0]):
-                gi, gf, gg, go = (xg[t] + F.linear(h, p("weight_hh"), p("bias_hh"))).chunk(4)
-                i = torch.sigmoid(gi + p("weight_ci") * c)
-                f = torch.sigmoid(gf + p("weight_cf") * c)
-                c = f * c + i * torch.tanh(gg)
-                o = torch.sigmoid(go + p("weight_co") * c)  # the new cell
-                h = o * torch.tanh(c)
-                outs.append(h)
-            x = torch.stack(outs)
-        return x
 
 
 class Conv2d(nn.Conv2d):
@@ -140,143 +97,6 @@ def _hidden_list(layer):
         return [hidden] * (depth or 1)
     assert depth is None or depth == len(hidden), f"{layer.get('name')}: hidden vs layers"
     return list(hidden)
-
-
-class InitLSTM(nn.LSTM):
-    """A one-layer nn.LSTM whose first state comes from a feature vector (Sharma et al.'s
-    f_init): h_0 = tanh(init_h(m)), c_0 = tanh(init_c(m)), with m a vector, or a [D, H, W] map
-    averaged over its positions. State-dict names: nn.LSTM's (weight_ih_l0, ...) plus
-    init_h.weight, init_h.bias, init_c.weight, init_c.bias."""
-
-    def __init__(self, input_size, hidden_size, init_size):
-        super().__init__(input_size, hidden_size)
-        self.init_h = nn.Linear(init_size, hidden_size)
-        self.init_c = nn.Linear(init_size, hidden_size)
-
-    def initial_state(self, m):
-        """m: (1, D) or (1, D, H, W) -> nn.LSTM's hx: (h_0, c_0), each (1 layer, batch 1, H)."""
-        if m.dim() == 4:
-            m = m.mean(dim=(2, 3))
-        return torch.tanh(self.init_h(m)).unsqueeze(0), torch.tanh(self.init_c(m)).unsqueeze(0)
-
-
-def _attend(e, values, mask):
-    """Softmax of the energies e (B, n) over the valid entries (mask (B, n), None: all), and the
-    weighted sum of values (B, n, Dv). Returns (B, Dv) and the weights (B, n), 0 where masked."""
-    if mask is not None:
-        e = e.masked_fill(~mask, float("-inf"))
-    a = torch.softmax(e, dim=-1)
-    return torch.bmm(a.unsqueeze(1), values).squeeze(1), a
-
-
-class Attention(nn.Module):
-    """Soft attention over n keys k_i with a query q: Luong's `dot` (e_i = q . k_i) and
-    `general` (e_i = (W_q q) . k_i, w_q = nn.Linear(Dq, Dk, bias=False)), optionally divided by
-    sqrt(Dk) (`scale`), or Bahdanau's `additive` (e_i = v . tanh(W_x k_i + b_x + W_h q), with
-    w_x = nn.Linear(Dk, A), w_h = nn.Linear(Dq, A, bias=False), v = nn.Linear(A, 1, bias=False)).
-    forward(q (B, Dq), keys (B, n, Dk), values (B, n, Dv), mask (B, n) or None) ->
-    (sum_i a_i v_i (B, Dv), a (B, n)), a = softmax(e) over the valid keys."""
-
-    def __init__(self, score, dq, dk, hidden=None, scale=False):
-        super().__init__()
-        assert score in ("dot", "general", "additive"), score
-        self.score, self.scale, self.dk = score, scale, dk
-        if score == "dot":
-            assert dq == dk, f"dot attention needs Dq == Dk, got {dq} and {dk}"
-        elif score == "general":
-            self.w_q = nn.Linear(dq, dk, bias=False)
-        else:
-            assert hidden and not scale, "additive attention: `hidden` required, no `scale`"
-            self.w_x = nn.Linear(dk, hidden)
-            self.w_h = nn.Linear(dq, hidden, bias=False)
-            self.v = nn.Linear(hidden, 1, bias=False)
-
-    def energies(self, q, keys):
-        if self.score == "additive":
-            return self.v(torch.tanh(self.w_x(keys) + self.w_h(q).unsqueeze(1))).squeeze(-1)
-        if self.score == "general":
-            q = self.w_q(q)
-        e = torch.bmm(keys, q.unsqueeze(-1)).squeeze(-1)
-        return e / math.sqrt(self.dk) if self.scale else e
-
-    def forward(self, q, keys, values, mask=None):
-        return _attend(self.energies(q, keys), values, mask)
-
-
-class LocationAttention(nn.Linear):
-    """Sharma et al.'s location softmax over the n = H*W regions of a map: e = W q + b (an
-    nn.Linear(Dq, n) named by the layer: <name>.weight, <name>.bias); the keys are not scored."""
-
-    def forward(self, q, keys, values, mask=None):
-        return _attend(super().forward(q), values, mask)
-
-
-def window_stack(seq, n):
-    """The windows of a layer's outputs seq (T, D): (T, n, D), entry j of window t being the
-    output of frame t - j (newest first; zeros before frame 0), and the mask (T, n) of the
-    filled entries (j <= t)."""
-    pad = seq.new_zeros((n - 1,) + tuple(seq.shape[1:]))
-    win = torch.cat([pad, seq]).unfold(0, n, 1)        # (T, D, n): entry m is frame t - n + 1 + m
-    win = win.flip(-1).movedim(-1, 1).contiguous()     # (T, n, D), newest first
-    mask = torch.arange(n).unsqueeze(0) <= torch.arange(seq.shape[0]).unsqueeze(1)
-    return win, mask
-
-
-def temporal_windows(x, w, s, mode):
-    """Windowed temporal pool: x (T, ...) per frame -> (K, ...), window k = frames [k s, k s + w),
-    closed windows only (frames after the last one are ignored). With T < w (no window closed
-    yet), the T frames seen so far form one window."""
-    if x.shape[0] >= w:
-        win = x.unfold(0, w, s)                        # (K, ..., w)
-    else:
-        win = x.movedim(0, -1).unsqueeze(0)            # (1, ..., T): the partial window
-    return win.amax(-1) if mode == "max" else win.mean(-1)
-
-
-def clip_pool(x, mode, count=None):
-    """Clip temporal pool of the stream x (L, ...) (frames or closed windows) -> (1, ...):
-    elementwise max or mean, or concat: the first `count` values flattened, zeros for missing
-    ones (1, count * size)."""
-    if mode == "max":
-        return x.amax(0, keepdim=True)
-    if mode == "mean":
-        return x.mean(0, keepdim=True)
-    assert mode == "concat", mode
-    size = math.prod(x.shape[1:])
-    first = x[:count].reshape(-1)
-    return torch.cat([first, first.new_zeros(count * size - first.numel())]).unsqueeze(0)
-
-
-class TemporalConv(nn.Conv3d):
-    """reel's temporal_conv: nn.Conv3d(C, out, (w, k, k), stride=(s, 1, 1), padding=(0, p, p))
-    over the clip arranged as (1, C, T, H, W); output k is window [k s, k s + w). `padding: same`
-    pads like Conv2d above. A clip shorter than w is followed by w - T zero frames (the partial
-    window). State-dict names: nn.Conv3d's."""
-
-    def __init__(self, cin, layer):
-        w, s = layer["frames"], layer.get("stride", 1)
-        kh, kw = _pair(layer.get("kernel", 1))
-        padding = layer.get("padding", 0)
-        extra = (0, 0)
-        if padding == "same":
-            sym, extra = ((kh - 1) // 2, (kw - 1) // 2), ((kh - 1) % 2, (kw - 1) % 2)
-        elif padding == "valid":
-            sym = (0, 0)
-        else:
-            sym = _pair(padding)
-        super().__init__(cin, layer["out"], (w, kh, kw), stride=(s, 1, 1), padding=(0,) + sym,
-                         bias=layer.get("bias", True))
-        self.extra = extra
-
-    def forward(self, x):
-        """x: (T, C, H, W) per-frame maps -> (K, out, H', W'), one per closed window."""
-        w = self.kernel_size[0]
-        if x.shape[0] < w:
-            x = torch.cat([x, x.new_zeros((w - x.shape[0],) + tuple(x.shape[1:]))])
-        clip = x.movedim(0, 1).unsqueeze(0)            # (1, C, T, H, W)
-        if self.extra != (0, 0):
-            clip = F.pad(clip, (0, self.extra[1], 0, self.extra[0]))
-        return super().forward(clip).squeeze(0).movedim(1, 0)
 
 
 class Node:
@@ -460,7 +280,7 @@ class ReelModel(nn.Module):
                 fn = None
             elif peephole == "diagonal":
                 mod = PeepholeLSTM(shp[0], hidden, depth)
-                fn = mod
+                fn = lambda x, m=mod: m(x)[0]  # unbatched (T, N)
             else:
                 mod = (nn.LSTM if op == "lstm" else nn.GRU)(shp[0], hidden, depth)
                 fn = lambda x, m=mod: m(x.unsqueeze(1))[0].squeeze(1)  # (T, batch 1, N)
@@ -488,7 +308,9 @@ class ReelModel(nn.Module):
         if op == "temporal_conv":
             assert chain == "frame" and rate == "frame" and len(shp) == 3, \
                 "temporal_conv: per-frame [C, H, W] values"
-            mod = TemporalConv(shp[0], layer)
+            mod = TemporalConv(shp[0], layer["out"], layer["frames"], layer.get("stride", 1),
+                               layer.get("kernel", 1), layer.get("padding", 0),
+                               layer.get("bias", True))
             self._attach(name, mod)
             node = Node(layer, srcs, self._probe(mod, shp), module=mod, fn=mod)
             node.rate = "window"
@@ -546,7 +368,7 @@ class ReelModel(nn.Module):
                 assert enc.op == "convlstm" and enc.module.hidden == hidden and \
                     self._shapes[layer["init_state"]][1:] == hw, "init_state shape mismatch"
             output = layer.get("output", "last")
-            mod = convrnn.ConvLSTM(cin, hidden, layer["kernel"], layer.get("peephole", "none"),
+            mod = ConvLSTM(cin, hidden, layer["kernel"], layer.get("peephole", "none"),
                                    frame_hw=hw, output=output)
             self._attach(name, mod)
             return Node(layer, srcs, (mod.out_channels,) + tuple(hw), module=mod)
@@ -558,11 +380,11 @@ class ReelModel(nn.Module):
                 for l in range(1, len(hidden)):
                     a, b = in_shapes[l - 1][1:], in_shapes[l][1:]
                     assert (a[0] // 2, a[1] // 2) == b, f"convgru layer {l}: {a} -> {b}"
-                mod = convrnn.ConvGRU([s[0] for s in in_shapes], hidden, layer["kernel"])
+                mod = ConvGRU([s[0] for s in in_shapes], hidden, layer["kernel"])
                 out_hw = in_shapes[-1][1:]
             else:
                 assert len(shp) == 3
-                mod = convrnn.ConvGRU(shp[0], hidden, layer["kernel"])
+                mod = ConvGRU(shp[0], hidden, layer["kernel"])
                 out_hw = shp[1:]
             self._attach(name, mod)
             return Node(layer, srcs, (hidden[-1],) + tuple(out_hw), module=mod)
@@ -706,7 +528,7 @@ class ReelModel(nn.Module):
         ins = [vals[k] for k in node.in_keys]
         if node.op in ("lstm", "gru"):
             if isinstance(node.module, PeepholeLSTM):
-                return node.module(ins[0])
+                return node.module(ins[0])[0]
             hx = node.module.initial_state(vals[node.init_from][:1]) if node.init_from else None
             out, states[node.key] = node.module(ins[0].unsqueeze(1), hx)  # (T, batch 1, N)
             return out.squeeze(1)

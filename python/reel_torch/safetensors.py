@@ -1,4 +1,7 @@
-"""Minimal safetensors writer and reader (the Python package is not available here).
+"""A safetensors writer and reader (Debian has no `safetensors` package; see docs/spec.md).
+
+save_file(tensors, path, metadata=None) and load_file(path) mirror safetensors.torch's;
+write() and read() add the dtype to store (F32, F16, BF16) and return the metadata.
 
 Format: u64 little-endian header length N, N bytes of UTF-8 JSON padded with spaces to a
 multiple of 8, then the raw little-endian tensor data; data_offsets are relative to 8 + N.
@@ -76,3 +79,13 @@ def read(path):
         pos = end
     assert 8 + n + pos == len(buf), f"{path}: file size does not match the header"
     return out, meta
+
+
+def save_file(tensors, path, metadata=None):
+    """safetensors.torch.save_file: {name: tensor} to path, floats as F32."""
+    write(path, tensors, metadata)
+
+
+def load_file(path):
+    """safetensors.torch.load_file: path -> {name: tensor}."""
+    return read(path)[0]
