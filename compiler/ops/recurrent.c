@@ -8,6 +8,7 @@
  *            gru   W_ih and W_hh apart (b_hn sits inside r (.) ...), then the cell;
  *   avx2:    one fused step per stacked layer over packed weights (pack.c). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../ops.h"
@@ -360,8 +361,6 @@ static void interp_gru(Interp *in, int li) {
 /* Tensors of nn.LSTM / nn.GRU variants the spec's layer is not. */
 static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suffix) {
   size_t n = strlen(suffix);
-  int k;
-  char kind[8];
   if (n > 8 && strcmp(suffix + n - 8, "_reverse") == 0)
     return arena_printf(a, "is a weight of the reverse direction: the PyTorch module is "
                         "bidirectional (bidirectional=True), %s '%s' runs forward only",
@@ -369,8 +368,12 @@ static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suff
   if (strncmp(suffix, "weight_hr_l", 11) == 0)
     return arena_printf(a, "is an LSTM projection (proj_size > 0), which %s '%s' does not have",
                         l->op->name, l->name);
-  if (sscanf(suffix, "%*[a-z]_%7[ih]_l%d", kind, &k) == 2 && k >= l->stack)
-    return arena_printf(a, "is stacked layer %d's: the PyTorch module has num_layers > %d, %s "
+  const char *at = strstr(suffix, "_l");
+  char *end;
+  long k = at ? strtol(at + 2, &end, 10) : -1;
+  bool gate_tensor = at && (strncmp(suffix, "weight_", 7) == 0 || strncmp(suffix, "bias_", 5) == 0);
+  if (gate_tensor && end != at + 2 && !*end && k >= l->stack)
+    return arena_printf(a, "is stacked layer %ld's: the PyTorch module has num_layers > %ld, %s "
                         "'%s' has 'layers: %d'", k, k, l->op->name, l->name, l->stack);
   if (strncmp(suffix, "weight_c", 8) == 0 && l->op == &op_lstm && l->peephole == PEEPHOLE_NONE)
     return arena_printf(a, "is a peephole weight: lstm '%s' needs 'peephole: diagonal'", l->name);

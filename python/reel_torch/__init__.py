@@ -9,3 +9,5 @@ reel generates computes what the module does.
 Runs on Debian's python3-torch alone. `python3 -m reel_torch --help` for the commands.
 """
 from . import nn, safetensors  # noqa: F401
+from .export import ExportError, export  # noqa: E402,F401  (the function hides the module)
+from .verify import VerifyError, verify  # noqa: E402,F401
