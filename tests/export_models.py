@@ -374,6 +374,28 @@ def attention_over_lstm():
 
 
 @model
+def map_attention():
+    """Additive attention over a CNN map's positions, queried by a vector from the same
+    frame; the values a second map."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.keys = nn.Conv2d(3, 12, 3, stride=2, padding=1)
+            self.values = nn.Conv2d(3, 6, 3, stride=2, padding=1)
+            self.query = nn.Linear(12, 10)
+            self.attn = rnn.MapAttention("additive", 10, 12, hidden=7, batch_first=True)
+
+        def forward(self, x):
+            k = torch.tanh(self.keys(_frames(x)))
+            v = self.values(_frames(x))
+            q = self.query(k.mean(dim=(2, 3)))
+            out, _ = self.attn(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0))
+            return out
+    torch.manual_seed(38)
+    return Net(), _clip(4, 3, 10, 8)
+
+
+@model
 def resnet18_backbone():
     """torchvision's resnet18 per frame (its fc replaced), an LSTM, a head; last frame."""
     import torchvision

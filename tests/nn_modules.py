@@ -23,6 +23,20 @@ def first(y):
     return y[0] if isinstance(y, tuple) else y
 
 
+class MapQuery(nn.Module):
+    """MapAttention with a query from the map itself (its mean), as a model uses it."""
+
+    def __init__(self):
+        super().__init__()
+        self.batch_first = True
+        self.q = nn.Linear(4, 3)
+        self.attn = rnn.MapAttention("general", 3, 4, batch_first=True)
+
+    def forward(self, maps):
+        self.attn.batch_first = self.batch_first
+        return self.attn(self.q(maps.mean(dim=(-2, -1))), maps)
+
+
 def modules():
     """name -> (module built batch-first, its batch-first input)."""
     g = torch.Generator().manual_seed(0)
@@ -40,6 +54,7 @@ def modules():
         "TemporalPool-concat": (rnn.TemporalPool("concat", count=2, batch_first=True), seq),
         "TemporalConv": (rnn.TemporalConv(4, 5, frames=2, kernel_size=3, padding=1,
                                           batch_first=True), maps),
+        "MapAttention": (MapQuery(), maps),
         "AttentionLSTM-window": (rnn.AttentionLSTM(6, 8, "additive", window=3,
                                                    attention_hidden=5, batch_first=True), seq),
         "AttentionLSTM-map": (rnn.AttentionLSTM(4, 8, "location", positions=36,

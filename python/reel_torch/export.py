@@ -634,6 +634,25 @@ class _Exporter:
         seq = self.out(k, name, v.frame)
         return Val("tuple", items=(seq, Val("const", value=None)))
 
+    def module_MapAttention(self, node, m, x, args, kw):
+        q = self.time_axis(node, args[0], m.batch_first, "attention")
+        k = self.time_axis(node, args[1], m.batch_first, "attention")
+        v = args[2] if len(args) > 2 else kw.get("values", Val("const", value=None))
+        v = k if v.kind == "const" else self.time_axis(node, v, m.batch_first, "attention")
+        if q is None or k is None or v is None:
+            return BAD
+        if len(k.frame) != 3 or len(v.frame) != 3 or k.frame[1:] != v.frame[1:]:
+            return self.error(node, "attends over something other than [D, H, W] maps with the "
+                              "same positions", "attention")
+        keys = {"query": q.layer}
+        if v.layer != k.layer:
+            keys["values"] = v.layer
+        keys.update(self.attention_keys(m.attn))
+        name = self.emit(node, k, "attention", keys, name=f"{node.target}.attn")
+        self.weights(name)
+        seq = self.out(k, name, (v.frame[0],))
+        return Val("tuple", items=(seq, Val("const", value=None)))
+
     def module_AttentionLSTM(self, node, m, x, args, kw):
         x = self.time_axis(node, x, m.batch_first, "attention")
         if x is None:
@@ -973,7 +992,7 @@ def _reduced(x, mode, keepdim):
 
 
 _REEL_MODULES = (rnn.PeepholeLSTM, rnn.ConvLSTM, rnn.ConvGRU, rnn.TemporalPool,
-                 rnn.TemporalConv, rnn.WindowAttention, rnn.AttentionLSTM,
+                 rnn.TemporalConv, rnn.WindowAttention, rnn.MapAttention, rnn.AttentionLSTM,
                  rnn.EncoderForecaster, rnn.Seq2Seq)
 _HANDLED = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU, nn.Softmax,
             nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.PixelShuffle,

@@ -13,6 +13,7 @@ the equations; the names below are the state_dict names reel reads):
                      MultiLSTM (keys: a window of frames) and soft visual attention (keys: the
                      positions of a feature map), with init_from
   WindowAttention    attention over a window of a layer's last N outputs, query from this frame
+  MapAttention       attention over the positions of a [D, H, W] map, query from this frame
   Seq2Seq            lstm encoder with a window, lstm decoder with init_state and attention
                      over the encoder's window, fed back its own prediction (Luong et al.)
 
@@ -216,6 +217,36 @@ class WindowAttention(nn.Module):
         kw, vw = kw.movedim(2, 1).flatten(0, 1), vw.movedim(2, 1).flatten(0, 1)  # (T B, N, D)
         mask = mask.unsqueeze(1).expand(T, B, self.window).flatten(0, 1)
         out, a = self.attn(q.flatten(0, 1), kw, vw, mask)
+        out, a = out.view(T, B, -1), a.view(T, B, -1)
+        return _time_first(out, self.batch_first), _time_first(a, self.batch_first)
+
+
+class MapAttention(nn.Module):
+    """Attention over the H*W positions of each frame's [D, H, W] map (soft visual attention
+    over regions), with a query computed earlier in the same frame: reel's `attention` reading
+    a map layer. score: dot, general, additive, or location (`positions` = H*W).
+
+    forward(query, maps, values=None) -> (out, weights): query (T, B, Dq), maps (T, B, D, H, W),
+    values (T, B, Dv, H, W) (default: the maps), or batch-first; out (T, B, Dv), weights
+    (T, B, H*W) row by row.
+    """
+
+    def __init__(self, score, query_size, key_size, positions=None, hidden=None, scale=False,
+                 batch_first=False):
+        super().__init__()
+        self.batch_first = batch_first
+        if score == "location":
+            assert positions and not scale, "location attention: its positions, no scale"
+            self.attn = LocationAttention(query_size, positions)
+        else:
+            self.attn = Attention(score, query_size, key_size, hidden, scale)
+
+    def forward(self, query, maps, values=None):
+        q = _time_first(query, self.batch_first)
+        k = _time_first(maps, self.batch_first)
+        v = k if values is None else _time_first(values, self.batch_first)
+        T, B = k.shape[:2]
+        out, a = self.attn(q.flatten(0, 1), map_keys(k.flatten(0, 1)), map_keys(v.flatten(0, 1)))
         out, a = out.view(T, B, -1), a.view(T, B, -1)
         return _time_first(out, self.batch_first), _time_first(a, self.batch_first)
 
