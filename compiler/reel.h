@@ -121,6 +121,7 @@ typedef enum { INIT_FAN_IN, INIT_NEAR_ONE, INIT_NEAR_ZERO } ParamInit;
 typedef struct {
   const char *name;
   const char *alias; /* another state_dict name PyTorch gives it (nn.LSTMCell's), or NULL */
+  bool zero;         /* the PyTorch module has none (bias=False): zeros, not in the weights */
   Shape shape;
   const float *data; /* bound by weights.c; NULL for check/info */
   ParamInit init;
@@ -150,7 +151,7 @@ typedef struct {
   int n_ref;
 
   int out;       /* linear, conv2d */
-  bool bias;     /* linear, conv2d */
+  bool bias;     /* linear, conv2d, lstm, gru */
   int groups;    /* conv2d */
   Window win;    /* conv2d, pools */
   bool same_pad; /* conv2d padding: same, resolved against the input shape */

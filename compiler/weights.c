@@ -61,6 +61,10 @@ static const Tensor *under_prefix(const TensorFile *f, const char *param) {
 }
 
 static bool bind_param(Arena *a, const Layer *l, Param *p, TensorFile *f, const char **hinted) {
+  if (p->zero) {
+    p->data = arena_alloc(a, (size_t)(shape_elems(p->shape) ? shape_elems(p->shape) : 1) * sizeof *p->data);
+    return true;
+  }
   Tensor *t = param_tensor(f, p);
   if (!t) {
     diag_error(l->loc, "%s '%s' needs tensor '%s' of shape %s, but %s has no such tensor",
@@ -209,7 +213,7 @@ void bind_random_weights(Arena *a, Graph *g, uint64_t seed) {
       int64_t n = shape_elems(p->shape);
       double bound = 1.0 / sqrt((double)(p->fan_in > 0 ? p->fan_in : 1));
       float *d = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *d);
-      for (int64_t k = 0; k < n; k++) {
+      for (int64_t k = 0; k < n && !p->zero; k++) {
         double u = uniform(&state);
         d[k] = (float)(p->init == INIT_NEAR_ONE ? 0.5 + u
                        : p->init == INIT_NEAR_ZERO ? u - 0.5 : bound * (2.0 * u - 1.0));
@@ -223,6 +227,6 @@ int64_t graph_param_floats(const Graph *g) {
   int64_t n = 0;
   for (int i = 0; i < g->n_layer; i++)
     for (int j = 0; j < g->layer[i].n_param; j++)
-      n += shape_elems(g->layer[i].param[j].shape);
+      n += g->layer[i].param[j].zero ? 0 : shape_elems(g->layer[i].param[j].shape);
   return n;
 }

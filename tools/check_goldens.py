@@ -156,6 +156,10 @@ class Stream:
     def has(self, key):
         return key in self.w
 
+    def B(self, L, key):
+        """A recurrent layer's bias, 0 for `bias: false` (then not in the weights)."""
+        return self.W(key) if L.get("bias", True) else 0.0
+
     def run_chain(self, layers, x, vals, first):
         """Layers first, first + 1, ... of the spec (per-frame chain, then forecast chain); an
         unnamed layer is named as reel names it, <op><index>, so `from` can name it."""
@@ -327,8 +331,8 @@ class Stream:
         peep = L.get("peephole", "none") == "diagonal"
         for k in range(n):
             h, c = st[k]
-            a = self.W(f"{name}.weight_ih_l{k}") @ x + self.W(f"{name}.bias_ih_l{k}") + \
-                self.W(f"{name}.weight_hh_l{k}") @ h + self.W(f"{name}.bias_hh_l{k}")
+            a = self.W(f"{name}.weight_ih_l{k}") @ x + self.B(L, f"{name}.bias_ih_l{k}") + \
+                self.W(f"{name}.weight_hh_l{k}") @ h + self.B(L, f"{name}.bias_hh_l{k}")
             ai, af, ag, ao = np.split(a, 4)
             if peep:
                 ai = ai + self.W(f"{name}.weight_ci_l{k}") * c
@@ -348,8 +352,8 @@ class Stream:
         st = self.state.setdefault(name, [np.zeros(H) for _ in range(n)])
         for k in range(n):
             h = st[k]
-            gi = self.W(f"{name}.weight_ih_l{k}") @ x + self.W(f"{name}.bias_ih_l{k}")
-            gh = self.W(f"{name}.weight_hh_l{k}") @ h + self.W(f"{name}.bias_hh_l{k}")
+            gi = self.W(f"{name}.weight_ih_l{k}") @ x + self.B(L, f"{name}.bias_ih_l{k}")
+            gh = self.W(f"{name}.weight_hh_l{k}") @ h + self.B(L, f"{name}.bias_hh_l{k}")
             ir, iz, in_ = np.split(gi, 3)
             hr, hz, hn = np.split(gh, 3)
             r, z = sig(ir + hr), sig(iz + hz)

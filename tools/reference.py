@@ -262,6 +262,8 @@ class ReelModel(nn.Module):
             assert len(shp) == 1, f"{op} needs a vector"
             hidden, depth = layer["hidden"], layer.get("layers", 1)
             peephole = layer.get("peephole", "none")
+            assert layer.get("bias", True) or (peephole == "none" and not layer.get("init_from")), \
+                "bias: false is modelled here for plain nn.LSTM / nn.GRU only"
             assert peephole in ("none", "diagonal") and (op == "lstm" or peephole == "none")
             if layer.get("init_state"):
                 enc = self._by_key[layer["init_state"]]
@@ -282,7 +284,8 @@ class ReelModel(nn.Module):
                 mod = PeepholeLSTM(shp[0], hidden, depth)
                 fn = lambda x, m=mod: m(x)[0]  # unbatched (T, N)
             else:
-                mod = (nn.LSTM if op == "lstm" else nn.GRU)(shp[0], hidden, depth)
+                mod = (nn.LSTM if op == "lstm" else nn.GRU)(shp[0], hidden, depth,
+                                                             bias=layer.get("bias", True))
                 fn = lambda x, m=mod: m(x.unsqueeze(1))[0].squeeze(1)  # (T, batch 1, N)
             self._attach(name, mod)
             return Node(layer, srcs, (hidden,), module=mod, fn=fn)

@@ -49,14 +49,13 @@ FACTOR = 4          # pixel_unshuffle / pixel_shuffle factor
 PATCH_CH = FACTOR * FACTOR
 STEPS = bouncing.FRAMES - bouncing.OBSERVED
 TRAIN_SEED0 = 10 ** 9
-EXPECTED = {f"{m}.cell_list.{l}.conv.{p}" for m in ("encoder", "forecaster")
-            for l in range(2) for p in ("weight", "bias")} | {"head.weight", "head.bias"}
 
 
-def build_model():
+def build_model(hidden=None, kernel=None):
     # out_act='none': the model gives logits, trained with BCE-with-logits; the spec (and
     # predict()) applies the sigmoid.  Same parameters either way.
-    return rnn.EncoderForecaster(PATCH_CH, HIDDEN, KERNEL, PATCH_CH, STEPS, out_act="none")
+    return rnn.EncoderForecaster(PATCH_CH, hidden or HIDDEN, kernel or KERNEL, PATCH_CH, STEPS,
+                                 out_act="none")
 
 
 def to_patches(x):
@@ -102,7 +101,10 @@ def evaluate(model, val, bs=32):
 
 def save(model, path, meta):
     sd = {k: v.detach().float() for k, v in model.state_dict().items()}
-    assert set(sd) == EXPECTED, sorted(set(sd) ^ EXPECTED)
+    expected = {f"{m}.cell_list.{l}.conv.{p}" for m in ("encoder", "forecaster")
+                for l in range(model.encoder.num_layers) for p in ("weight", "bias")} | \
+        {"head.weight", "head.bias"}
+    assert set(sd) == expected, sorted(set(sd) ^ expected)
     tmp = path + ".tmp"
     safetensors_io.write(tmp, sd, metadata=meta)
     os.replace(tmp, path)
@@ -116,6 +118,8 @@ def main():
     ap.add_argument("--val", type=int, default=256, help="validation sequences (seeds 0..N-1)")
     ap.add_argument("--val-every", type=float, default=120.0, help="seconds between validations")
     ap.add_argument("--seed", type=int, default=0, help="torch seed (initial weights)")
+    ap.add_argument("--hidden", type=int, nargs="+", default=HIDDEN, help="ConvLSTM widths")
+    ap.add_argument("--kernel", type=int, default=KERNEL)
     ap.add_argument("--out", default=os.path.join(ROOT, "specs/weights/convlstm_forecaster.safetensors"))
     ap.add_argument("--resume", metavar="WEIGHTS", help="start from these weights (e.g. --out's)")
     ap.add_argument("--seed-offset", type=int, default=0,
@@ -124,7 +128,7 @@ def main():
 
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
-    model = build_model()
+    model = build_model(args.hidden, args.kernel)
     with torch.no_grad():  # forget-gate bias 1: remember by default (gates are [i; f; o; g])
         for cell in list(model.encoder.cell_list) + list(model.forecaster.cell_list):
             H = cell.hidden
@@ -141,7 +145,7 @@ def main():
     budget = args.minutes * 60.0
     meta = {"model": "convlstm_forecaster", "data": "tools/bouncing.py",
             "trainer": "tools/train_forecaster.py"}
-    print(f"hidden {HIDDEN}, {sum(p.numel() for p in model.parameters())} parameters, "
+    print(f"hidden {args.hidden}, kernel {args.kernel}, {sum(p.numel() for p in model.parameters())} parameters, "
           f"batch {args.batch}, budget {args.minutes} min", flush=True)
 
     t0 = time.time()

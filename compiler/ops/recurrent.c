@@ -40,12 +40,15 @@ bool read_hidden(const YNode *n, Layer *l, const char *what) {
   return true;
 }
 
-/* lstm: {name, op: lstm, hidden: H, layers: L = 1, peephole: none|diagonal,
+/* lstm: {name, op: lstm, hidden: H, layers: L = 1, peephole: none|diagonal, bias: true,
  *        init_state: LAYER (first forecast layer), init_from: LAYER}
- * gru:  {name, op: gru, hidden: H, layers: L = 1, init_state: LAYER} */
+ * gru:  {name, op: gru, hidden: H, layers: L = 1, bias: true, init_state: LAYER} */
 static bool parse_dense_cell(const YNode *n, Layer *l) {
   bool lstm = l->op == &op_lstm;
   const YNode *v;
+  l->bias = true;
+  if ((v = yaml_get(n, "bias")) && !read_bool(v, "bias", &l->bias))
+    return false;
   if (!read_hidden(n, l, lstm ? "lstm layer" : "gru layer"))
     return false;
   for (int k = 1; k < l->stack; k++)
@@ -96,8 +99,8 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
       return false;
     Param *p = add_param(a, l, mat(gates, in_k), "weight_ih_l%d", k);
     add_param(a, l, mat(gates, H), "weight_hh_l%d", k);
-    add_param(a, l, vec(gates), "bias_ih_l%d", k);
-    add_param(a, l, vec(gates), "bias_hh_l%d", k);
+    add_param(a, l, vec(gates), "bias_ih_l%d", k)->zero = !l->bias;
+    add_param(a, l, vec(gates), "bias_hh_l%d", k)->zero = !l->bias;
     if (l->stack == 1) /* nn.LSTMCell and nn.GRUCell: the same tensors without "_l0" */
       for (int j = 0; j < 4; j++)
         p[j].alias = arena_printf(a, "%.*s", (int)strlen(p[j].name) - 3, p[j].name);
@@ -365,6 +368,9 @@ static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suff
     return arena_printf(a, "is a weight of the reverse direction: the PyTorch module is "
                         "bidirectional (bidirectional=True), %s '%s' runs forward only",
                         l->op->name, l->name);
+  if (strncmp(suffix, "bias_", 5) == 0 && !l->bias)
+    return arena_printf(a, "is a bias: %s '%s' has 'bias: false' (nn.%s(bias=False))",
+                        l->op->name, l->name, l->op == &op_lstm ? "LSTM" : "GRU");
   if (strncmp(suffix, "weight_hr_l", 11) == 0)
     return arena_printf(a, "is an LSTM projection (proj_size > 0), which %s '%s' does not have",
                         l->op->name, l->name);
@@ -380,14 +386,14 @@ static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suff
   return NULL;
 }
 
-const OpDesc op_lstm = {.name = "lstm", .keys = "hidden layers peephole init_state init_from",
+const OpDesc op_lstm = {.name = "lstm", .keys = "hidden layers peephole bias init_state init_from",
                         .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
                         .max_inputs = 1, .parse = parse_dense_cell, .resolve = resolve_lstm,
                         .infer = infer_dense_cell, .lower = lower_dense_cell,
                         .interp_init = interp_init_dense_cell, .interp = interp_lstm,
                         .explain_tensor = explain_dense_cell};
 
-const OpDesc op_gru = {.name = "gru", .keys = "hidden layers init_state",
+const OpDesc op_gru = {.name = "gru", .keys = "hidden layers bias init_state",
                        .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
                        .max_inputs = 1, .parse = parse_dense_cell, .infer = infer_dense_cell,
                        .lower = lower_dense_cell, .interp_init = interp_init_dense_cell,

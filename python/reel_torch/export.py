@@ -499,13 +499,10 @@ class _Exporter:
         keys = {"hidden": m.hidden_size}
         if m.num_layers > 1:
             keys["layers"] = m.num_layers
+        if not m.bias:
+            keys["bias"] = False
         name = self.emit(node, x, op, keys)
-        extra = {}
-        if not m.bias:  # reel adds biases: zeros are the module without them
-            gates = (4 if op == "lstm" else 3) * m.hidden_size
-            for k in range(m.num_layers):
-                extra[f"bias_ih_l{k}"] = extra[f"bias_hh_l{k}"] = torch.zeros(gates)
-        self.weights(name, extra, node)
+        self.weights(name, node=node)
         seq = self.out(x, name, (m.hidden_size,))
         states = tuple(Val("state", src=seq, which=w, value=m.num_layers) for w in ("h", "c"))
         return Val("tuple", items=(seq, Val("tuple", items=states) if op == "lstm" else states[0]))
