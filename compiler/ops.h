@@ -124,7 +124,8 @@ bool read_bool(const YNode *n, const char *field, bool *out);
 bool read_number(const YNode *n, const char *field, double min, double max, double *out);
 bool read_choice(const YNode *n, const char *field, const char *const *names, int count, int *out);
 bool read_pair(const YNode *n, const char *field, int min, int *a, int *b);
-bool read_padding(const YNode *n, Layer *l); /* N | [rows, cols] | same | valid */
+/* N | [rows, cols] | same | valid, and with sides [top, bottom, left, right] */
+bool read_padding(const YNode *n, Layer *l, bool sides);
 bool read_ref(const YNode *n, const char *field, const char **name, Loc *at);
 int find_layer(const Graph *g, const char *name, int before); /* -2: none */
 void add_ref(Layer *l, int layer); /* a layer l reads by name: it counts as a reader */

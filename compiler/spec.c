@@ -226,16 +226,28 @@ bool read_pair(const YNode *n, const char *field, int min, int *a, int *b) {
 }
 
 /* padding: N | [rows, cols] | same | valid */
-bool read_padding(const YNode *n, Layer *l) {
+bool read_padding(const YNode *n, Layer *l, bool sides) {
   Window *w = &l->win;
   if (n->kind == Y_SCALAR && strcmp(n->str, "same") == 0)
     return l->same_pad = true;
   if (n->kind == Y_SCALAR && strcmp(n->str, "valid") == 0)
     return true;
-  if (n->kind == Y_SCALAR && !(n->plain && isdigit((unsigned char)n->str[0]))) {
-    diag_error(n->loc, "'padding' must be an integer, [rows, cols], same or valid, got %s",
-               describe(n));
+  const char *forms = sides ? "an integer, [rows, cols], [top, bottom, left, right], same or valid"
+                            : "an integer, [rows, cols], same or valid";
+  if ((n->kind == Y_SCALAR && !(n->plain && isdigit((unsigned char)n->str[0]))) ||
+      (n->kind == Y_SEQ && n->n != 2 && (n->n != 4 || !sides)) || n->kind == Y_MAP) {
+    if (n->kind == Y_SEQ)
+      diag_error(n->loc, "'padding' must be %s, got a list of %d", forms, n->n);
+    else
+      diag_error(n->loc, "'padding' must be %s, got %s", forms, describe(n));
     return false;
+  }
+  if (n->kind == Y_SEQ && n->n == 4) { /* explicit sides: asymmetric or causal padding */
+    int *side[4] = {&w->pad_top, &w->pad_bottom, &w->pad_left, &w->pad_right};
+    for (int i = 0; i < 4; i++)
+      if (!read_int(n->item[i], "padding", 0, MAX_DIM, side[i]))
+        return false;
+    return true;
   }
   if (!read_pair(n, "padding", 0, &w->pad_top, &w->pad_left))
     return false;

@@ -396,6 +396,26 @@ def map_attention():
 
 
 @model
+def causal_padding():
+    """Zero pads before convs, as causal or asymmetric padding is written: nn.ZeroPad2d and
+    F.pad, folded into the conv after them."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pad = nn.ZeroPad2d((2, 0, 2, 0))
+            self.conv1 = nn.Conv2d(3, 6, 3)
+            self.conv2 = nn.Conv2d(6, 4, (2, 3), stride=(1, 2), padding=1)
+            self.head = nn.Linear(4 * 11 * 5, 3)
+
+        def forward(self, x):
+            y = torch.relu(self.conv1(self.pad(_frames(x))))
+            y = self.conv2(F.pad(y, (0, 1, 1, 0)))
+            return self.head(y.flatten(1)).unsqueeze(0)
+    torch.manual_seed(39)
+    return Net(), _clip(3, 3, 9, 9)
+
+
+@model
 def resnet18_backbone():
     """torchvision's resnet18 per frame (its fc replaced), an LSTM, a head; last frame."""
     import torchvision

@@ -228,6 +228,8 @@ class Stream:
                 pad = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
             elif padding == "valid":
                 pad = (0, 0, 0, 0)
+            elif isinstance(padding, list) and len(padding) == 4:
+                pad = tuple(padding)    # top, bottom, left, right
             else:
                 ph, pw = pair(padding)
                 pad = (ph, ph, pw, pw)

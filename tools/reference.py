@@ -54,13 +54,15 @@ def _pair(v):
 class Conv2d(nn.Conv2d):
     """nn.Conv2d with reel's padding forms. `padding: same` (stride 1): total pad d(k-1) per
     axis, total//2 on the top/left and the rest (one more when odd) on the bottom/right, as
-    PyTorch's own padding='same' does; `valid` is 0. State-dict names are nn.Conv2d's."""
+    PyTorch's own padding='same' does; `valid` is 0; [top, bottom, left, right] is F.pad's
+    zeros before an unpadded conv. State-dict names are nn.Conv2d's."""
 
     def __init__(self, cin, layer):
         kh, kw = _pair(layer["kernel"])
         sh, sw = _pair(layer.get("stride", 1))
         dh, dw = _pair(layer.get("dilation", 1))
         padding = layer.get("padding", 0)
+        self.sides = None  # F.pad's (left, right, top, bottom), for explicit sides
         extra = (0, 0)
         if padding == "same":
             assert (sh, sw) == (1, 1), "padding: same needs stride 1"
@@ -68,15 +70,22 @@ class Conv2d(nn.Conv2d):
             sym, extra = (th // 2, tw // 2), (th % 2, tw % 2)
         elif padding == "valid":
             sym = (0, 0)
+        elif isinstance(padding, list) and len(padding) == 4:
+            top, bottom, left, right = padding
+            sym, sides = (0, 0), (left, right, top, bottom)
         else:
             sym = _pair(padding)
         super().__init__(cin, layer["out"], (kh, kw), (sh, sw), sym, (dh, dw),
                          layer.get("groups", 1), layer.get("bias", True))
         self.extra = extra  # (rows, cols) of extra padding at the bottom / right
+        if isinstance(padding, list) and len(padding) == 4:
+            self.sides = sides
 
     def forward(self, x):
         if self.extra != (0, 0):
             x = F.pad(x, (0, self.extra[1], 0, self.extra[0]))
+        if self.sides is not None:
+            x = F.pad(x, self.sides)
         return super().forward(x)
 
 

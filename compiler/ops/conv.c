@@ -22,7 +22,7 @@ static bool read_window(const YNode *n, Layer *l, bool pool) {
   }
   if ((v = yaml_get(n, "stride")) && !read_pair(v, "stride", 1, &w->sh, &w->sw))
     return false;
-  if ((v = yaml_get(n, "padding")) && !read_padding(v, l))
+  if ((v = yaml_get(n, "padding")) && !read_padding(v, l, true))
     return false;
   if (l->same_pad && pool) {
     diag_error(v->loc, "'padding: same' is for conv2d; a pool takes an integer or [rows, cols], as "

@@ -63,7 +63,7 @@ static bool parse_temporal(const YNode *n, Layer *l) {
     return false;
   if ((v = yaml_get(n, "kernel")) && !read_pair(v, "kernel", 1, &l->win.kh, &l->win.kw))
     return false;
-  return !(v = yaml_get(n, "padding")) || read_padding(v, l);
+  return !(v = yaml_get(n, "padding")) || read_padding(v, l, false);
 }
 
 static bool infer_temporal_pool(Arena *a, Graph *g, Layer *l) {

@@ -50,6 +50,7 @@ class Val:
     items: tuple = ()         # tuple
     which: str = None         # state: 'h' or 'c'
     value: object = None      # const
+    pad: tuple = None         # seq: zeros (left, right, top, bottom) the next conv2d takes in
 
     def fdim(self, d, ndim):
         """Torch dim d of this value's tensor (ndim dims) as a frame dim (< 0: a time or
@@ -204,12 +205,16 @@ class _Exporter:
     def out(self, x, name, frame, rate=None, tdim=None, lead=None, chain=None):
         return replace(x, kind="seq", layer=name, frame=tuple(frame), rate=rate or x.rate,
                        tdim=x.tdim if tdim is None else tdim, lead=x.lead if lead is None else lead,
-                       chain=chain or x.chain, mode=None, src=None)
+                       chain=chain or x.chain, mode=None, src=None, pad=None)
 
     # -- values ------------------------------------------------------------------------------------
-    def seq(self, node, v, what="input"):
+    def seq(self, node, v, what="input", pad_ok=False):
         """v as a per-step tensor: a pending reduction becomes a layer first (or stays pending for
         'last', which commutes with per-frame ops: see per_step)."""
+        if v.kind == "seq" and v.pad and not pad_ok:
+            self.error(node, "reads a zero-padded map: reel folds a zero pad into the conv2d "
+                       "right after it only", "conv2d with padding [top, bottom, left, right]")
+            return None
         if v.kind == "seq":
             return v
         if v.kind == "reduced" and v.mode in ("mean", "max"):
@@ -227,13 +232,13 @@ class _Exporter:
         return Val("seq", layer=name, chain=v.src.chain, rate="clip", tdim=0, lead=0,
                    frame=v.src.frame)
 
-    def per_step(self, node, x, fn):
+    def per_step(self, node, x, fn, pad_ok=False):
         """fn(x seq) -> Val for an op that works on each step alone: on a pending 'last'
         reduction it runs per frame and the reduction stays pending."""
         if x.kind == "reduced" and x.mode == "last":
             y = fn(replace(x.src, tdim=x.tdim, lead=x.lead))
             return y if y.kind == "bad" else replace(x, src=y, frame=y.frame)
-        x = self.seq(node, x)
+        x = self.seq(node, x, pad_ok=pad_ok)
         return fn(x) if x is not None else BAD
 
     # -- the graph -----------------------------------------------------------------------------------
@@ -345,7 +350,14 @@ class _Exporter:
             keys = {"out": m.out_channels, "kernel": _one(m.kernel_size)}
             if _pair(m.stride) != (1, 1):
                 keys["stride"] = _one(m.stride)
-            if m.padding in ("same", "valid"):
+            if x.pad and m.padding == "same":
+                return self.error(node, "has padding='same' after a zero pad: give the conv "
+                                  "numeric padding", "conv2d")
+            if x.pad:   # F.pad's (left, right, top, bottom) plus the conv's own
+                ph, pw = (0, 0) if m.padding == "valid" else _pair(m.padding)
+                left, right, top, bottom = x.pad
+                keys["padding"] = [top + ph, bottom + ph, left + pw, right + pw]
+            elif m.padding in ("same", "valid"):
                 keys["padding"] = m.padding
             elif _pair(m.padding) != (0, 0):
                 keys["padding"] = _one(m.padding)
@@ -358,7 +370,23 @@ class _Exporter:
             name = self.emit(node, x, "conv2d", keys)
             self.weights(name, node=node)
             return self.out(x, name, _shape(node.meta["value"])[-3:])
-        return self.per_step(node, x, fn)
+        return self.per_step(node, x, fn, pad_ok=True)
+
+    def module_ZeroPad2d(self, node, m, x, args, kw):
+        return self.zero_pad(node, x, m.padding)
+
+    def zero_pad(self, node, x, sides):
+        """A zero pad, (left, right[, top, bottom]): pending until the conv2d after it."""
+        x = self.seq(node, x)
+        if x is None:
+            return BAD
+        if len(x.frame) != 3 or len(sides) not in (2, 4) or min(sides) < 0:
+            return self.error(node, "pads something other than a map's rows and columns with "
+                              "zeros", "conv2d with padding [top, bottom, left, right]")
+        sides = tuple(sides) + (0, 0) if len(sides) == 2 else tuple(sides)
+        old = x.pad or (0, 0, 0, 0)
+        return replace(x, pad=tuple(a + b for a, b in zip(old, sides)),
+                       frame=_shape(node.meta["value"])[-3:])
 
     def module_BatchNorm2d(self, node, m, x, args, kw):
         return self.batchnorm(node, m, x, 3)
@@ -759,6 +787,12 @@ class _Exporter:
             return self.softmax(node, x, dim)
         if key in RESHAPES or key in ("permute", "transpose", torch.transpose, torch.permute):
             return self.reshape(node, x)
+        if key is F.pad:
+            mode = self.option(args, kw, 2, "mode", "constant")
+            if mode != "constant" or self.option(args, kw, 3, "value", None) not in (None, 0, 0.0):
+                return self.error(node, f"pads with mode {mode!r} or a nonzero value: reel pads "
+                                  "with zeros", "conv2d padding")
+            return self.zero_pad(node, x, self.option(args, kw, 1, "pad", ()))
         if key in (F.adaptive_avg_pool2d,):
             return self.adaptive_avg(node, x, self.option(args, kw, 1, "output_size", None))
         if key in (F.max_pool2d, F.avg_pool2d):
@@ -993,7 +1027,7 @@ _REEL_MODULES = (rnn.PeepholeLSTM, rnn.ConvLSTM, rnn.ConvGRU, rnn.TemporalPool,
                  rnn.EncoderForecaster, rnn.Seq2Seq)
 _HANDLED = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU, nn.Softmax,
             nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.PixelShuffle,
-            nn.PixelUnshuffle, nn.LSTM, nn.GRU) + _REEL_MODULES
+            nn.PixelUnshuffle, nn.ZeroPad2d, nn.LSTM, nn.GRU) + _REEL_MODULES
 
 
 # ---- YAML ------------------------------------------------------------------------------------------
