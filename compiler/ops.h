@@ -39,6 +39,7 @@
   X(op_avgpool)                                                                                   \
   X(op_global_avgpool)                                                                            \
   X(op_flatten)                                                                                   \
+  X(op_reshape)                                                                                   \
   X(op_add)                                                                                       \
   X(op_mul)                                                                                       \
   X(op_concat)                                                                                    \

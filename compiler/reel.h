@@ -187,6 +187,7 @@ typedef struct {
   double alpha; /* an activation's parameter: leaky_relu's negative_slope, elu's alpha */
   bool tanh_form; /* gelu: approximate: tanh */
   int factor; /* pixel (un)shuffle */
+  Shape reshape; /* reshape: the shape asked for, one dim may be -1 (inferred) */
 
   Shape in_shape, out_shape; /* shape.c; in_shape of the first input */
   Param *param;              /* shape.c */

@@ -416,6 +416,26 @@ def causal_padding():
 
 
 @model
+def decoder_reshape():
+    """A vector decoded back into a map (nn.Unflatten), a conv over it, and a view into
+    another map: reshape both ways."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.GRU(10, 32, batch_first=True)
+            self.up = nn.Sequential(nn.Linear(32, 48), nn.Tanh(), nn.Unflatten(1, (3, 4, 4)),
+                                    nn.Conv2d(3, 4, 3, padding=1))
+            self.out = nn.Conv2d(2, 1, 3)
+
+        def forward(self, x):
+            h, _ = self.rnn(x)
+            m = self.up(h[0])                                   # [T, 4, 4, 4]
+            return self.out(m.reshape(-1, 2, 8, 4)).unsqueeze(0)
+    torch.manual_seed(41)
+    return Net(), _clip(5, 10)
+
+
+@model
 def resnet18_backbone():
     """torchvision's resnet18 per frame (its fc replaced), an LSTM, a head; last frame."""
     import torchvision

@@ -252,6 +252,8 @@ class Stream:
             return x.mean(axis=(1, 2), keepdims=True)
         if op == "flatten":
             return x.reshape(-1)
+        if op == "reshape":
+            return x.reshape(L["shape"])
         if op == "add":
             return sum(ins[1:], ins[0])
         if op == "mul":

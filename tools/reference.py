@@ -349,6 +349,13 @@ class ReelModel(nn.Module):
                         fn=lambda x: F.adaptive_avg_pool2d(x, (1, 1)))
         if op == "flatten":
             return Node(layer, srcs, (math.prod(shp),), fn=lambda x: x.reshape(x.shape[0], -1))
+        if op == "reshape":
+            shape = list(layer["shape"])
+            if -1 in shape:
+                shape[shape.index(-1)] = math.prod(shp) // -math.prod(shape)
+            assert math.prod(shape) == math.prod(shp), f"{key}: reshape {shp} to {shape}"
+            return Node(layer, srcs, tuple(shape),
+                        fn=lambda x, s=tuple(shape): x.reshape((x.shape[0],) + s))
         if op in ("pixel_shuffle", "pixel_unshuffle"):
             r = layer["factor"]
             fn = (lambda x: F.pixel_shuffle(x, r)) if op == "pixel_shuffle" else \

@@ -1,5 +1,5 @@
-/* Ops that pass, reshape or combine tensors without parameters: dropout
- * and flatten (aliases: their output is their input's floats), add, mul
+/* Ops that pass, reshape or combine tensors without parameters: dropout,
+ * flatten and reshape (aliases: their output is their input's floats), add, mul
  * and concat over two or more layers. */
 #include <string.h>
 
@@ -24,6 +24,53 @@ static bool infer_flatten(Arena *a, Graph *g, Layer *l) {
   return true;
 }
 
+/* reshape: {op: reshape, shape: [d, ...]}, the same floats in another shape (1 to 3 dims,
+ * one of them -1: whatever the element count leaves), as torch.reshape. */
+static bool parse_reshape(const YNode *n, Layer *l) {
+  const YNode *v = require(n, "shape", "a reshape layer");
+  if (!v)
+    return false;
+  if (v->kind != Y_SEQ || v->n < 1 || v->n > 3) {
+    diag_error(v->loc, "'shape' must be a list of 1 to 3 sizes ([N], [C, H, W], ...), got %s",
+               describe(v));
+    return false;
+  }
+  l->reshape.rank = v->n;
+  int inferred = 0;
+  for (int i = 0; i < v->n; i++) {
+    const YNode *d = v->item[i];
+    if (d->kind == Y_SCALAR && strcmp(d->str, "-1") == 0) {
+      l->reshape.dim[i] = -1;
+      if (++inferred > 1) {
+        diag_error(d->loc, "'shape' may infer one size (-1), not two");
+        return false;
+      }
+    } else if (!read_int(d, "shape", 1, MAX_DIM, &l->reshape.dim[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static bool infer_reshape(Arena *a, Graph *g, Layer *l) {
+  (void)g;
+  int64_t n = shape_elems(l->in_shape), known = 1;
+  int free_dim = -1;
+  Shape s = l->reshape;
+  for (int i = 0; i < s.rank; i++)
+    if (s.dim[i] < 0)
+      free_dim = i;
+    else
+      known *= s.dim[i];
+  if (free_dim >= 0 && n % known == 0 && n / known <= MAX_DIM)
+    s.dim[free_dim] = (int)(n / known);
+  if ((free_dim >= 0 && n % known) || shape_elems(s) != n)
+    return shape_error(a, l, "asks for %s, which is not %lld elements", shape_str(a, l->reshape),
+                       (long long)n);
+  l->out_shape = s;
+  return true;
+}
+
 static int lower_alias(Lowering *lw, int li) { return input_value(lw, &lw->g->layer[li], 0); }
 
 static void interp_alias(Interp *in, int li) {
@@ -33,6 +80,10 @@ static void interp_alias(Interp *in, int li) {
 
 const OpDesc op_dropout = {.name = "dropout", .keys = "p", .flags = OP_ALIAS, .min_inputs = 1,
                            .max_inputs = 1, .parse = parse_dropout, .infer = infer_dropout,
+                           .lower = lower_alias, .interp = interp_alias};
+
+const OpDesc op_reshape = {.name = "reshape", .keys = "shape", .flags = OP_ALIAS, .min_inputs = 1,
+                           .max_inputs = 1, .parse = parse_reshape, .infer = infer_reshape,
                            .lower = lower_alias, .interp = interp_alias};
 
 const OpDesc op_flatten = {.name = "flatten", .keys = "", .flags = OP_ALIAS, .min_inputs = 1,

@@ -87,8 +87,8 @@ IDENTITY_MODULES = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Drop
                     nn.AlphaDropout)
 IDENTITY_CALLS = {F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, "contiguous", "clone",
                   "detach", "float"}
-RESHAPES = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, "view", "reshape",
-            "flatten", "squeeze", "unsqueeze", "view_as", "reshape_as"}
+RESHAPES = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.unflatten, "view",
+            "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "view_as", "reshape_as"}
 NEAREST = {  # types and functions reel lacks -> the nearest reel op, for the message
     "LayerNorm": "batchnorm (per channel; no layernorm yet)",
     "GroupNorm": "batchnorm (per channel; no groupnorm yet)",
@@ -480,6 +480,9 @@ class _Exporter:
     def module_Flatten(self, node, m, x, args, kw):
         return self.reshape(node, x)
 
+    def module_Unflatten(self, node, m, x, args, kw):
+        return self.reshape(node, x)
+
     def module_PixelShuffle(self, node, m, x, args, kw):
         return self.shuffle(node, x, "pixel_shuffle", m.upscale_factor)
 
@@ -785,8 +788,10 @@ class _Exporter:
         if key in (torch.softmax, F.softmax, "softmax"):
             dim = kw.get("dim", args[1] if len(args) > 1 else Val("const", value=None)).value
             return self.softmax(node, x, dim)
-        if key in RESHAPES or key in ("permute", "transpose", torch.transpose, torch.permute):
+        if key in RESHAPES:
             return self.reshape(node, x)
+        if key in ("permute", "transpose", torch.transpose, torch.permute, "t"):
+            return self.permute(node, key, x, args, kw)
         if key is F.pad:
             mode = self.option(args, kw, 2, "mode", "constant")
             if mode != "constant" or self.option(args, kw, 3, "value", None) not in (None, 0, 0.0):
@@ -848,12 +853,31 @@ class _Exporter:
                 frame, lead = frame[1:], lead + 1
             if tuple(frame) == tuple(x.frame):
                 return replace(x, tdim=d, lead=lead)
-            if len(frame) == 1:
-                name = self.emit(node, x, "flatten")
-                return self.out(x, name, frame, tdim=d, lead=lead)
-            return self.error(node, f"reshapes {list(x.frame)} into {frame} per frame: reel "
-                              "flattens into a vector only", "flatten")
+            if len(frame) > 3:
+                return self.error(node, f"reshapes {list(x.frame)} into {frame} per frame: reel's "
+                                  "tensors have 1 to 3 dims", "reshape")
+            op, keys = ("flatten", {}) if len(frame) == 1 else ("reshape", {"shape": frame})
+            name = self.emit(node, x, op, keys)
+            return self.out(x, name, frame, tdim=d, lead=lead)
         return self.per_step(node, x, fn)
+
+    def permute(self, node, key, x, args, kw):
+        """A permute or transpose that only moves dims of size 1 (batch and time, B = 1) keeps
+        the elements in order: a reshape. Any other reorders the frame."""
+        shape = _shape(self.value_of(node.args[0]))
+        n = len(shape)
+        if key in ("transpose", torch.transpose, "t"):
+            a, b = (0, 1) if key == "t" else (args[1].value % n, args[2].value % n)
+            order = list(range(n))
+            order[a], order[b] = order[b], order[a]
+        else:
+            dims = [a.value for a in args[1:]] if len(args) > 2 else list(args[1].value)
+            order = [d % n for d in dims]
+        moved = [d for d in order if shape[d] != 1]
+        if moved != sorted(moved):
+            return self.error(node, "reorders the elements of a frame (reel keeps PyTorch's "
+                              "order: NCHW maps, time outermost)", "none")
+        return self.reshape(node, x)
 
     def value_of(self, a):
         return a.meta["value"] if isinstance(a, torch.fx.Node) else a
@@ -1026,7 +1050,8 @@ _REEL_MODULES = (rnn.PeepholeLSTM, rnn.ConvLSTM, rnn.ConvGRU, rnn.TemporalPool,
                  rnn.TemporalConv, rnn.WindowAttention, rnn.MapAttention, rnn.AttentionLSTM,
                  rnn.EncoderForecaster, rnn.Seq2Seq)
 _HANDLED = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU, nn.Softmax,
-            nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.PixelShuffle,
+            nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Unflatten,
+            nn.PixelShuffle,
             nn.PixelUnshuffle, nn.ZeroPad2d, nn.LSTM, nn.GRU) + _REEL_MODULES
 
 
