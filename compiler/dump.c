@@ -109,6 +109,8 @@ void dump_program(FILE *f, const Program *p) {
         fprintf(f, " act=%s", act_name(call->act));
       else if (strcmp(tok, "alpha") == 0 && call->alpha != 0.0f)
         fprintf(f, " alpha=%g", (double)call->alpha);
+      else if (strcmp(tok, "eps") == 0)
+        fprintf(f, " eps=%g", (double)call->eps);
       else if (strcmp(tok, "&conv") == 0 && call->geom.act)
         fprintf(f, " act=%s", act_name(call->geom.act));
       value += kind == SIG_VALUE;
@@ -135,26 +137,34 @@ static int64_t context_bytes(const Program *p) {
 
 void print_info(FILE *f, Arena *a, const Graph *g, const Program *p) {
   fprintf(f, "model %s (%s)\n\n", g->model, g->file);
-  fprintf(f, "%-3s %-16s %-8s %-12s %-12s %10s %12s %10s\n", "#", "layer", "op", "input",
-          "output", "params", "MACs/step", "state B");
+  int wn = 16, wo = 8, ws = 12; /* column widths: the longest name, op and shape */
+  for (int i = 0; i < g->n_layer; i++) {
+    const Layer *l = &g->layer[i];
+    int n = (int)strlen(l->name), o = (int)strlen(l->op->name);
+    int si = (int)strlen(shape_str(a, l->in_shape)), so = (int)strlen(shape_str(a, l->out_shape));
+    wn = n > wn ? n : wn, wo = o > wo ? o : wo;
+    ws = si > ws ? si : ws, ws = so > ws ? so : ws;
+  }
+  fprintf(f, "%-3s %-*s %-*s %-*s %-*s %10s %12s %10s\n", "#", wn, "layer", wo, "op", ws, "input",
+          ws, "output", "params", "MACs/step", "state B");
   int64_t params = 0, macs = 0, state = 0;
   for (int i = 0; i < g->n_layer; i++) {
     const Layer *l = &g->layer[i];
     int64_t n = 0;
     for (int j = 0; j < l->n_param; j++)
-      n += shape_elems(l->param[j].shape);
+      n += l->param[j].zero ? 0 : shape_elems(l->param[j].shape);
     int64_t sb = 0; /* recurrent state, windows, pools, attention weights */
     for (int v = 0; v < p->nv; v++)
       sb += p->v[v].kind == V_STATE && p->v[v].layer == i ? p->v[v].size * 4 : 0;
-    fprintf(f, "%-3d %-16s %-8s %-12s %-12s %10lld %12lld %10lld\n", i, l->name, l->op->name,
-            shape_str(a, l->in_shape), shape_str(a, l->out_shape), (long long)n,
+    fprintf(f, "%-3d %-*s %-*s %-*s %-*s %10lld %12lld %10lld\n", i, wn, l->name, wo, l->op->name,
+            ws, shape_str(a, l->in_shape), ws, shape_str(a, l->out_shape), (long long)n,
             (long long)l->macs, (long long)sb);
     params += n;
     macs += l->macs;
     state += sb;
   }
-  fprintf(f, "%-3s %-16s %-8s %-12s %-12s %10lld %12lld %10lld\n\n", "", "total", "", "", "",
-          (long long)params, (long long)macs, (long long)state);
+  fprintf(f, "%-3s %-*s %-*s %-*s %-*s %10lld %12lld %10lld\n\n", "", wn, "total", wo, "", ws, "",
+          ws, "", (long long)params, (long long)macs, (long long)state);
   fprintf(f, "weights: %lld bytes (%lld parameters, packed with 32-byte alignment)\n",
           (long long)p->weight_floats * 4, (long long)params);
   fprintf(f, "context: %lld bytes (sizeof %s_ctx on LP64: state %lld, arena %lld)\n",

@@ -367,6 +367,8 @@ static const char *argument(Emitter *e, int ci, const char *tok, int *value, int
     return act_name[c->act];
   if (strcmp(tok, "alpha") == 0)
     return float_lit(e->a, c->alpha);
+  if (strcmp(tok, "eps") == 0)
+    return float_lit(e->a, c->eps);
   if (strcmp(tok, "frames") == 0)
     return "ctx->state.frames";
   if (strcmp(tok, "seen") == 0)

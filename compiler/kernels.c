@@ -28,6 +28,7 @@ SigKind signature_kind(const char *tok) {
   if (tok[0] == '#' || strcmp(tok, "mode") == 0)
     return SIG_DIM;
   if (tok[0] == '&' || strcmp(tok, "act") == 0 || strcmp(tok, "alpha") == 0 ||
+      strcmp(tok, "eps") == 0 ||
       strcmp(tok, "frames") == 0 || strcmp(tok, "seen") == 0 || strcmp(tok, "parity") == 0)
     return SIG_OTHER;
   return SIG_VALUE;

@@ -13,7 +13,7 @@
  *   mode     a REEL_TPOOL_* from the next dimension
  *   &conv, &pool, &attn   the call's static reel_conv2d_desc, reel_pool2d_desc
  *            or reel_attention_desc
- *   act      the fused activation (REEL_ACT_*);  alpha  its parameter
+ *   act      the fused activation (REEL_ACT_*);  alpha  its parameter;  eps  a norm's epsilon
  *   frames   frames since reset;  seen  the values a clip pool has folded in
  *   parity   0 or 1, alternating from step to step
  * The names are the runtime's (reel_runtime.h documents each kernel); the
@@ -49,6 +49,7 @@ enum { K_GENERIC = 1, K_AVX2 = 2 };
     "y x #c #hw")                                                                                 \
   X(CHANNEL_AFFINE, "channel_affine", "reel_f32_channel_affine", "reel_conv", K_GENERIC,         \
     "y x scale shift #c #hw")                                                                     \
+  X(NORM, "norm", "reel_f32_norm", "reel_norm", K_GENERIC, "y x w b #blocks #n #per #nw eps")    \
   X(ADD2, "add2", "reel_f32_add2", "reel_pointwise", K_GENERIC, "y a b #n")                      \
   X(MUL2, "mul2", "reel_f32_mul2", "reel_pointwise", K_GENERIC | K_AVX2, "y a b #n")             \
   X(COPY, "copy", NULL, NULL, K_GENERIC, "y x #n #offset")                                        \

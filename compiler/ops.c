@@ -30,7 +30,8 @@ static const char *const aliases[][2] = {
     {"avg_pool2d", "avgpool"},   {"adaptiveavgpool2d", "global_avgpool"},
     {"adaptive_avg_pool2d", "global_avgpool"}, {"cat", "concat"}, {"multiply", "mul"},
     {"pixelshuffle", "pixel_shuffle"}, {"pixelunshuffle", "pixel_unshuffle"},
-    {"conv3d", "temporal_conv"},
+    {"conv3d", "temporal_conv"}, {"layer_norm", "layernorm"},   {"group_norm", "groupnorm"},
+    {"unflatten", "reshape"},    {"view", "reshape"},
 };
 
 /* PyTorch functions and layers reel does not have: a name among them is
@@ -38,8 +39,8 @@ static const char *const aliases[][2] = {
 static const char *const others[] = {
     "selu",      "celu",        "mish",      "softplus",   "softsign",    "hardtanh",
     "logsigmoid", "log_softmax", "softmin",   "tanhshrink", "hardshrink",  "softshrink",
-    "rrelu",     "glu",         "threshold", "layernorm",  "layer_norm",  "groupnorm",
-    "group_norm", "instancenorm", "instance_norm", "upsample", "interpolate", "conv1d",
+    "rrelu",     "glu",         "threshold", "instancenorm", "instance_norm", "upsample",
+    "interpolate", "conv1d",
     "convtranspose2d", "conv_transpose2d", "embedding", "multiheadattention", "rnn",
 };
 

@@ -35,6 +35,8 @@
   X(op_gru)                                                                                       \
   X(op_conv2d)                                                                                    \
   X(op_batchnorm)                                                                                 \
+  X(op_layernorm)                                                                                 \
+  X(op_groupnorm)                                                                                 \
   X(op_maxpool)                                                                                   \
   X(op_avgpool)                                                                                   \
   X(op_global_avgpool)                                                                            \

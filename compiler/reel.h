@@ -188,6 +188,8 @@ typedef struct {
   bool tanh_form; /* gelu: approximate: tanh */
   int factor; /* pixel (un)shuffle */
   Shape reshape; /* reshape: the shape asked for, one dim may be -1 (inferred) */
+  bool affine;   /* layernorm, groupnorm: a learned scale and shift */
+  int dims;      /* layernorm: trailing dims normalised over (0: all) */
 
   Shape in_shape, out_shape; /* shape.c; in_shape of the first input */
   Param *param;              /* shape.c */
@@ -313,6 +315,7 @@ typedef struct {
   int dim[MAX_DIMS]; /* its #dimensions, likewise */
   int act;     /* REEL_ACT_*: an activation call's, or fused into a gemv */
   float alpha; /* its parameter (leaky relu's negative slope) */
+  float eps;   /* a norm's epsilon */
   Geom geom;   /* conv, pools */
   AttnGeom attn;
   Guard guard;

@@ -114,6 +114,15 @@ void reel_f32_channel_affine_generic(float *y, const float *x, const float *scal
 void reel_f32_pixel_shuffle_generic(float *y, const float *x, int c, int h, int w, int r);
 void reel_f32_pixel_unshuffle_generic(float *y, const float *x, int c, int h, int w, int r);
 
+/* ---- reel_norm_generic.c: layer and group norm (no AVX2 twin: one pass of sums and one of
+ * scaling per block, memory-bound and a small share of any model that has one) ----
+ * x holds `blocks` blocks of n floats; each is normalised by its own mean and biased
+ * variance, y = (x - mean) / sqrt(var + eps), then scaled and shifted, y w[j] + b[j], with
+ * j = (its index in x / per) % nw (w and b NULL: none).  nn.LayerNorm: n the normalised
+ * size, per 1, nw n; nn.GroupNorm: n = C/G H W, per = H W, nw = C. */
+void reel_f32_norm_generic(float *y, const float *x, const float *w, const float *b, int blocks,
+                           int n, int per, int nw, float eps);
+
 /* ---- reel_cells_generic.c, ConvGRU (happyjin layout; gates = [r; z]) ---- */
 
 /* rh = s(r_pre) h, the candidate conv's recurrent input. */

@@ -436,6 +436,31 @@ def decoder_reshape():
 
 
 @model
+def normalised():
+    """LayerNorm and GroupNorm as they appear in modern backbones and heads."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1),
+                                      nn.GroupNorm(4, 16), nn.GELU(),
+                                      nn.Conv2d(16, 16, 3, padding=1), nn.LayerNorm([8, 8]),
+                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            self.rnn = nn.LSTM(16, 24, batch_first=True)
+            self.head = nn.Sequential(nn.LayerNorm(24, eps=1e-3), nn.Linear(24, 4))
+
+        def forward(self, x):
+            y, _ = self.rnn(self.stem(_frames(x)).unsqueeze(0))
+            return self.head(y)
+    torch.manual_seed(42)
+    net = Net()
+    for m in net.modules():
+        if isinstance(m, (nn.LayerNorm, nn.GroupNorm)):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    return net, _clip(4, 3, 16, 16)
+
+
+@model
 def resnet18_backbone():
     """torchvision's resnet18 per frame (its fc replaced), an LSTM, a head; last frame."""
     import torchvision
@@ -503,7 +528,7 @@ def unmappable():
         def __init__(self):
             super().__init__()
             self.up = nn.ConvTranspose2d(3, 4, 2, stride=2)
-            self.norm = nn.LayerNorm([4, 16, 16])
+            self.norm = nn.InstanceNorm2d(4)
             self.pool = nn.AdaptiveAvgPool2d(1)
             self.rnn = nn.LSTM(4, 8, batch_first=True, bidirectional=True)
 

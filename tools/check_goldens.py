@@ -243,6 +243,21 @@ class Stream:
             sh = (-1,) + (1,) * (x.ndim - 1)
             return (x - m.reshape(sh)) / np.sqrt(v.reshape(sh) + L.get("eps", 1e-5)) \
                 * g.reshape(sh) + b.reshape(sh)
+        if op in ("layernorm", "groupnorm"):
+            if op == "groupnorm":   # blocks: the groups' channels; scale per channel
+                blocks = x.reshape(L["groups"], -1)
+            else:                   # blocks: the trailing `dims` dims
+                dims = L.get("dims", x.ndim)
+                blocks = x.reshape(-1, int(np.prod(x.shape[x.ndim - dims:])))
+            m = blocks.mean(axis=1, keepdims=True)
+            v = ((blocks - m) ** 2).mean(axis=1, keepdims=True)
+            y = ((blocks - m) / np.sqrt(v + L.get("eps", 1e-5))).reshape(x.shape)
+            if not L.get("affine", True):
+                return y
+            g, b = self.W(f"{name}.weight"), self.W(f"{name}.bias")
+            if op == "groupnorm":
+                g, b = (t.reshape((-1,) + (1,) * (x.ndim - 1)) for t in (g, b))
+            return y * g + b
         if op in ("maxpool", "avgpool"):
             k = pair(L["kernel"])
             return pool2d(x, op[:3], k, pair(L.get("stride", L["kernel"])),

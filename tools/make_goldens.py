@@ -98,6 +98,10 @@ def randomise(model):
             m.running_mean.normal_(0.0, 0.5)
             m.running_var.uniform_(0.5, 2.0)
     for name, m in model.named_modules():
+        if isinstance(m, (torch.nn.LayerNorm, torch.nn.GroupNorm)) and m.weight is not None:
+            # ones and zeros would hide a scale or shift taken from the wrong element
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.normal_(0.0, 0.5)
         if isinstance(m, torch.nn.PReLU):
             # PReLU's default 0.25 everywhere would hide a weight taken from the wrong channel.
             m.weight.uniform_(-1.0, 1.0)

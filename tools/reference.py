@@ -239,7 +239,8 @@ class ReelModel(nn.Module):
         if no_input:
             assert op == "convlstm" and layer.get("init_state"), \
                 "the first forecast layer without feedback must be a convlstm with init_state"
-        if op in RECURRENT or op in ("linear", "conv2d", "batchnorm", "temporal_conv"):
+        if op in RECURRENT or op in ("linear", "conv2d", "batchnorm", "temporal_conv",
+                                     "layernorm", "groupnorm"):
             assert name, f"{op} layer needs a name"
         if layer.get("init_state"):
             assert chain == "forecast" and first, "init_state: only on the first forecast layer"
@@ -337,6 +338,17 @@ class ReelModel(nn.Module):
             mod = (nn.BatchNorm2d if len(shp) == 3 else nn.BatchNorm1d)(
                 shp[0], eps=layer.get("eps", 1e-5))
             mod.eval()
+            self._attach(name, mod)
+            return Node(layer, srcs, shp, module=mod, fn=mod)
+        if op == "layernorm":
+            dims = layer.get("dims", len(shp))
+            mod = nn.LayerNorm(list(shp[len(shp) - dims:]), eps=layer.get("eps", 1e-5),
+                               elementwise_affine=layer.get("affine", True))
+            self._attach(name, mod)
+            return Node(layer, srcs, shp, module=mod, fn=mod)
+        if op == "groupnorm":
+            mod = nn.GroupNorm(layer["groups"], shp[0], eps=layer.get("eps", 1e-5),
+                               affine=layer.get("affine", True))
             self._attach(name, mod)
             return Node(layer, srcs, shp, module=mod, fn=mod)
         if op in ("maxpool", "avgpool"):

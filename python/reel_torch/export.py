@@ -90,9 +90,7 @@ IDENTITY_CALLS = {F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, "contiguous"
 RESHAPES = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.unflatten, "view",
             "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "view_as", "reshape_as"}
 NEAREST = {  # types and functions reel lacks -> the nearest reel op, for the message
-    "LayerNorm": "batchnorm (per channel; no layernorm yet)",
-    "GroupNorm": "batchnorm (per channel; no groupnorm yet)",
-    "InstanceNorm2d": "batchnorm (running statistics only)",
+    "InstanceNorm2d": "groupnorm with groups = channels (affine=False: affine: false)",
     "ConvTranspose2d": "pixel_shuffle after a conv2d (no conv_transpose2d yet)",
     "Upsample": "pixel_shuffle (no upsample yet)",
     "Conv1d": "conv2d on a [C, 1, W] frame, or temporal_conv over time",
@@ -404,6 +402,37 @@ class _Exporter:
             c = m.num_features
             extra = {} if m.affine else {"weight": torch.ones(c), "bias": torch.zeros(c)}
             self.weights(name, extra, node)
+            return self.out(x, name, x.frame)
+        return self.per_step(node, x, fn)
+
+    def module_LayerNorm(self, node, m, x, args, kw):
+        def fn(x):
+            shape = tuple(m.normalized_shape)
+            if len(shape) > len(x.frame) or tuple(x.frame[len(x.frame) - len(shape):]) != shape:
+                return self.error(node, f"normalises over {list(shape)}, which is not the end of "
+                                  f"the frame {list(x.frame)}", "layernorm")
+            keys = {} if m.eps == 1e-5 else {"eps": m.eps}
+            if len(shape) != len(x.frame):
+                keys["dims"] = len(shape)
+            if not m.elementwise_affine:
+                keys["affine"] = False
+            name = self.emit(node, x, "layernorm", keys)
+            self.weights(name, node=node)
+            return self.out(x, name, x.frame)
+        return self.per_step(node, x, fn)
+
+    def module_GroupNorm(self, node, m, x, args, kw):
+        def fn(x):
+            if len(x.frame) not in (1, 3) or x.frame[0] != m.num_channels:
+                return self.error(node, f"normalises {list(x.frame)} per frame, not [C, H, W] or "
+                                  f"[C] with C = {m.num_channels}", "groupnorm")
+            keys = {"groups": m.num_groups}
+            if m.eps != 1e-5:
+                keys["eps"] = m.eps
+            if not m.affine:
+                keys["affine"] = False
+            name = self.emit(node, x, "groupnorm", keys)
+            self.weights(name, node=node)
             return self.out(x, name, x.frame)
         return self.per_step(node, x, fn)
 
@@ -1049,7 +1078,8 @@ def _reduced(x, mode, keepdim):
 _REEL_MODULES = (rnn.PeepholeLSTM, rnn.ConvLSTM, rnn.ConvGRU, rnn.TemporalPool,
                  rnn.TemporalConv, rnn.WindowAttention, rnn.MapAttention, rnn.AttentionLSTM,
                  rnn.EncoderForecaster, rnn.Seq2Seq)
-_HANDLED = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU, nn.Softmax,
+_HANDLED = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm,
+            nn.PReLU, nn.Softmax,
             nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Unflatten,
             nn.PixelShuffle,
             nn.PixelUnshuffle, nn.ZeroPad2d, nn.LSTM, nn.GRU) + _REEL_MODULES
