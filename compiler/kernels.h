@@ -50,6 +50,10 @@ enum { K_GENERIC = 1, K_AVX2 = 2 };
   X(CHANNEL_AFFINE, "channel_affine", "reel_f32_channel_affine", "reel_conv", K_GENERIC,         \
     "y x scale shift #c #hw")                                                                     \
   X(NORM, "norm", "reel_f32_norm", "reel_norm", K_GENERIC, "y x w b #blocks #n #per #nw eps")    \
+  X(UPSAMPLE_NEAREST, "upsample_nearest", "reel_f32_upsample_nearest", "reel_upsample",          \
+    K_GENERIC | K_AVX2, "y x table #c #h #w #oh #ow")                                             \
+  X(UPSAMPLE_BILINEAR, "upsample_bilinear", "reel_f32_upsample_bilinear", "reel_upsample",       \
+    K_GENERIC | K_AVX2, "y x table #c #h #w #oh #ow")                                             \
   X(ADD2, "add2", "reel_f32_add2", "reel_pointwise", K_GENERIC, "y a b #n")                      \
   X(MUL2, "mul2", "reel_f32_mul2", "reel_pointwise", K_GENERIC | K_AVX2, "y a b #n")             \
   X(COPY, "copy", NULL, NULL, K_GENERIC, "y x #n #offset")                                        \

@@ -31,7 +31,8 @@ static const char *const aliases[][2] = {
     {"adaptive_avg_pool2d", "global_avgpool"}, {"cat", "concat"}, {"multiply", "mul"},
     {"pixelshuffle", "pixel_shuffle"}, {"pixelunshuffle", "pixel_unshuffle"},
     {"conv3d", "temporal_conv"}, {"layer_norm", "layernorm"},   {"group_norm", "groupnorm"},
-    {"unflatten", "reshape"},    {"view", "reshape"},
+    {"unflatten", "reshape"},    {"view", "reshape"},         {"interpolate", "upsample"},
+    {"upsamplingnearest2d", "upsample"}, {"upsamplingbilinear2d", "upsample"},
 };
 
 /* PyTorch functions and layers reel does not have: a name among them is
@@ -39,8 +40,7 @@ static const char *const aliases[][2] = {
 static const char *const others[] = {
     "selu",      "celu",        "mish",      "softplus",   "softsign",    "hardtanh",
     "logsigmoid", "log_softmax", "softmin",   "tanhshrink", "hardshrink",  "softshrink",
-    "rrelu",     "glu",         "threshold", "instancenorm", "instance_norm", "upsample",
-    "interpolate", "conv1d",
+    "rrelu",     "glu",         "threshold", "instancenorm", "instance_norm", "conv1d",
     "convtranspose2d", "conv_transpose2d", "embedding", "multiheadattention", "rnn",
 };
 

@@ -47,6 +47,7 @@
   X(op_concat)                                                                                    \
   X(op_pixel_shuffle)                                                                             \
   X(op_pixel_unshuffle)                                                                           \
+  X(op_upsample)                                                                                  \
   X(op_convlstm)                                                                                  \
   X(op_convgru)                                                                                   \
   X(op_attention)                                                                                 \

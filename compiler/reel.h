@@ -189,6 +189,11 @@ typedef struct {
   int factor; /* pixel (un)shuffle */
   Shape reshape; /* reshape: the shape asked for, one dim may be -1 (inferred) */
   bool affine;   /* layernorm, groupnorm: a learned scale and shift */
+  struct {       /* upsample: the output size, and F.interpolate's scale factors (0: from size) */
+    int h, w;
+    double scale_h, scale_w;
+    bool bilinear, align_corners;
+  } resize;
   int dims;      /* layernorm: trailing dims normalised over (0: all) */
 
   Shape in_shape, out_shape; /* shape.c; in_shape of the first input */

@@ -114,6 +114,16 @@ void reel_f32_channel_affine_generic(float *y, const float *x, const float *scal
 void reel_f32_pixel_shuffle_generic(float *y, const float *x, int c, int h, int w, int r);
 void reel_f32_pixel_unshuffle_generic(float *y, const float *x, int c, int h, int w, int r);
 
+/* ---- reel_upsample_generic.c ----
+ * [C, H, W] -> [C, OH, OW], F.interpolate's nearest and bilinear: `table` holds, for the output
+ * rows then the columns, the input index each reads (nearest: oh + ow floats), or for bilinear
+ * the two indices and the second one's weight (3 oh floats for rows, then 3 ow for columns:
+ * all first indices, all second, all weights), as the compiler chose them PyTorch's way. */
+void reel_f32_upsample_nearest_generic(float *y, const float *x, const float *table, int c, int h,
+                                       int w, int oh, int ow);
+void reel_f32_upsample_bilinear_generic(float *y, const float *x, const float *table, int c, int h,
+                                        int w, int oh, int ow);
+
 /* ---- reel_norm_generic.c: layer and group norm (no AVX2 twin: one pass of sums and one of
  * scaling per block, memory-bound and a small share of any model that has one) ----
  * x holds `blocks` blocks of n floats; each is normalised by its own mean and biased
@@ -230,6 +240,12 @@ void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, c
  * any), the generic kernel's values (NaN propagates). */
 #define REEL_MAXPOOL_AVX2_MAX_K 128
 void reel_f32_maxpool2d_avx2(const reel_pool2d_desc *d, float *y, const float *x);
+/* reel_upsample_avx2.c: the generic kernels' tables and values, 8 output columns at a time,
+ * their input columns gathered. */
+void reel_f32_upsample_nearest_avx2(float *y, const float *x, const float *table, int c, int h,
+                                    int w, int oh, int ow);
+void reel_f32_upsample_bilinear_avx2(float *y, const float *x, const float *table, int c, int h,
+                                     int w, int oh, int ow);
 
 /* reel_conv_winograd_avx2.c: 3x3, stride 1, dilation 1, one group, not
  * accumulate, by Winograd F(2x2, 3x3); weights transformed,

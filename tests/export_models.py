@@ -461,6 +461,33 @@ def normalised():
 
 
 @model
+def upsampling_decoder():
+    """A small U-Net-like decoder: bilinear and nearest upsampling (module and function, size
+    and scale), skip connections by concatenation."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down1 = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+            self.down2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+            self.up1 = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+            self.merge1 = nn.Conv2d(24, 8, 3, padding=1)
+            self.merge2 = nn.Conv2d(11, 4, 3, padding=1)
+            self.head = nn.Linear(4 * 10 * 14, 3)
+
+        def forward(self, x):
+            f = _frames(x)
+            d1 = torch.relu(self.down1(f))                     # [T, 8, 5, 7]
+            d2 = torch.relu(self.down2(d1))                    # [T, 16, 3, 4]
+            u1 = F.interpolate(d2, size=(5, 7), mode="nearest")
+            m1 = torch.relu(self.merge1(torch.cat([u1, d1], dim=1)))
+            u2 = self.up1(m1)                                  # [T, 8, 10, 14]
+            m2 = self.merge2(torch.cat([u2, f], dim=1))
+            return self.head(m2.flatten(1)).unsqueeze(0)
+    torch.manual_seed(43)
+    return Net(), _clip(3, 3, 10, 14)
+
+
+@model
 def resnet18_backbone():
     """torchvision's resnet18 per frame (its fc replaced), an LSTM, a head; last frame."""
     import torchvision

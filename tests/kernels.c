@@ -677,6 +677,50 @@ static void vmath(void) {
   report("vmath_gelu", &eg);
 }
 
+/* Upsampling: the AVX2 kernels against the generic ones (the same products in the same
+ * order; a compiler that fuses the generic one's into multiply-adds, as clang does, makes
+ * them differ by an ulp), on output widths of full and partial vectors, tables that repeat
+ * and skip rows, and special values among the inputs (NaN and infinities must agree). */
+static void upsample(void) {
+  Worst e = {0};
+  for (int trial = 0; trial < 200; trial++) {
+    int c = 1 + trial % 3, h = 1 + trial % 7, w = 1 + (trial * 5) % 23;
+    int oh = 1 + (trial * 3) % 17, ow = 1 + (trial * 7) % 41, bilinear = trial % 2;
+    float *x = rnd((size_t)c * h * w), *t = malloc((size_t)3 * (oh + ow) * 4);
+    float *y0 = malloc((size_t)c * oh * ow * 4), *y1 = malloc((size_t)c * oh * ow * 4);
+    for (long i = trial; i < (long)c * h * w; i += 11)
+      x[i] = (float[]){NAN, -INFINITY, INFINITY, -0.0f, 3e38f}[(i / 11) % 5];
+    int n[2] = {oh, ow}, in[2] = {h, w};
+    for (int axis = 0; axis < 2; axis++) { /* rows, then columns */
+      int m = n[axis];
+      float *base = axis == 0 ? t : t + (bilinear ? 3 : 1) * oh;
+      for (int o = 0; o < m; o++) {
+        int i0 = (o * in[axis]) / m;
+        base[o] = (float)i0;
+        if (bilinear) {
+          base[m + o] = (float)(i0 + (i0 < in[axis] - 1));
+          base[2 * m + o] = (float)((o * 37) % 100) / 100.0f;
+        }
+      }
+    }
+    void (*gen)(float *, const float *, const float *, int, int, int, int, int) =
+        bilinear ? reel_f32_upsample_bilinear_generic : reel_f32_upsample_nearest_generic;
+    void (*vec)(float *, const float *, const float *, int, int, int, int, int) =
+        bilinear ? reel_f32_upsample_bilinear_avx2 : reel_f32_upsample_nearest_avx2;
+    gen(y0, x, t, c, h, w, oh, ow);
+    vec(y1, x, t, c, h, w, oh, ow);
+    for (long i = 0; i < (long)c * oh * ow; i++) {
+      double err = isnan(y0[i]) || isnan(y1[i]) ? (isnan(y0[i]) && isnan(y1[i]) ? 0 : INFINITY)
+                   : isinf(y0[i]) || isinf(y1[i]) ? (y0[i] == y1[i] ? 0 : INFINITY)
+                   : fabs((double)y0[i] - y1[i]) / fmax(1.0, fabs((double)y0[i]));
+      note(&e, err, "%s c=%d %dx%d -> %dx%d output=%ld", bilinear ? "bilinear" : "nearest", c,
+           h, w, oh, ow, i);
+    }
+    free(x), free(t), free(y0), free(y1);
+  }
+  report("upsample", &e);
+}
+
 int main(void) {
   gemv();
   lstm_gru();
@@ -685,6 +729,7 @@ int main(void) {
   printf("conv_scratch_mismatches %d %s\n", scratch_mismatches,
          scratch_mismatches ? scratch_first : "(none)");
   maxpool();
+  upsample();
   cells();
   activations();
   prelu();

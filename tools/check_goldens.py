@@ -112,6 +112,46 @@ def pool2d(x, kind, k, s, p, ceil, include_pad=True):
     return out
 
 
+def upsample_indices(n_in, n_out, factor, mode, align):
+    """PyTorch's source indices (and bilinear weights) along one axis, in float32 as its CPU
+    kernels compute them: factor is the scale factor given (None: from the sizes)."""
+    f32 = np.float32
+    if mode == "bilinear" and align:
+        scale = f32(n_in - 1) / f32(n_out - 1) if n_out > 1 else f32(0)
+    else:
+        scale = f32(1.0 / factor) if factor else f32(n_in) / f32(n_out)
+    o = np.arange(n_out)
+    if mode == "nearest":
+        if n_out == n_in:
+            return o, None, None
+        if n_out == 2 * n_in:
+            return o >> 1, None, None
+        return np.minimum(np.floor(o.astype(f32) * scale).astype(int), n_in - 1), None, None
+    src = scale * o.astype(f32) if align else np.maximum(scale * (o.astype(f32) + f32(0.5)) -
+                                                        f32(0.5), f32(0))
+    i0 = src.astype(int)
+    return i0, i0 + (i0 < n_in - 1), (src - i0.astype(f32)).astype(f32)
+
+
+def upsample(x, L):
+    """F.interpolate of x [C, H, W] as the spec's upsample layer L says."""
+    C, H, W = x.shape
+    mode, align = L.get("mode", "nearest"), L.get("align_corners", False)
+    if "size" in L:
+        (oh, ow), fh, fw = L["size"], None, None
+    else:
+        fh, fw = pair(L["scale"]) if isinstance(L["scale"], list) else (L["scale"],) * 2
+        oh, ow = int(np.floor(H * fh)), int(np.floor(W * fw))
+    r0, r1, rl = upsample_indices(H, oh, fh, mode, align)
+    c0, c1, cl = upsample_indices(W, ow, fw, mode, align)
+    if mode == "nearest":
+        return x[:, r0][:, :, c0]
+    rl, cl = rl[:, None].astype(np.float64), cl[None, :].astype(np.float64)
+    top = (1 - cl) * x[:, r0][:, :, c0] + cl * x[:, r0][:, :, c1]
+    bottom = (1 - cl) * x[:, r1][:, :, c0] + cl * x[:, r1][:, :, c1]
+    return (1 - rl) * top + rl * bottom
+
+
 def pixel_shuffle(x, r):
     C, H, W = x.shape
     out = np.zeros((C // (r * r), H * r, W * r))
@@ -243,6 +283,8 @@ class Stream:
             sh = (-1,) + (1,) * (x.ndim - 1)
             return (x - m.reshape(sh)) / np.sqrt(v.reshape(sh) + L.get("eps", 1e-5)) \
                 * g.reshape(sh) + b.reshape(sh)
+        if op == "upsample":
+            return upsample(x, L)
         if op in ("layernorm", "groupnorm"):
             if op == "groupnorm":   # blocks: the groups' channels; scale per channel
                 blocks = x.reshape(L["groups"], -1)

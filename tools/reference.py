@@ -340,6 +340,16 @@ class ReelModel(nn.Module):
             mod.eval()
             self._attach(name, mod)
             return Node(layer, srcs, shp, module=mod, fn=mod)
+        if op == "upsample":
+            assert len(shp) == 3
+            mode, align = layer.get("mode", "nearest"), layer.get("align_corners")
+            kw = {"size": tuple(layer["size"])} if "size" in layer else \
+                {"scale_factor": tuple(float(v) for v in (layer["scale"] if isinstance(
+                    layer["scale"], list) else [layer["scale"]] * 2))}
+            if mode == "bilinear":
+                kw["align_corners"] = bool(align)
+            fn = lambda x, kw=kw: F.interpolate(x, mode=mode, **kw)
+            return Node(layer, srcs, self._probe(fn, shp), fn=fn)
         if op == "layernorm":
             dims = layer.get("dims", len(shp))
             mod = nn.LayerNorm(list(shp[len(shp) - dims:]), eps=layer.get("eps", 1e-5),

@@ -92,7 +92,6 @@ RESHAPES = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.
 NEAREST = {  # types and functions reel lacks -> the nearest reel op, for the message
     "InstanceNorm2d": "groupnorm with groups = channels (affine=False: affine: false)",
     "ConvTranspose2d": "pixel_shuffle after a conv2d (no conv_transpose2d yet)",
-    "Upsample": "pixel_shuffle (no upsample yet)",
     "Conv1d": "conv2d on a [C, 1, W] frame, or temporal_conv over time",
     "Conv3d": "temporal_conv (reel_torch.nn.TemporalConv)",
     "MultiheadAttention": "attention (one head: reel_torch.nn.WindowAttention)",
@@ -124,6 +123,11 @@ def _one(v):
     """An int, or [a, b] when the pair differs, as a spec writes it."""
     a, b = _pair(v)
     return a if a == b else [a, b]
+
+
+def _scale(v):
+    """A scale factor as the spec writes it: 2, not 2.0."""
+    return int(v) if float(v).is_integer() else v
 
 
 def _shape(v):
@@ -512,6 +516,36 @@ class _Exporter:
     def module_Unflatten(self, node, m, x, args, kw):
         return self.reshape(node, x)
 
+    def module_Upsample(self, node, m, x, args, kw):
+        return self.interpolate(node, x, m.size, m.scale_factor, m.mode, m.align_corners)
+
+    def module_UpsamplingNearest2d(self, node, m, x, args, kw):
+        return self.interpolate(node, x, m.size, m.scale_factor, "nearest", None)
+
+    def module_UpsamplingBilinear2d(self, node, m, x, args, kw):
+        return self.interpolate(node, x, m.size, m.scale_factor, "bilinear", True)
+
+    def interpolate(self, node, x, size, scale, mode, align_corners, recompute=None):
+        def fn(x):
+            if len(x.frame) != 3 or mode not in ("nearest", "bilinear") or recompute or \
+                    (size is None) == (scale is None):
+                return self.error(node, f"resizes {list(x.frame)} per frame with mode {mode!r}"
+                                  f"{', recompute_scale_factor' if recompute else ''}: reel's "
+                                  "upsample resizes maps, nearest or bilinear", "upsample")
+            keys = {}
+            if size is not None:
+                keys["size"] = list(_pair(size))
+            else:
+                sh, sw = (float(v) for v in _pair(scale))
+                keys["scale"] = _scale(sh) if sh == sw else [_scale(sh), _scale(sw)]
+            if mode != "nearest":
+                keys["mode"] = mode
+                if align_corners:
+                    keys["align_corners"] = True
+            name = self.emit(node, x, "upsample", keys)
+            return self.out(x, name, _shape(node.meta["value"])[-3:])
+        return self.per_step(node, x, fn)
+
     def module_PixelShuffle(self, node, m, x, args, kw):
         return self.shuffle(node, x, "pixel_shuffle", m.upscale_factor)
 
@@ -821,6 +855,12 @@ class _Exporter:
             return self.reshape(node, x)
         if key in ("permute", "transpose", torch.transpose, torch.permute, "t"):
             return self.permute(node, key, x, args, kw)
+        if key is F.interpolate:
+            return self.interpolate(node, x, self.option(args, kw, 1, "size", None),
+                                    self.option(args, kw, 2, "scale_factor", None),
+                                    self.option(args, kw, 3, "mode", "nearest"),
+                                    self.option(args, kw, 4, "align_corners", None),
+                                    self.option(args, kw, 5, "recompute_scale_factor", None))
         if key is F.pad:
             mode = self.option(args, kw, 2, "mode", "constant")
             if mode != "constant" or self.option(args, kw, 3, "value", None) not in (None, 0, 0.0):
@@ -1082,7 +1122,8 @@ _HANDLED = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, 
             nn.PReLU, nn.Softmax,
             nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Unflatten,
             nn.PixelShuffle,
-            nn.PixelUnshuffle, nn.ZeroPad2d, nn.LSTM, nn.GRU) + _REEL_MODULES
+            nn.PixelUnshuffle, nn.ZeroPad2d, nn.Upsample, nn.UpsamplingNearest2d,
+            nn.UpsamplingBilinear2d, nn.LSTM, nn.GRU) + _REEL_MODULES
 
 
 # ---- YAML ------------------------------------------------------------------------------------------
