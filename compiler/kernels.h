@@ -50,6 +50,8 @@ enum { K_GENERIC = 1, K_AVX2 = 2 };
   X(CHANNEL_AFFINE, "channel_affine", "reel_f32_channel_affine", "reel_conv", K_GENERIC,         \
     "y x scale shift #c #hw")                                                                     \
   X(NORM, "norm", "reel_f32_norm", "reel_norm", K_GENERIC, "y x w b #blocks #n #per #nw eps")    \
+  X(CONV_TRANSPOSE2D, "conv_transpose2d", "reel_f32_conv_transpose2d", "reel_conv_transpose",    \
+    K_GENERIC | K_AVX2, "&conv y w b x [scratch]")                                               \
   X(UPSAMPLE_NEAREST, "upsample_nearest", "reel_f32_upsample_nearest", "reel_upsample",          \
     K_GENERIC | K_AVX2, "y x table #c #h #w #oh #ow")                                             \
   X(UPSAMPLE_BILINEAR, "upsample_bilinear", "reel_f32_upsample_bilinear", "reel_upsample",       \

@@ -33,6 +33,7 @@ static const char *const aliases[][2] = {
     {"conv3d", "temporal_conv"}, {"layer_norm", "layernorm"},   {"group_norm", "groupnorm"},
     {"unflatten", "reshape"},    {"view", "reshape"},         {"interpolate", "upsample"},
     {"upsamplingnearest2d", "upsample"}, {"upsamplingbilinear2d", "upsample"},
+    {"convtranspose2d", "conv_transpose2d"},
 };
 
 /* PyTorch functions and layers reel does not have: a name among them is
@@ -41,7 +42,7 @@ static const char *const others[] = {
     "selu",      "celu",        "mish",      "softplus",   "softsign",    "hardtanh",
     "logsigmoid", "log_softmax", "softmin",   "tanhshrink", "hardshrink",  "softshrink",
     "rrelu",     "glu",         "threshold", "instancenorm", "instance_norm", "conv1d",
-    "convtranspose2d", "conv_transpose2d", "embedding", "multiheadattention", "rnn",
+    "embedding", "multiheadattention", "rnn",
 };
 
 OpHint op_hint(const char *name, const char **op) {

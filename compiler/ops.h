@@ -34,6 +34,7 @@
   X(op_lstm)                                                                                      \
   X(op_gru)                                                                                       \
   X(op_conv2d)                                                                                    \
+  X(op_conv_transpose2d)                                                                          \
   X(op_batchnorm)                                                                                 \
   X(op_layernorm)                                                                                 \
   X(op_groupnorm)                                                                                 \

@@ -187,6 +187,7 @@ typedef struct {
   double alpha; /* an activation's parameter: leaky_relu's negative_slope, elu's alpha */
   bool tanh_form; /* gelu: approximate: tanh */
   int factor; /* pixel (un)shuffle */
+  int out_pad_h, out_pad_w; /* conv_transpose2d: output_padding */
   Shape reshape; /* reshape: the shape asked for, one dim may be -1 (inferred) */
   bool affine;   /* layernorm, groupnorm: a learned scale and shift */
   struct {       /* upsample: the output size, and F.interpolate's scale factors (0: from size) */

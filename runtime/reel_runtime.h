@@ -114,6 +114,14 @@ void reel_f32_channel_affine_generic(float *y, const float *x, const float *scal
 void reel_f32_pixel_shuffle_generic(float *y, const float *x, int c, int h, int w, int r);
 void reel_f32_pixel_unshuffle_generic(float *y, const float *x, int c, int h, int w, int r);
 
+/* ---- reel_conv_transpose_generic.c: nn.ConvTranspose2d.  d as for a conv (in_c0 inputs,
+ * in_c1 0; pad_top, pad_left its padding; out_h, out_w with output_padding counted), each
+ * input pixel (i, j) adding w[ic][oc][u][v] x to output (i stride_h - pad_top + u dil_h,
+ * j stride_w - pad_left + v dil_w); weights (in_c, out_c / groups, k_h, k_w) as PyTorch's;
+ * then the fused activation. ---- */
+void reel_f32_conv_transpose2d_generic(const reel_conv2d_desc *d, float *y, const float *w,
+                                       const float *b, const float *x);
+
 /* ---- reel_upsample_generic.c ----
  * [C, H, W] -> [C, OH, OW], F.interpolate's nearest and bilinear: `table` holds, for the output
  * rows then the columns, the input index each reads (nearest: oh + ow floats), or for bilinear
@@ -240,6 +248,11 @@ void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, c
  * any), the generic kernel's values (NaN propagates). */
 #define REEL_MAXPOOL_AVX2_MAX_K 128
 void reel_f32_maxpool2d_avx2(const reel_pool2d_desc *d, float *y, const float *x);
+/* reel_conv_transpose_avx2.c: the generic kernel's contract, in stride phases (scratch of
+ * reel_conv_transpose2d_scratch_avx2(d) floats); weights as they are. */
+long reel_conv_transpose2d_scratch_avx2(const reel_conv2d_desc *d);
+void reel_f32_conv_transpose2d_avx2(const reel_conv2d_desc *d, float *y, const float *w,
+                                    const float *b, const float *x, float *scratch);
 /* reel_upsample_avx2.c: the generic kernels' tables and values, 8 output columns at a time,
  * their input columns gathered. */
 void reel_f32_upsample_nearest_avx2(float *y, const float *x, const float *table, int c, int h,

@@ -488,6 +488,28 @@ def upsampling_decoder():
 
 
 @model
+def transposed_decoder():
+    """A decoder of transposed convolutions (stride 2 with output_padding, grouped, dilated)
+    after a GRU's state, ReLUs fused into them."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.GRU(6, 32, batch_first=True)
+            self.dec = nn.Sequential(nn.Unflatten(1, (8, 2, 2)),
+                                     nn.ConvTranspose2d(8, 6, 3, stride=2, padding=1,
+                                                        output_padding=1), nn.ReLU(),
+                                     nn.ConvTranspose2d(6, 4, 3, groups=2, dilation=2),
+                                     nn.ReLU(), nn.ConvTranspose2d(4, 1, 2, stride=2, bias=False))
+            self.head = nn.Linear(1 * 16 * 16, 2)
+
+        def forward(self, x):
+            h, _ = self.rnn(x)
+            return self.head(self.dec(h[0]).flatten(1)).unsqueeze(0)
+    torch.manual_seed(44)
+    return Net(), _clip(4, 6)
+
+
+@model
 def resnet18_backbone():
     """torchvision's resnet18 per frame (its fc replaced), an LSTM, a head; last frame."""
     import torchvision
@@ -554,7 +576,7 @@ def unmappable():
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.up = nn.ConvTranspose2d(3, 4, 2, stride=2)
+            self.up = nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")
             self.norm = nn.InstanceNorm2d(4)
             self.pool = nn.AdaptiveAvgPool2d(1)
             self.rnn = nn.LSTM(4, 8, batch_first=True, bidirectional=True)

@@ -677,6 +677,45 @@ static void vmath(void) {
   report("vmath_gelu", &eg);
 }
 
+/* Transposed convolution: the AVX2 kernel (stride phases, FMAs) against the generic
+ * scatter, relative to max(1, |y|): strides 1 to 3, padding, output_padding, dilation,
+ * groups, every kernel side to 5, widths that leave partial vectors, a fused activation. */
+static void conv_transpose(void) {
+  Worst e = {0};
+  for (int trial = 0; trial < 120; trial++) {
+    reel_conv2d_desc d = {0};
+    d.groups = 1 + trial % 2;
+    d.in_c0 = d.groups * (1 + trial % 3);
+    d.out_c = d.groups * (1 + (trial / 3) % 3);
+    d.in_h = 1 + trial % 6, d.in_w = 1 + (trial * 7) % 19;
+    d.k_h = 1 + trial % 5, d.k_w = 1 + (trial / 5) % 5;
+    d.stride_h = 1 + trial % 3, d.stride_w = 1 + (trial / 3) % 3;
+    d.dil_h = 1 + (trial / 7) % 2, d.dil_w = 1 + (trial / 11) % 2;
+    d.pad_top = (trial / 2) % d.k_h, d.pad_left = (trial / 3) % d.k_w;
+    int op_h = (trial / 13) % (d.stride_h > d.dil_h ? d.stride_h : d.dil_h);
+    int op_w = (trial / 17) % (d.stride_w > d.dil_w ? d.stride_w : d.dil_w);
+    d.out_h = (d.in_h - 1) * d.stride_h - 2 * d.pad_top + d.dil_h * (d.k_h - 1) + op_h + 1;
+    d.out_w = (d.in_w - 1) * d.stride_w - 2 * d.pad_left + d.dil_w * (d.k_w - 1) + op_w + 1;
+    if (d.out_h < 1 || d.out_w < 1)
+      continue;
+    d.act = trial % 4 == 1 ? REEL_ACT_RELU : trial % 4 == 3 ? REEL_ACT_TANH : REEL_ACT_NONE;
+    long nw = (long)d.in_c0 * (d.out_c / d.groups) * d.k_h * d.k_w;
+    long ny = (long)d.out_c * d.out_h * d.out_w;
+    float *x = rnd((size_t)d.in_c0 * d.in_h * d.in_w), *w = rnd((size_t)nw), *b = rnd(d.out_c);
+    float *y0 = malloc((size_t)ny * 4), *y1 = malloc((size_t)ny * 4);
+    float *scratch = malloc((size_t)reel_conv_transpose2d_scratch_avx2(&d) * 4);
+    reel_f32_conv_transpose2d_generic(&d, y0, w, trial % 5 ? b : NULL, x);
+    reel_f32_conv_transpose2d_avx2(&d, y1, w, trial % 5 ? b : NULL, x, scratch);
+    for (long i = 0; i < ny; i++)
+      note(&e, fabs((double)y0[i] - y1[i]) / fmax(1.0, fabs((double)y0[i])),
+           "in=%dx%dx%d out=%dx%dx%d k=%dx%d stride=%dx%d dil=%dx%d pad=%d,%d groups=%d",
+           d.in_c0, d.in_h, d.in_w, d.out_c, d.out_h, d.out_w, d.k_h, d.k_w, d.stride_h,
+           d.stride_w, d.dil_h, d.dil_w, d.pad_top, d.pad_left, d.groups);
+    free(x), free(w), free(b), free(y0), free(y1), free(scratch);
+  }
+  report("conv_transpose", &e);
+}
+
 /* Upsampling: the AVX2 kernels against the generic ones (the same products in the same
  * order; a compiler that fuses the generic one's into multiply-adds, as clang does, makes
  * them differ by an ulp), on output widths of full and partial vectors, tables that repeat
@@ -729,6 +768,7 @@ int main(void) {
   printf("conv_scratch_mismatches %d %s\n", scratch_mismatches,
          scratch_mismatches ? scratch_first : "(none)");
   maxpool();
+  conv_transpose();
   upsample();
   cells();
   activations();

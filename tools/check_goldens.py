@@ -112,6 +112,27 @@ def pool2d(x, kind, k, s, p, ceil, include_pad=True):
     return out
 
 
+def conv_transpose2d(x, w, b, stride, pad, out_pad, dil, groups):
+    """nn.ConvTranspose2d of x [C, H, W] with w [C, out / groups, kh, kw]: every input pixel
+    through every tap onto the output pixel it lands on."""
+    C, H, W = x.shape
+    opg, kh, kw = w.shape[1:]
+    OH = (H - 1) * stride[0] - 2 * pad[0] + dil[0] * (kh - 1) + out_pad[0] + 1
+    OW = (W - 1) * stride[1] - 2 * pad[1] + dil[1] * (kw - 1) + out_pad[1] + 1
+    y = np.zeros((opg * groups, OH, OW))
+    ipg = C // groups
+    for c in range(C):
+        g = c // ipg
+        for u in range(kh):
+            for v in range(kw):
+                oy = np.arange(H) * stride[0] - pad[0] + u * dil[0]
+                ox = np.arange(W) * stride[1] - pad[1] + v * dil[1]
+                ri, ci = (oy >= 0) & (oy < OH), (ox >= 0) & (ox < OW)
+                contrib = np.einsum("o,hw->ohw", w[c, :, u, v], x[c][ri][:, ci])
+                y[g * opg:(g + 1) * opg][:, oy[ri][:, None], ox[ci][None, :]] += contrib
+    return y if b is None else y + b[:, None, None]
+
+
 def upsample_indices(n_in, n_out, factor, mode, align):
     """PyTorch's source indices (and bilinear weights) along one axis, in float32 as its CPU
     kernels compute them: factor is the scale factor given (None: from the sizes)."""
@@ -285,6 +306,11 @@ class Stream:
                 * g.reshape(sh) + b.reshape(sh)
         if op == "upsample":
             return upsample(x, L)
+        if op == "conv_transpose2d":
+            b = self.W(f"{name}.bias") if L.get("bias", True) else None
+            return conv_transpose2d(x, self.W(f"{name}.weight"), b, pair(L.get("stride", 1)),
+                                    pair(L.get("padding", 0)), pair(L.get("output_padding", 0)),
+                                    pair(L.get("dilation", 1)), L.get("groups", 1))
         if op in ("layernorm", "groupnorm"):
             if op == "groupnorm":   # blocks: the groups' channels; scale per channel
                 blocks = x.reshape(L["groups"], -1)

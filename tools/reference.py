@@ -240,7 +240,7 @@ class ReelModel(nn.Module):
             assert op == "convlstm" and layer.get("init_state"), \
                 "the first forecast layer without feedback must be a convlstm with init_state"
         if op in RECURRENT or op in ("linear", "conv2d", "batchnorm", "temporal_conv",
-                                     "layernorm", "groupnorm"):
+                                     "layernorm", "groupnorm", "conv_transpose2d"):
             assert name, f"{op} layer needs a name"
         if layer.get("init_state"):
             assert chain == "forecast" and first, "init_state: only on the first forecast layer"
@@ -340,6 +340,14 @@ class ReelModel(nn.Module):
             mod.eval()
             self._attach(name, mod)
             return Node(layer, srcs, shp, module=mod, fn=mod)
+        if op == "conv_transpose2d":
+            assert len(shp) == 3
+            mod = nn.ConvTranspose2d(shp[0], layer["out"], _pair(layer["kernel"]),
+                                     _pair(layer.get("stride", 1)), _pair(layer.get("padding", 0)),
+                                     _pair(layer.get("output_padding", 0)), layer.get("groups", 1),
+                                     layer.get("bias", True), _pair(layer.get("dilation", 1)))
+            self._attach(name, mod)
+            return Node(layer, srcs, self._probe(mod, shp), module=mod, fn=mod)
         if op == "upsample":
             assert len(shp) == 3
             mode, align = layer.get("mode", "nearest"), layer.get("align_corners")

@@ -91,7 +91,6 @@ RESHAPES = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.
             "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "view_as", "reshape_as"}
 NEAREST = {  # types and functions reel lacks -> the nearest reel op, for the message
     "InstanceNorm2d": "groupnorm with groups = channels (affine=False: affine: false)",
-    "ConvTranspose2d": "pixel_shuffle after a conv2d (no conv_transpose2d yet)",
     "Conv1d": "conv2d on a [C, 1, W] frame, or temporal_conv over time",
     "Conv3d": "temporal_conv (reel_torch.nn.TemporalConv)",
     "MultiheadAttention": "attention (one head: reel_torch.nn.WindowAttention)",
@@ -389,6 +388,27 @@ class _Exporter:
         old = x.pad or (0, 0, 0, 0)
         return replace(x, pad=tuple(a + b for a, b in zip(old, sides)),
                        frame=_shape(node.meta["value"])[-3:])
+
+    def module_ConvTranspose2d(self, node, m, x, args, kw):
+        def fn(x):
+            if len(x.frame) != 3 or m.padding_mode != "zeros" or (len(args) > 1 and
+                                                                   args[1].kind != "const"):
+                return self.error(node, "reads something other than a [C, H, W] map, pads other "
+                                  "than with zeros, or is given an output_size", "conv_transpose2d")
+            keys = {"out": m.out_channels, "kernel": _one(m.kernel_size)}
+            for key, value, default in (("stride", m.stride, 1), ("padding", m.padding, 0),
+                                        ("output_padding", m.output_padding, 0),
+                                        ("dilation", m.dilation, 1)):
+                if _pair(value) != (default, default):
+                    keys[key] = _one(value)
+            if m.groups != 1:
+                keys["groups"] = m.groups
+            if m.bias is None:
+                keys["bias"] = False
+            name = self.emit(node, x, "conv_transpose2d", keys)
+            self.weights(name, node=node)
+            return self.out(x, name, _shape(node.meta["value"])[-3:])
+        return self.per_step(node, x, fn)
 
     def module_BatchNorm2d(self, node, m, x, args, kw):
         return self.batchnorm(node, m, x, 3)
@@ -1118,7 +1138,7 @@ def _reduced(x, mode, keepdim):
 _REEL_MODULES = (rnn.PeepholeLSTM, rnn.ConvLSTM, rnn.ConvGRU, rnn.TemporalPool,
                  rnn.TemporalConv, rnn.WindowAttention, rnn.MapAttention, rnn.AttentionLSTM,
                  rnn.EncoderForecaster, rnn.Seq2Seq)
-_HANDLED = (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm,
+_HANDLED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm,
             nn.PReLU, nn.Softmax,
             nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Unflatten,
             nn.PixelShuffle,

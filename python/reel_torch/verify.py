@@ -22,7 +22,7 @@ import yaml
 
 from . import nn as rnn
 
-CONV_OPS = {"conv2d", "convlstm", "convgru", "temporal_conv"}
+CONV_OPS = {"conv2d", "conv_transpose2d", "convlstm", "convgru", "temporal_conv"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
