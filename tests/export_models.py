@@ -275,6 +275,30 @@ def spec_seq2seq_attention():
     return Translator(), _clip(9, 16)
 
 
+@model
+def spec_convlstm_unet():
+    class ConvLstmUNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc1 = nn.Conv2d(1, 16, 3, padding=1)
+            self.enc2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
+            self.enc3 = nn.Conv2d(32, 32, 3, stride=2, padding=1)
+            self.rnn = rnn.ConvLSTM(32, 32, 3, batch_first=True)
+            self.up1 = nn.ConvTranspose2d(32, 32, 3, stride=2, padding=1, output_padding=1)
+            self.dec1 = nn.Conv2d(64, 16, 3, padding=1)
+            self.up2 = nn.Upsample(scale_factor=2, mode="bilinear")
+            self.dec2 = nn.Conv2d(32, 1, 3, padding=1)
+
+        def forward(self, x):
+            e1 = F.relu(self.enc1(_frames(x)))
+            e2 = F.relu(self.enc2(e1))
+            h, _ = self.rnn(F.relu(self.enc3(e2)).unsqueeze(0))
+            d1 = F.relu(self.dec1(torch.cat([F.relu(self.up1(h[0])), e2], dim=1)))
+            return torch.sigmoid(self.dec2(torch.cat([self.up2(d1), e1], dim=1))).unsqueeze(0)
+    torch.manual_seed(22)
+    return ConvLstmUNet(), _clip(3, 1, 64, 64)
+
+
 # ---- everyday models ---------------------------------------------------------------------------------
 
 @model

@@ -58,6 +58,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 T = 9  # frames per golden clip, unless:
 CLIP_FRAMES = {"convlstm_forecaster": 4,  # 64x64 frames: keep the io file small
+               "convlstm_unet": 4,
                "lrcn": 3,
                "lrcn_resnet18_narrow": 2,
                "multilstm": 20,            # much longer than its window of 8
@@ -75,7 +76,7 @@ CLIP_FRAMES = {"convlstm_forecaster": 4,  # 64x64 frames: keep the io file small
 SKIP = {"lrcn_resnet18": "11M parameters (45 MB); lrcn_resnet18_narrow is its golden"}
 # stem -> "F16" | "BF16": store that golden's weights in half precision (half the bytes); its
 # expected outputs are then computed from the rounded weights. Empty: every golden is F32.
-WEIGHTS_DTYPE = {"convlstm_forecaster": "F16", "convgru_stack": "F16", "lrcn": "F16",
+WEIGHTS_DTYPE = {"convlstm_forecaster": "F16", "convlstm_unet": "F16", "convgru_stack": "F16", "lrcn": "F16",
                  "multilstm": "F16", "snippets_lstm": "F16", "visual_attention": "F16"}
 HALF = {"F16": torch.float16, "BF16": torch.bfloat16}
 

@@ -106,7 +106,7 @@ static void fill_tables(const Layer *l, float *t) {
   int h = l->in_shape.dim[1], w = l->in_shape.dim[2], oh = l->resize.h, ow = l->resize.w;
   if (l->resize.bilinear) {
     bilinear_table(t, h, oh, l->resize.scale_h, l->resize.align_corners);
-    bilinear_table(t + 3 * oh, w, ow, l->resize.scale_w, l->resize.align_corners);
+    bilinear_table(t + 3L * oh, w, ow, l->resize.scale_w, l->resize.align_corners);
   } else {
     nearest_table(t, h, oh, l->resize.scale_h);
     nearest_table(t + oh, w, ow, l->resize.scale_w);

@@ -57,7 +57,7 @@ void reel_f32_conv_transpose2d_avx2(const reel_conv2d_desc *d, float *y, const f
   for (oc = 0; oc < d->out_c; oc++) {
     int group = oc / opg;
     float bias = b ? b[oc] : 0.0f;
-    for (i = 0; i < sh * sw * phase; i++)
+    for (i = 0; i < (long)sh * sw * phase; i++)
       scratch[i] = bias;
     for (ic = group * ipg; ic < (group + 1) * ipg; ic++) {
       const float *xc = x + (long)ic * d->in_h * d->in_w;

@@ -44,8 +44,8 @@ void reel_f32_upsample_nearest_avx2(float *y, const float *x, const float *table
 
 void reel_f32_upsample_bilinear_avx2(float *y, const float *x, const float *table, int c, int h,
                                      int w, int oh, int ow) {
-  const float *r0 = table, *r1 = table + oh, *rl = table + 2 * oh;
-  const float *c0 = table + 3 * oh, *c1 = c0 + ow, *cl = c0 + 2 * ow;
+  const float *r0 = table, *r1 = table + oh, *rl = table + 2L * oh;
+  const float *c0 = table + 3L * oh, *c1 = c0 + ow, *cl = c0 + 2L * ow;
   const __m256 one = _mm256_set1_ps(1.0f);
   int k, i, j;
   for (k = 0; k < c; k++)

@@ -17,8 +17,8 @@ void reel_f32_upsample_nearest_generic(float *y, const float *x, const float *ta
 /* PyTorch's order: each input row blended across columns, then the two rows. */
 void reel_f32_upsample_bilinear_generic(float *y, const float *x, const float *table, int c, int h,
                                         int w, int oh, int ow) {
-  const float *r0 = table, *r1 = table + oh, *rl = table + 2 * oh;
-  const float *c0 = table + 3 * oh, *c1 = c0 + ow, *cl = c0 + 2 * ow;
+  const float *r0 = table, *r1 = table + oh, *rl = table + 2L * oh;
+  const float *c0 = table + 3L * oh, *c1 = c0 + ow, *cl = c0 + 2L * ow;
   int k, i, j;
   for (k = 0; k < c; k++)
     for (i = 0; i < oh; i++) {
