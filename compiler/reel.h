@@ -103,7 +103,7 @@ typedef enum { PHASE_STEP, PHASE_FORECAST } Phase;
  * closes, or once per clip read (after a clip temporal_pool). */
 typedef enum { RATE_FRAME, RATE_WINDOW, RATE_CLIP } Rate;
 
-typedef enum { SCORE_DOT, SCORE_GENERAL, SCORE_ADDITIVE, SCORE_LOCATION } Score;
+typedef enum { SCORE_DOT, SCORE_GENERAL, SCORE_ADDITIVE, SCORE_LOCATION, SCORE_LINEAR } Score;
 extern const char *const score_name[];
 
 extern const char *const tpool_name[]; /* by REEL_TPOOL_* */
@@ -168,7 +168,8 @@ typedef struct {
   /* attention: keys from input[0] (a window or a [D, H, W] map) */
   Score score;
   bool scale;             /* scores / sqrt(key_dim) */
-  int query;              /* the query's layer */
+  int query;              /* the query's layer, or -1: learned, or none (score linear) */
+  bool query_learned;     /* `query: learned`: a trained vector, <name>.query */
   bool query_prev;        /* the query is that recurrent layer's h of the previous step */
   int values;             /* values' layer, or -1: the keys */
   const char *query_name, *values_name, *init_from_name; /* resolved after parsing */

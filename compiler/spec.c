@@ -10,7 +10,7 @@
 
 const char *const clip_name[] = {"none", "mean", "max", "last", "weighted"};
 const char *const peephole_name[] = {"none", "diagonal", "channel", "spatial"};
-const char *const score_name[] = {"dot", "general", "additive", "location"};
+const char *const score_name[] = {"dot", "general", "additive", "location", "linear"};
 const char *const tpool_name[REEL_TPOOL_COUNT] = {"max", "mean", "concat"}; /* as in a spec */
 
 /* ---- typed field readers: each reports the field, what it expected and

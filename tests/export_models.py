@@ -398,6 +398,32 @@ def attention_over_lstm():
 
 
 @model
+def attention_pooling():
+    """Attention pooling over the last 6 frames' features: nn.Linear(D, 1) scores, and a
+    learned query with additive scores over a second feature map's values."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.feat = nn.Sequential(nn.Linear(8, 16), nn.ReLU())
+            self.vals = nn.Linear(16, 10)
+            self.pool = rnn.AttentionPool(6, 16, batch_first=True)
+            self.pool_q = rnn.AttentionPool(6, 16, "additive", hidden=5, batch_first=True)
+            self.head = nn.Linear(26, 3)
+
+        def forward(self, x):
+            f = self.feat(x)
+            a, _ = self.pool(f)
+            b, _ = self.pool_q(f, self.vals(f))
+            return self.head(torch.cat([a, b], dim=-1))
+    torch.manual_seed(45)
+    net = Net()
+    with torch.no_grad():   # peaked weights, so the scores show
+        net.pool.attn.score.weight.mul_(4)
+        net.pool_q.attn.v.weight.mul_(4)
+    return net, _clip(9, 8)
+
+
+@model
 def map_attention():
     """Additive attention over a CNN map's positions, queried by a vector from the same
     frame; the values a second map."""

@@ -374,8 +374,10 @@ class Stream:
     def attention(self, L, name, src, vals):
         K, N = self.kv(src)
         V, _ = self.kv(L.get("values", src))
-        Q = L["query"]
-        if Q in vals:                      # computed earlier in this step
+        Q = L.get("query")
+        if Q in (None, "learned"):         # score linear (no query), or a trained vector
+            q = self.W(f"{name}.query") if Q else None
+        elif Q in vals:                    # computed earlier in this step
             q = vals[Q]
         else:                              # a later lstm/gru: its h of the previous step
             QL = self.layer[Q]
@@ -385,6 +387,8 @@ class Stream:
         score = L.get("score", "dot")
         if score == "location":
             e = self.W(f"{name}.weight") @ q + self.W(f"{name}.bias")
+        elif score == "linear":
+            e = K @ self.W(f"{name}.score.weight")[0] + self.W(f"{name}.score.bias")[0]
         elif score == "additive":
             hid = np.tanh(K @ self.W(f"{name}.w_x.weight").T + self.W(f"{name}.w_x.bias") +
                           self.W(f"{name}.w_h.weight") @ q)

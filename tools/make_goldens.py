@@ -199,11 +199,14 @@ def sharpen_attention(spec, model, x):
             params = [mod.v.weight]
         elif score == "location":
             params = [mod.weight, mod.bias]
-        else:  # dot: the linear or conv layers computing the keys and the query
+        elif score == "linear":
+            params = [mod.score.weight]
+        else:  # dot: the linear or conv layers computing the keys and the query (or the query)
             mods = {id(m): m for m in (_producer(model, node.keys),
-                                       _producer(model, node.query))
+                                       _producer(model, node.query) if node.query else None)
                     if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))}
             params = [p for m in mods.values() for p in m.parameters()]
+            params += [mod.query] if hasattr(mod, "query") else []
         if not params:  # dot over lstm/gru states, bounded by 1: no gain makes it peaked
             peak = peakedness(_attention_weights(model, spec, x)[node.key])
             report[node.key] = (None, peak)
@@ -248,8 +251,9 @@ def _mutations(spec, T):
     for i, L in enumerate(spec["layers"] + spec.get("forecast", {}).get("layers", [])):
         name = L.get("name", f"{L['op']}{i}")
         one_value |= L["op"] in ("temporal_pool", "temporal_conv") and T < L.get("frames", 0)
-        query_weight = {"general": "w_q.weight", "additive": "w_h.weight",
-                        "location": "weight"}.get(L.get("score", "dot"))
+        query_weight = "query" if L.get("query") == "learned" else \
+            {"general": "w_q.weight", "additive": "w_h.weight", "location": "weight",
+             "linear": "score.weight"}.get(L.get("score", "dot"))
         if L["op"] == "attention" and query_weight:
             out.append((f"{name} without its query", None,
                         lambda sd, k=f"{L['name']}.{query_weight}":

@@ -463,9 +463,11 @@ class ReelModel(nn.Module):
             assert vnode.window == n and len(vnode.shape) == 1, \
                 f"{key}: values must be a vector layer with a window of {n}"
         dv = vnode.shape[0]
-        qkey = layer["query"]
+        qkey = layer.get("query")
         qnode = self._by_key.get(qkey)
-        if qnode is not None and qnode.chain == chain:  # computed earlier: this step's output
+        if qkey in (None, "learned"):  # score linear, or a trained query vector
+            dq, query_prev, qkey = dk, False, None
+        elif qnode is not None and qnode.chain == chain:  # computed earlier: this step's output
             assert len(qnode.shape) == 1, f"{key}: the query must be a vector"
             dq, query_prev = qnode.shape[0], False
         else:  # a later lstm/gru: its top layer's h of the previous step
@@ -478,7 +480,8 @@ class ReelModel(nn.Module):
             assert is_map and not scale, "location attention: map keys, no scale"
             mod = LocationAttention(dq, n)
         else:
-            mod = Attention(score, dq, dk, layer.get("hidden"), scale)
+            mod = Attention(score, dq, dk, layer.get("hidden"), scale,
+                            learned_query=layer.get("query") == "learned")
         if any(True for _ in mod.parameters()):
             assert name, "attention with weights needs a name"
             self._attach(name, mod)
@@ -571,7 +574,8 @@ class ReelModel(nn.Module):
         """One layer over the whole sequence of its inputs."""
         if node.op == "attention":  # query: an earlier layer's output of the same frame
             assert not node.query_prev and node.chain == "frame"
-            out, attn[node.key] = self._attention(node, vals[node.query], vals.__getitem__,
+            q = vals[node.query] if node.query else None
+            out, attn[node.key] = self._attention(node, q, vals.__getitem__,
                                                   last=False)
             return out
         ins = [vals[k] for k in node.in_keys]
@@ -610,7 +614,8 @@ class ReelModel(nn.Module):
         step (1, ...), seq(key) its outputs so far (t + 1, ...). Returns (output, attention
         weights or None)."""
         if node.op == "attention":  # reads its keys' window (map) through seq
-            q = self._prev_hidden(node.query, states) if node.query_prev else cur(node.query)
+            q = self._prev_hidden(node.query, states) if node.query_prev else \
+                cur(node.query) if node.query else None
             return self._attention(node, q, seq, last=True)
         ins = [cur(k) for k in node.in_keys]
         if node.op in ("lstm", "gru"):

@@ -10,18 +10,28 @@
 
 #include "../ops.h"
 
-/* attention: {name, op: attention, query: LAYER, values: LAYER,
- *             score: dot|general|additive|location, scale: false, hidden: A (additive)} */
+/* attention: {name, op: attention, query: LAYER | learned, values: LAYER,
+ *             score: dot|general|additive|location|linear, scale: false, hidden: A (additive)}
+ * score linear (nn.Linear(D, 1) over the keys) takes no query. */
 static bool parse_attention(const YNode *n, Layer *l) {
   const YNode *v;
   int choice = SCORE_DOT;
-  if (!(v = require(n, "query", "an attention layer")) || !read_ref(v, "query", &l->query_name, &l->query_loc))
+  if ((v = yaml_get(n, "score")) && !read_choice(v, "score", score_name, 5, &choice))
+    return false;
+  l->score = (Score)choice;
+  v = yaml_get(n, "query");
+  if (l->score == SCORE_LINEAR && v) {
+    diag_error(v->loc, "score linear scores each key alone (nn.Linear(D, 1)): it takes no query");
+    return false;
+  }
+  if (l->score != SCORE_LINEAR && !(v = require(n, "query", "an attention layer")))
+    return false;
+  if (v && v->kind == Y_SCALAR && strcmp(v->str, "learned") == 0)
+    l->query_learned = true;
+  else if (v && !read_ref(v, "query", &l->query_name, &l->query_loc))
     return false;
   if ((v = yaml_get(n, "values")) && !read_ref(v, "values", &l->values_name, &l->values_loc))
     return false;
-  if ((v = yaml_get(n, "score")) && !read_choice(v, "score", score_name, 4, &choice))
-    return false;
-  l->score = (Score)choice;
   if ((v = yaml_get(n, "scale")) && !read_bool(v, "scale", &l->scale))
     return false;
   if (v && l->scale && l->score != SCORE_DOT && l->score != SCORE_GENERAL) {
@@ -43,10 +53,14 @@ static bool parse_attention(const YNode *n, Layer *l) {
   return !v || read_int(v, "hidden", 1, MAX_DIM, &l->hidden[0]);
 }
 
+static bool resolve_values(Graph *g, Layer *l, int i);
+
 /* The query may come after the attention (a recurrent layer's previous h);
  * the values are an earlier layer, or one with a window in the other chain. */
 static bool resolve_attention(Graph *g, Layer *l) {
-  int i = (int)(l - g->layer), q = find_layer(g, l->query_name, g->n_layer);
+  int i = (int)(l - g->layer), q = l->query_name ? find_layer(g, l->query_name, g->n_layer) : i;
+  if (!l->query_name) /* learned, or none */
+    return resolve_values(g, l, i);
   if (q < 0 || q == i || g->layer[q].phase != l->phase) {
     diag_error(l->query_loc, q == i ? "attention '%s' cannot be its own query"
                : "'query' names '%s', which is not a layer of the same chain",
@@ -63,6 +77,10 @@ static bool resolve_attention(Graph *g, Layer *l) {
   l->query_prev = q > i;
   if (!l->query_prev)
     add_ref(l, q);
+  return resolve_values(g, l, i);
+}
+
+static bool resolve_values(Graph *g, Layer *l, int i) {
   if (l->values_name) {
     int v = find_layer(g, l->values_name, i);
     if (v < 0 || (g->layer[v].phase != l->phase && !g->layer[v].window)) {
@@ -107,14 +125,17 @@ static bool infer_attention(Arena *a, Graph *g, Layer *l) {
     }
     l->value_dim = l->keys_map ? v->out_shape.dim[0] : (int)shape_elems(v->out_shape);
   }
-  const Layer *q = &g->layer[l->query];
-  int dq = l->query_prev ? q->hidden[q->stack - 1] : (int)shape_elems(q->out_shape);
-  if (!l->query_prev && q->out_shape.rank != 1) {
+  const Layer *q = l->query >= 0 ? &g->layer[l->query] : l;
+  int dq = l->query < 0 ? l->key_dim /* learned: a key-sized vector */
+           : l->query_prev ? q->hidden[q->stack - 1] : (int)shape_elems(q->out_shape);
+  if (l->query_learned)
+    add_param(a, l, vec(dq), "query");
+  if (l->query >= 0 && !l->query_prev && q->out_shape.rank != 1) {
     diag_error(l->query_loc, "attention '%s': the query '%s' must be a vector, got %s", l->name,
                q->name, shape_str(a, q->out_shape));
     return false;
   }
-  if (!l->query_prev && q->rate != RATE_FRAME) {
+  if (l->query >= 0 && !l->query_prev && q->rate != RATE_FRAME) {
     diag_error(l->query_loc, "attention '%s': the query '%s' does not run every frame", l->name,
                q->name);
     return false;
@@ -149,6 +170,10 @@ static bool infer_attention(Arena *a, Graph *g, Layer *l) {
     add_param(a, l, vec(n), "bias");
     l->macs += (int64_t)n * dq;
     break;
+  case SCORE_LINEAR: /* the bias shifts every score alike: the softmax cancels it */
+    add_param(a, l, mat(1, dk), "score.weight");
+    add_param(a, l, vec(1), "score.bias");
+    break;
   }
   if (l->score != SCORE_ADDITIVE && l->score != SCORE_LOCATION)
     l->macs += (int64_t)n * dk;
@@ -170,8 +195,13 @@ static int lower_attention(Lowering *lw, int li) {
   geom.key_stride = l->keys_map ? n : 1;
   geom.value_step = l->keys_map ? 1 : l->value_dim;
   geom.value_stride = l->keys_map ? n : 1;
-  /* a later recurrent layer's h is lowered after this: fixed up in lower() */
-  int q = l->query_prev ? -1 : lw->out[l->query];
+  /* a later recurrent layer's h is lowered after this: fixed up in lower(); a learned query
+   * (or score linear's weight row, scored as a dot product) is a weight */
+  int q = l->query_learned
+              ? weight_copy(lw, li, find_param(l, "query", 0), vname(lw, l, "query", -1))
+          : l->score == SCORE_LINEAR ? weight_copy(lw, li, find_param(l, "score.weight", 0),
+                                                   vname(lw, l, "score_weight", -1))
+          : l->query_prev ? -1 : lw->out[l->query];
   int e = add_value(lw, V_TRANSIENT, li, n, vname(lw, l, "scores", -1));
   Call *c;
   switch (l->score) {
@@ -218,7 +248,12 @@ static void interp_init_attention(Interp *in, int li) {
   const Layer *l = &in->g->layer[li];
   LayerState *s = &in->s[li];
   int proj = l->key_dim > l->hidden[0] ? l->key_dim : l->hidden[0];
-  s->work = interp_zeros(in->a, (int64_t)l->keys_n + proj); /* scores, the projected query */
+  /* scores, the projected query, and a learned query (or score linear's row) in double */
+  s->work = interp_zeros(in->a, (int64_t)l->keys_n + proj + l->key_dim);
+  const Param *fixed = l->query_learned ? find_param(l, "query", 0)
+                       : l->score == SCORE_LINEAR ? find_param(l, "score.weight", 0) : NULL;
+  for (int k = 0; fixed && k < l->key_dim; k++)
+    s->work[l->keys_n + proj + k] = fixed->data[k];
   s->weights = interp_zeros(in->a, l->keys_n);
   s->n_weights = l->phase == PHASE_STEP ? l->keys_n : 0;
 }
@@ -228,9 +263,14 @@ static void interp_attention(Interp *in, int li) {
   const Layer *l = &in->g->layer[li];
   LayerState *s = &in->s[li];
   const Graph *g = in->g;
-  const Layer *q_layer = &g->layer[l->query];
-  const double *q = l->query_prev ? in->s[l->query].h[q_layer->stack - 1] : in->s[l->query].y;
-  int dq = l->query_prev ? q_layer->hidden[q_layer->stack - 1] : (int)shape_elems(q_layer->out_shape);
+  int proj_n = l->key_dim > l->hidden[0] ? l->key_dim : l->hidden[0];
+  const double *fixed = s->work + l->keys_n + proj_n; /* a learned query, or linear's row */
+  const Layer *q_layer = l->query >= 0 ? &g->layer[l->query] : l;
+  const double *q = l->query < 0 ? fixed
+                    : l->query_prev ? in->s[l->query].h[q_layer->stack - 1] : in->s[l->query].y;
+  int dq = l->query < 0         ? l->key_dim
+           : l->query_prev      ? q_layer->hidden[q_layer->stack - 1]
+                                : (int)shape_elems(q_layer->out_shape);
   int n = l->keys_map ? l->keys_n : ring_valid(in, l->keys_n), dk = l->key_dim, dv = l->value_dim;
   const double *keys = l->keys_map ? interp_input(in, l, 0) : in->s[l->input[0]].ring;
   const double *vals = l->values < 0 ? keys : l->keys_map ? in->s[l->values].y : in->s[l->values].ring;
@@ -248,8 +288,8 @@ static void interp_attention(Interp *in, int li) {
     interp_matvec(e, l->param[0].data, l->param[1].data, q, n, dq);
   for (int i = 0; i < n; i++) {
     double score = 0;
-    if (l->score == SCORE_DOT || l->score == SCORE_GENERAL) {
-      const double *qq = l->score == SCORE_DOT ? q : proj;
+    if (l->score == SCORE_DOT || l->score == SCORE_GENERAL || l->score == SCORE_LINEAR) {
+      const double *qq = l->score == SCORE_GENERAL ? proj : q;
       for (int k = 0; k < dk; k++)
         score += qq[k] * KEY(keys, dk, i, k);
       if (l->scale)
@@ -266,6 +306,8 @@ static void interp_attention(Interp *in, int li) {
     } else {
       score = e[i];
     }
+    if (l->score == SCORE_LINEAR)
+      score += find_param(l, "score.bias", 0)->data[0];
     e[i] = (float)score; /* a float32 score, which overflows to inf as PyTorch's does */
   }
   if (n == 0)

@@ -721,10 +721,10 @@ class _Exporter:
     def attention_keys(self, attn):
         if isinstance(attn, rnn.LocationAttention):
             return {"score": "location"}
-        keys = {"score": attn.score}
+        keys = {"score": attn.kind}
         if attn.scale:
             keys["scale"] = True
-        if attn.score == "additive":
+        if attn.kind == "additive":
             keys["hidden"] = attn.hidden
         return keys
 
@@ -737,6 +737,22 @@ class _Exporter:
                 not self.window_on(node, v, m.window):
             return BAD
         keys = {"query": q.layer}
+        if v.layer != k.layer:
+            keys["values"] = v.layer
+        keys.update(self.attention_keys(m.attn))
+        name = self.emit(node, k, "attention", keys, name=f"{node.target}.attn")
+        self.weights(name)
+        seq = self.out(k, name, v.frame)
+        return Val("tuple", items=(seq, Val("const", value=None)))
+
+    def module_AttentionPool(self, node, m, x, args, kw):
+        k = self.time_axis(node, args[0], m.batch_first, "attention")
+        v = args[1] if len(args) > 1 else kw.get("values", Val("const", value=None))
+        v = k if v.kind == "const" else self.time_axis(node, v, m.batch_first, "attention")
+        if k is None or v is None or not self.window_on(node, k, m.window) or \
+                not self.window_on(node, v, m.window):
+            return BAD
+        keys = {} if m.attn.kind == "linear" else {"query": "learned"}
         if v.layer != k.layer:
             keys["values"] = v.layer
         keys.update(self.attention_keys(m.attn))
@@ -1136,7 +1152,8 @@ def _reduced(x, mode, keepdim):
 
 
 _REEL_MODULES = (rnn.PeepholeLSTM, rnn.ConvLSTM, rnn.ConvGRU, rnn.TemporalPool,
-                 rnn.TemporalConv, rnn.WindowAttention, rnn.MapAttention, rnn.AttentionLSTM,
+                 rnn.TemporalConv, rnn.WindowAttention, rnn.AttentionPool, rnn.MapAttention,
+                 rnn.AttentionLSTM,
                  rnn.EncoderForecaster, rnn.Seq2Seq)
 _HANDLED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm,
             nn.PReLU, nn.Softmax,

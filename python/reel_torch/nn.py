@@ -13,6 +13,7 @@ the equations; the names below are the state_dict names reel reads):
                      MultiLSTM (keys: a window of frames) and soft visual attention (keys: the
                      positions of a feature map), with init_from
   WindowAttention    attention over a window of a layer's last N outputs, query from this frame
+  AttentionPool      attention over a window with nn.Linear(D, 1) scores or a learned query
   MapAttention       attention over the positions of a [D, H, W] map, query from this frame
   Seq2Seq            lstm encoder with a window, lstm decoder with init_state and attention
                      over the encoder's window, fed back its own prediction (Luong et al.)
@@ -135,19 +136,27 @@ def attend(e, values, mask):
 class Attention(nn.Module):
     """Soft attention over n keys k_i with a query q: Luong's `dot` (e_i = q . k_i) and
     `general` (e_i = (W_q q) . k_i, w_q = nn.Linear(Dq, Dk, bias=False)), optionally divided by
-    sqrt(Dk) (`scale`), or Bahdanau's `additive` (e_i = v . tanh(W_x k_i + b_x + W_h q), with
-    w_x = nn.Linear(Dk, A), w_h = nn.Linear(Dq, A, bias=False), v = nn.Linear(A, 1, bias=False)).
-    forward(q (B, Dq), keys (B, n, Dk), values (B, n, Dv), mask (B, n) or None) ->
+    sqrt(Dk) (`scale`), Bahdanau's `additive` (e_i = v . tanh(W_x k_i + b_x + W_h q), with
+    w_x = nn.Linear(Dk, A), w_h = nn.Linear(Dq, A, bias=False), v = nn.Linear(A, 1, bias=False)),
+    or `linear`, the keys scored alone (e_i = score(k_i), score = nn.Linear(Dk, 1)). With
+    learned_query the query is a trained vector `query` (Dk), reel's `query: learned`.
+    forward(q (B, Dq) or None, keys (B, n, Dk), values (B, n, Dv), mask (B, n) or None) ->
     (sum_i a_i v_i (B, Dv), a (B, n)), a = softmax(e) over the valid keys."""
 
-    def __init__(self, score, dq, dk, hidden=None, scale=False):
+    def __init__(self, score, dq, dk, hidden=None, scale=False, learned_query=False):
         super().__init__()
-        assert score in ("dot", "general", "additive"), score
-        self.score, self.scale, self.dk, self.hidden = score, scale, dk, hidden
+        assert score in ("dot", "general", "additive", "linear"), score
+        self.kind, self.scale, self.dk, self.hidden = score, scale, dk, hidden
+        if learned_query:
+            assert score != "linear" and dq == dk, "a learned query is a key-sized vector"
+            self.query = nn.Parameter(torch.empty(dk).uniform_(-1.0, 1.0))
         if score == "dot":
             assert dq == dk, f"dot attention needs Dq == Dk, got {dq} and {dk}"
         elif score == "general":
             self.w_q = nn.Linear(dq, dk, bias=False)
+        elif score == "linear":
+            assert not scale, "linear attention: no `scale`"
+            self.score = nn.Linear(dk, 1)
         else:
             assert hidden and not scale, "additive attention: `hidden` required, no `scale`"
             self.w_x = nn.Linear(dk, hidden)
@@ -155,9 +164,13 @@ class Attention(nn.Module):
             self.v = nn.Linear(hidden, 1, bias=False)
 
     def energies(self, q, keys):
-        if self.score == "additive":
+        if self.kind == "linear":
+            return self.score(keys).squeeze(-1)
+        if q is None:
+            q = self.query.expand(keys.shape[0], -1)
+        if self.kind == "additive":
             return self.v(torch.tanh(self.w_x(keys) + self.w_h(q).unsqueeze(1))).squeeze(-1)
-        if self.score == "general":
+        if self.kind == "general":
             q = self.w_q(q)
         e = torch.bmm(keys, q.unsqueeze(-1)).squeeze(-1)
         return e / math.sqrt(self.dk) if self.scale else e
@@ -170,7 +183,7 @@ class LocationAttention(nn.Linear):
     """Sharma et al.'s location softmax over the n = H*W regions of a map: e = W q + b (an
     nn.Linear(Dq, n): <name>.weight, <name>.bias); the keys are not scored: `score: location`."""
 
-    score = "location"
+    kind = "location"
 
     def forward(self, q, keys, values, mask=None):
         return attend(super().forward(q), values, mask)
@@ -217,6 +230,36 @@ class WindowAttention(nn.Module):
         kw, vw = kw.movedim(2, 1).flatten(0, 1), vw.movedim(2, 1).flatten(0, 1)  # (T B, N, D)
         mask = mask.unsqueeze(1).expand(T, B, self.window).flatten(0, 1)
         out, a = self.attn(q.flatten(0, 1), kw, vw, mask)
+        out, a = out.view(T, B, -1), a.view(T, B, -1)
+        return _time_first(out, self.batch_first), _time_first(a, self.batch_first)
+
+
+class AttentionPool(nn.Module):
+    """Attention pooling over a window of a layer's last `window` outputs, without a query from
+    the model: `score="linear"` scores each key with nn.Linear(D, 1) (the most common form),
+    dot / general / additive score it against a learned query vector. reel's `window: N` on the
+    keys' layer and an `attention` with `score: linear` or `query: learned`.
+
+    forward(keys, values=None) -> (out, weights): keys (T, B, D), values (T, B, Dv) (default:
+    the keys), or batch-first; out (T, B, Dv), weights (T, B, N) newest first.
+    """
+
+    def __init__(self, window, key_size, score="linear", hidden=None, scale=False,
+                 batch_first=False):
+        super().__init__()
+        self.window, self.batch_first = window, batch_first
+        self.attn = Attention(score, key_size, key_size, hidden, scale,
+                              learned_query=score != "linear")
+
+    def forward(self, keys, values=None):
+        k = _time_first(keys, self.batch_first)
+        v = k if values is None else _time_first(values, self.batch_first)
+        T, B = k.shape[:2]
+        kw, mask = window_stack(k, self.window)                 # (T, N, B, Dk)
+        vw, _ = window_stack(v, self.window)
+        kw, vw = kw.movedim(2, 1).flatten(0, 1), vw.movedim(2, 1).flatten(0, 1)
+        mask = mask.unsqueeze(1).expand(T, B, self.window).flatten(0, 1)
+        out, a = self.attn(None, kw, vw, mask)
         out, a = out.view(T, B, -1), a.view(T, B, -1)
         return _time_first(out, self.batch_first), _time_first(a, self.batch_first)
 

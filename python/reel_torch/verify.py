@@ -114,7 +114,8 @@ def _attention_weights(model, clip, time_first):
         found.append(w[:, 0] if not mod.batch_first else w[0])   # (T, n) of batch item 0
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (rnn.WindowAttention, rnn.MapAttention, rnn.AttentionLSTM))]
+               if isinstance(m, (rnn.WindowAttention, rnn.AttentionPool, rnn.MapAttention,
+                                  rnn.AttentionLSTM))]
     try:
         with torch.no_grad():
             y = model(clip)
