@@ -131,7 +131,10 @@ int inplace_output(Lowering *lw, int li, int64_t size) {
 
 /* y = W x (+ b) for parameters w, b (b may be NULL) named NAME_weight,
  * NAME_bias; AVX2 stores W in panels of 8 rows, b padded to them. */
-Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y, int x) {
+/* The weight (and bias) values of a matrix-vector product, laid out for the target's kernel:
+ * panels of 8 rows for AVX2, as they are for generic. */
+static int gemv_weights(Lowering *lw, int li, const char *name, const Param *w, const Param *b,
+                        int *bias) {
   int rows = w->shape.dim[0], cols = w->shape.dim[1], wv, bv = -1;
   const char *wname = arena_printf(lw->a, "%s_weight", name), *bname = arena_printf(lw->a, "%s_bias", name);
   if (lw->avx2) {
@@ -149,7 +152,21 @@ Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Pa
     wv = weight_copy(lw, li, w, wname);
     bv = b ? weight_copy(lw, li, b, bname) : -1;
   }
-  return add_call(lw, K_GEMV, li, -1, (int[]){y, wv, bv, x}, 4, (int[]){rows, cols}, 2);
+  *bias = bv;
+  return wv;
+}
+
+Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y, int x) {
+  int bv, wv = gemv_weights(lw, li, name, w, b, &bv);
+  return add_call(lw, K_GEMV, li, -1, (int[]){y, wv, bv, x}, 4,
+                  (int[]){w->shape.dim[0], w->shape.dim[1]}, 2);
+}
+
+Call *gemv_cat2_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y,
+                     int x0, int n0, int x1) {
+  int bv, wv = gemv_weights(lw, li, name, w, b, &bv), rows = w->shape.dim[0];
+  return add_call(lw, K_GEMV_CAT2, li, -1, (int[]){y, wv, bv, x0, x1}, 5,
+                  (int[]){n0, w->shape.dim[1] - n0, rows}, 3);
 }
 
 /* The activation fused into layer l (fuse.c), as the activation's own

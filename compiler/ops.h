@@ -189,6 +189,9 @@ int state_value(Lowering *lw, int li, const char *what, int k);
 int fused_act(const Lowering *lw, const Layer *l, float *alpha); /* REEL_ACT_* fused into l */
 Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y,
                 int x);
+/* y = w [x0; x1] + b, w's first n0 columns over x0 and the rest over x1 */
+Call *gemv_cat2_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y,
+                     int x0, int n0, int x1);
 Geom cell_geom(int in_c0, int in_c1, int rows, int cols, int out_c, int k);
 Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *wt, int b, int y,
                 int x0, int x1, Geom geom);

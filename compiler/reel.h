@@ -189,6 +189,7 @@ typedef struct {
   bool tanh_form; /* gelu: approximate: tanh */
   int factor; /* pixel (un)shuffle */
   int out_pad_h, out_pad_w; /* conv_transpose2d: output_padding */
+  int proj;      /* lstm: proj_size, the size of h (0: none, h is hidden) */
   Shape reshape; /* reshape: the shape asked for, one dim may be -1 (inferred) */
   bool affine;   /* layernorm, groupnorm: a learned scale and shift */
   struct {       /* upsample: the output size, and F.interpolate's scale factors (0: from size) */

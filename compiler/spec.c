@@ -431,7 +431,7 @@ static bool resolve_inputs(Graph *g, int i, const YNode *from, const YNode *init
       return false;
     }
     const Layer *e = &g->layer[src];
-    bool same = e->op == l->op && e->stack == l->stack;
+    bool same = e->op == l->op && e->stack == l->stack && e->proj == l->proj;
     for (int k = 0; same && k < l->stack; k++)
       same = e->hidden[k] == l->hidden[k];
     if (!same) {

@@ -344,6 +344,21 @@ def last_hidden_state():
 
 
 @model
+def lstm_projection():
+    """nn.LSTM with proj_size, stacked, batch-first."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(12, 32, num_layers=2, proj_size=8, batch_first=True)
+            self.head = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.head(self.rnn(x)[0])
+    torch.manual_seed(46)
+    return Net(), _clip(7, 12)
+
+
+@model
 def gru_stack_plain():
     """A GRU stack as people write it: batch_first, dropout between layers, a head."""
     class Net(nn.Module):

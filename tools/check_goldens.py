@@ -382,7 +382,7 @@ class Stream:
         else:                              # a later lstm/gru: its h of the previous step
             QL = self.layer[Q]
             st = self.state.get(Q)
-            H = self.hidden(QL)[-1]
+            H = QL.get("proj", self.hidden(QL)[-1])
             q = np.zeros(H) if st is None else st[-1][0] if QL["op"] == "lstm" else st[-1]
         score = L.get("score", "dot")
         if score == "location":
@@ -418,7 +418,8 @@ class Stream:
                     m = m.mean(axis=(1, 2))
                 self.state[name] = [tuple(np.tanh(self.W(f"{name}.init_{g}.weight") @ m +
                                                   self.W(f"{name}.init_{g}.bias")) for g in "hc")]
-        st = self.state.setdefault(name, [(np.zeros(H), np.zeros(H)) for _ in range(n)])
+        P = L.get("proj", H)   # h's size: proj_size, h = W_hr (o tanh(c))
+        st = self.state.setdefault(name, [(np.zeros(P), np.zeros(H)) for _ in range(n)])
         peep = L.get("peephole", "none") == "diagonal"
         for k in range(n):
             h, c = st[k]
@@ -432,6 +433,8 @@ class Stream:
             if peep:
                 ao = ao + self.W(f"{name}.weight_co_l{k}") * c
             h = sig(ao) * np.tanh(c)
+            if "proj" in L:
+                h = self.W(f"{name}.weight_hr_l{k}") @ h
             st[k] = (h, c)
             x = h
         return x

@@ -294,11 +294,12 @@ class ReelModel(nn.Module):
                 mod = PeepholeLSTM(shp[0], hidden, depth)
                 fn = lambda x, m=mod: m(x)[0]  # unbatched (T, N)
             else:
+                extra = {"proj_size": layer["proj"]} if layer.get("proj") else {}
                 mod = (nn.LSTM if op == "lstm" else nn.GRU)(shp[0], hidden, depth,
-                                                             bias=layer.get("bias", True))
+                                                             bias=layer.get("bias", True), **extra)
                 fn = lambda x, m=mod: m(x.unsqueeze(1))[0].squeeze(1)  # (T, batch 1, N)
             self._attach(name, mod)
-            return Node(layer, srcs, (hidden,), module=mod, fn=fn)
+            return Node(layer, srcs, (layer.get("proj") or hidden,), module=mod, fn=fn)
         if op == "attention":
             return self._make_attention(layer, key, srcs, in_keys, chain, later)
         if op == "temporal_pool":
@@ -474,7 +475,7 @@ class ReelModel(nn.Module):
             (ql,) = [l for l in later if l.get("name") == qkey]
             assert ql["op"] in ("lstm", "gru"), \
                 f"{key}: a query after the attention must be an lstm or gru"
-            dq, query_prev = _hidden_list(ql)[-1], True
+            dq, query_prev = ql.get("proj") or _hidden_list(ql)[-1], True
         score, scale = layer.get("score", "dot"), layer.get("scale", False)
         if score == "location":
             assert is_map and not scale, "location attention: map keys, no scale"
@@ -604,7 +605,7 @@ class ReelModel(nn.Module):
         """The query of an attention: lstm/gru `key`'s top-layer h after the previous step,
         (1, H); zeros before its first step."""
         st = states.get(key)
-        if st is None:
+        if st is None:   # shape: the layer's output, h (proj_size with a projection)
             return torch.zeros(1, self._by_key[key].shape[0])
         h = st[0] if self._by_key[key].op == "lstm" else st   # (layers, batch 1, H)
         return h[-1]

@@ -127,7 +127,8 @@ static bool infer_attention(Arena *a, Graph *g, Layer *l) {
   }
   const Layer *q = l->query >= 0 ? &g->layer[l->query] : l;
   int dq = l->query < 0 ? l->key_dim /* learned: a key-sized vector */
-           : l->query_prev ? q->hidden[q->stack - 1] : (int)shape_elems(q->out_shape);
+           : l->query_prev ? (q->proj ? q->proj : q->hidden[q->stack - 1])
+                           : (int)shape_elems(q->out_shape);
   if (l->query_learned)
     add_param(a, l, vec(dq), "query");
   if (l->query >= 0 && !l->query_prev && q->out_shape.rank != 1) {
@@ -269,6 +270,7 @@ static void interp_attention(Interp *in, int li) {
   const double *q = l->query < 0 ? fixed
                     : l->query_prev ? in->s[l->query].h[q_layer->stack - 1] : in->s[l->query].y;
   int dq = l->query < 0         ? l->key_dim
+           : l->query_prev && q_layer->proj ? q_layer->proj
            : l->query_prev      ? q_layer->hidden[q_layer->stack - 1]
                                 : (int)shape_elems(q_layer->out_shape);
   int n = l->keys_map ? l->keys_n : ring_valid(in, l->keys_n), dk = l->key_dim, dv = l->value_dim;

@@ -41,7 +41,7 @@ bool read_hidden(const YNode *n, Layer *l, const char *what) {
 }
 
 /* lstm: {name, op: lstm, hidden: H, layers: L = 1, peephole: none|diagonal, bias: true,
- *        init_state: LAYER (first forecast layer), init_from: LAYER}
+ *        proj: P, init_state: LAYER (first forecast layer), init_from: LAYER}
  * gru:  {name, op: gru, hidden: H, layers: L = 1, bias: true, init_state: LAYER} */
 static bool parse_dense_cell(const YNode *n, Layer *l) {
   bool lstm = l->op == &op_lstm;
@@ -61,6 +61,15 @@ static bool parse_dense_cell(const YNode *n, Layer *l) {
   if ((v = yaml_get(n, "peephole")) && !read_choice(v, "peephole", peephole_name, 2, &choice))
     return false;
   l->peephole = (Peephole)choice;
+  if ((v = yaml_get(n, "proj"))) { /* nn.LSTM's proj_size: h = W_hr (o tanh(c)) */
+    if (!read_int(v, "proj", 1, l->hidden[0] - 1 > 0 ? l->hidden[0] - 1 : 1, &l->proj))
+      return false;
+    if (l->proj >= l->hidden[0] || l->peephole != PEEPHOLE_NONE || yaml_get(n, "init_from")) {
+      diag_error(v->loc, "'proj' must be smaller than 'hidden' (%d), as nn.LSTM's proj_size, "
+                 "and goes without peepholes and init_from", l->hidden[0]);
+      return false;
+    }
+  }
   if ((v = yaml_get(n, "init_from"))) {
     if (!read_ref(v, "init_from", &l->init_from_name, &l->init_from_loc))
       return false;
@@ -93,12 +102,13 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
     return false;
   int in = (int)shape_elems(l->in_shape);
   int gates = (l->op == &op_lstm ? 4 : 3) * l->hidden[0], H = l->hidden[0];
+  int P = l->proj ? l->proj : H; /* the size of h */
   for (int k = 0; k < l->stack; k++) {
-    int in_k = k == 0 ? in : H;
-    if (!fits(l, (int64_t)gates * (in_k + H), "weight"))
+    int in_k = k == 0 ? in : P;
+    if (!fits(l, (int64_t)gates * (in_k + P), "weight"))
       return false;
     Param *p = add_param(a, l, mat(gates, in_k), "weight_ih_l%d", k);
-    add_param(a, l, mat(gates, H), "weight_hh_l%d", k);
+    add_param(a, l, mat(gates, P), "weight_hh_l%d", k);
     add_param(a, l, vec(gates), "bias_ih_l%d", k)->zero = !l->bias;
     add_param(a, l, vec(gates), "bias_hh_l%d", k)->zero = !l->bias;
     if (l->stack == 1) /* nn.LSTMCell and nn.GRUCell: the same tensors without "_l0" */
@@ -109,7 +119,9 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
       add_param(a, l, vec(H), "weight_cf_l%d", k);
       add_param(a, l, vec(H), "weight_co_l%d", k);
     }
-    l->macs += (int64_t)gates * (in_k + H);
+    if (l->proj)
+      add_param(a, l, mat(P, H), "weight_hr_l%d", k);
+    l->macs += (int64_t)gates * (in_k + P) + (l->proj ? (int64_t)P * H : 0);
   }
   for (int j = 0; j < l->n_param; j++) /* nn.LSTM and nn.GRU: U(-1/sqrt(H), 1/sqrt(H)) */
     l->param[j].fan_in = H;
@@ -130,7 +142,7 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
     add_param(a, l, mat(H, d), "init_c.weight");
     add_param(a, l, vec(H), "init_c.bias");
   }
-  l->out_shape = vec(H);
+  l->out_shape = vec(P);
   return true;
 }
 
@@ -138,7 +150,8 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
 static void recurrent_states(Lowering *lw, int li, int *h, int *c) {
   const Layer *l = &lw->g->layer[li];
   for (int k = 0; k < l->stack; k++) {
-    h[k] = add_state(lw, li, l->hidden[k], vname(lw, l, "h", k), "hidden state");
+    h[k] = add_state(lw, li, l->proj ? l->proj : l->hidden[k], vname(lw, l, "h", k),
+                     "hidden state");
     c[k] = l->op == &op_lstm ? add_state(lw, li, l->hidden[k], vname(lw, l, "c", k), "cell state") : -1;
   }
 }
@@ -257,12 +270,44 @@ static int lower_gru_generic(Lowering *lw, int li, const int *h) {
   return x;
 }
 
+/* An lstm with a projection (nn.LSTM's proj_size), either target: the gates from [x; h]
+ * in one matrix-vector pass, the cell into the full-width h~ = o tanh(c), then h = W_hr h~. */
+static int lower_lstm_proj(Lowering *lw, int li, const int *h, const int *c) {
+  const Layer *l = &lw->g->layer[li];
+  int H = l->hidden[0], P = l->proj, x = input_value(lw, l, 0);
+  for (int k = 0; k < l->stack; k++) {
+    const Param *wih = find_param(l, "weight_ih_l%d", k), *whh = find_param(l, "weight_hh_l%d", k);
+    const Param *bih = find_param(l, "bias_ih_l%d", k), *bhh = find_param(l, "bias_hh_l%d", k);
+    int in = wih->shape.dim[1];
+    Param cat = {.shape = mat(4 * H, in + P)}, bias = {.shape = vec(4 * H)};
+    if (wih->data) { /* rows of [W_ih | W_hh], and b_ih + b_hh */
+      float *w = arena_alloc(lw->a, (size_t)4 * H * (in + P) * sizeof *w);
+      float *b = arena_alloc(lw->a, (size_t)4 * H * sizeof *b);
+      for (int r = 0; r < 4 * H; r++) {
+        memcpy(w + (size_t)r * (in + P), wih->data + (size_t)r * in, (size_t)in * 4);
+        memcpy(w + (size_t)r * (in + P) + in, whh->data + (size_t)r * P, (size_t)P * 4);
+        b[r] = bih->data[r] + bhh->data[r];
+      }
+      cat.data = w, bias.data = b;
+    }
+    int gates = add_value(lw, V_TRANSIENT, li, (int64_t)4 * H, vname(lw, l, "gates", k));
+    gemv_cat2_call(lw, li, vname(lw, l, "l", k), &cat, &bias, gates, x, in, h[k]);
+    int full = add_value(lw, V_TRANSIENT, li, H, vname(lw, l, "h_full", k));
+    add_call(lw, K_LSTM_CELL, li, k, (int[]){full, c[k], gates}, 3, &H, 1);
+    gemv_call(lw, li, vname(lw, l, "hr_l", k), find_param(l, "weight_hr_l%d", k), NULL, h[k], full);
+    x = h[k];
+  }
+  return x;
+}
+
 /* Its state, its first state, then one fused step per stacked layer
  * (avx2) or the gate matmuls and the cell (generic). */
 static int lower_dense_cell(Lowering *lw, int li) {
   int h[MAX_STACK], c[MAX_STACK];
   recurrent_states(lw, li, h, c);
   initial_state(lw, li, h, c);
+  if (lw->g->layer[li].proj)
+    return lower_lstm_proj(lw, li, h, c);
   if (lw->avx2)
     return lower_dense_cell_avx2(lw, li, h, c);
   return lw->g->layer[li].op == &op_lstm ? lower_lstm_generic(lw, li, h, c)
@@ -278,7 +323,7 @@ static void interp_init_dense_cell(Interp *in, int li) {
     s->h[k] = interp_zeros(in->a, l->hidden[k]);
     s->c[k] = l->op == &op_lstm ? interp_zeros(in->a, l->hidden[k]) : NULL;
   }
-  int64_t work = 8 * (int64_t)l->hidden[0]; /* two gate vectors */
+  int64_t work = 9 * (int64_t)l->hidden[0]; /* two gate vectors, the unprojected h */
   if (l->init_from >= 0 && in->g->layer[l->init_from].out_shape.dim[0] > work)
     work = in->g->layer[l->init_from].out_shape.dim[0]; /* the mean feature */
   s->work = interp_zeros(in->a, work);
@@ -308,16 +353,16 @@ static void lstm_init_from(Interp *in, const Layer *l, LayerState *s) {
 static void interp_lstm(Interp *in, int li) {
   const Layer *l = &in->g->layer[li];
   LayerState *s = &in->s[li];
-  int H = l->hidden[0];
+  int H = l->hidden[0], P = l->proj ? l->proj : H;
   if (l->init_from >= 0 && in->frames == 1 && l->phase == PHASE_STEP)
     lstm_init_from(in, l, s);
   const double *x = interp_input(in, l, 0);
-  double *gates = s->work, *hr = s->work + 4 * (int64_t)H;
+  double *gates = s->work, *hr = s->work + 4 * (int64_t)H, *full = s->work + 8 * (int64_t)H;
   for (int k = 0; k < l->stack; k++) {
-    double *h = s->h[k], *c = s->c[k];
-    int n_in = k == 0 ? (int)shape_elems(l->in_shape) : H;
+    double *c = s->c[k], *h = l->proj ? full : s->h[k]; /* the cell's h, before W_hr */
+    int n_in = k == 0 ? (int)shape_elems(l->in_shape) : P;
     interp_matvec(gates, find_param(l, "weight_ih_l%d", k)->data, find_param(l, "bias_ih_l%d", k)->data, x, 4 * H, n_in);
-    interp_matvec(hr, find_param(l, "weight_hh_l%d", k)->data, find_param(l, "bias_hh_l%d", k)->data, h, 4 * H, H);
+    interp_matvec(hr, find_param(l, "weight_hh_l%d", k)->data, find_param(l, "bias_hh_l%d", k)->data, s->h[k], 4 * H, P);
     bool peep = l->peephole == PEEPHOLE_DIAGONAL;
     const float *wci = peep ? find_param(l, "weight_ci_l%d", k)->data : NULL;
     const float *wcf = peep ? find_param(l, "weight_cf_l%d", k)->data : NULL;
@@ -335,9 +380,11 @@ static void interp_lstm(Interp *in, int li) {
       c[j] = cn;
       h[j] = interp_sigmoid(po) * tanh(cn);
     }
-    x = h;
+    if (l->proj)
+      interp_matvec(s->h[k], find_param(l, "weight_hr_l%d", k)->data, NULL, full, P, H);
+    x = s->h[k];
   }
-  memcpy(s->y, x, (size_t)H * sizeof(double));
+  memcpy(s->y, x, (size_t)P * sizeof(double));
 }
 
 static void interp_gru(Interp *in, int li) {
@@ -371,9 +418,9 @@ static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suff
   if (strncmp(suffix, "bias_", 5) == 0 && !l->bias)
     return arena_printf(a, "is a bias: %s '%s' has 'bias: false' (nn.%s(bias=False))",
                         l->op->name, l->name, l->op == &op_lstm ? "LSTM" : "GRU");
-  if (strncmp(suffix, "weight_hr_l", 11) == 0)
-    return arena_printf(a, "is an LSTM projection (proj_size > 0), which %s '%s' does not have",
-                        l->op->name, l->name);
+  if (strncmp(suffix, "weight_hr_l", 11) == 0 && !l->proj)
+    return arena_printf(a, "is an LSTM projection (proj_size > 0), which %s '%s' does not have "
+                        "('proj: P')", l->op->name, l->name);
   const char *at = strstr(suffix, "_l");
   char *end;
   long k = at ? strtol(at + 2, &end, 10) : -1;
@@ -386,7 +433,7 @@ static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suff
   return NULL;
 }
 
-const OpDesc op_lstm = {.name = "lstm", .keys = "hidden layers peephole bias init_state init_from",
+const OpDesc op_lstm = {.name = "lstm", .keys = "hidden layers peephole bias proj init_state init_from",
                         .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
                         .max_inputs = 1, .parse = parse_dense_cell, .resolve = resolve_lstm,
                         .infer = infer_dense_cell, .lower = lower_dense_cell,

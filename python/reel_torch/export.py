@@ -613,11 +613,13 @@ class _Exporter:
         keys = {"hidden": m.hidden_size}
         if m.num_layers > 1:
             keys["layers"] = m.num_layers
+        if getattr(m, "proj_size", 0):
+            keys["proj"] = m.proj_size
         if not m.bias:
             keys["bias"] = False
         name = self.emit(node, x, op, keys)
         self.weights(name, node=node)
-        seq = self.out(x, name, (m.hidden_size,))
+        seq = self.out(x, name, (getattr(m, "proj_size", 0) or m.hidden_size,))
         states = tuple(Val("state", src=seq, which=w, value=m.num_layers) for w in ("h", "c"))
         return Val("tuple", items=(seq, Val("tuple", items=states) if op == "lstm" else states[0]))
 
@@ -1127,9 +1129,8 @@ def _module_problem(m):
     if type(m) not in _HANDLED and type(m) not in ACTIVATIONS and \
             not isinstance(m, IDENTITY_MODULES):
         return "has no reel op", NEAREST.get(type(m).__name__, "none close")
-    if isinstance(m, (nn.LSTM, nn.GRU)) and (m.bidirectional or getattr(m, "proj_size", 0)):
-        return ("is bidirectional or has proj_size: reel's runs forward, without a projection",
-                type(m).__name__.lower())
+    if isinstance(m, (nn.LSTM, nn.GRU)) and m.bidirectional:
+        return ("is bidirectional: reel's runs forward only", type(m).__name__.lower())
     if isinstance(m, nn.Conv2d) and m.padding_mode != "zeros":
         return f"padding_mode '{m.padding_mode}': reel pads with zeros", "conv2d"
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and \
