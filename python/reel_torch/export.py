@@ -731,49 +731,40 @@ class _Exporter:
         return keys
 
     def module_WindowAttention(self, node, m, x, args, kw):
-        q = self.time_axis(node, args[0], m.batch_first, "attention")
-        k = self.time_axis(node, args[1], m.batch_first, "attention")
-        v = args[2] if len(args) > 2 else kw.get("values", Val("const", value=None))
-        v = k if v.kind == "const" else self.time_axis(node, v, m.batch_first, "attention")
-        if q is None or k is None or v is None or not self.window_on(node, k, m.window) or \
-                not self.window_on(node, v, m.window):
-            return BAD
-        keys = {"query": q.layer}
-        if v.layer != k.layer:
-            keys["values"] = v.layer
-        keys.update(self.attention_keys(m.attn))
-        name = self.emit(node, k, "attention", keys, name=f"{node.target}.attn")
-        self.weights(name)
-        seq = self.out(k, name, v.frame)
-        return Val("tuple", items=(seq, Val("const", value=None)))
+        return self.attention_module(node, m, args[0], args[1], self.values_arg(args, kw, 2),
+                                     m.window)
 
     def module_AttentionPool(self, node, m, x, args, kw):
-        k = self.time_axis(node, args[0], m.batch_first, "attention")
-        v = args[1] if len(args) > 1 else kw.get("values", Val("const", value=None))
-        v = k if v.kind == "const" else self.time_axis(node, v, m.batch_first, "attention")
-        if k is None or v is None or not self.window_on(node, k, m.window) or \
-                not self.window_on(node, v, m.window):
-            return BAD
-        keys = {} if m.attn.kind == "linear" else {"query": "learned"}
-        if v.layer != k.layer:
-            keys["values"] = v.layer
-        keys.update(self.attention_keys(m.attn))
-        name = self.emit(node, k, "attention", keys, name=f"{node.target}.attn")
-        self.weights(name)
-        seq = self.out(k, name, v.frame)
-        return Val("tuple", items=(seq, Val("const", value=None)))
+        query = None if m.attn.kind == "linear" else "learned"
+        return self.attention_module(node, m, query, args[0], self.values_arg(args, kw, 1),
+                                     m.window)
 
     def module_MapAttention(self, node, m, x, args, kw):
-        q = self.time_axis(node, args[0], m.batch_first, "attention")
-        k = self.time_axis(node, args[1], m.batch_first, "attention")
-        v = args[2] if len(args) > 2 else kw.get("values", Val("const", value=None))
-        v = k if v.kind == "const" else self.time_axis(node, v, m.batch_first, "attention")
-        if q is None or k is None or v is None:
+        return self.attention_module(node, m, args[0], args[1], self.values_arg(args, kw, 2))
+
+    @staticmethod
+    def values_arg(args, kw, i):
+        return args[i] if len(args) > i else kw.get("values", Val("const", value=None))
+
+    def attention_module(self, node, m, query, keys, values, window=None):
+        """The attention layer of a reel_torch.nn attention module: keys and values from a
+        layer's window (`window: N` on it) or a map's positions; query a Val, "learned" or
+        None (score linear). Returns (its output, the weights reel reads with m_attention)."""
+        k = self.time_axis(node, keys, m.batch_first, "attention")
+        v = k if values.kind == "const" else self.time_axis(node, values, m.batch_first,
+                                                              "attention")
+        q = self.time_axis(node, query, m.batch_first, "attention") \
+            if isinstance(query, Val) else query
+        if k is None or v is None or (isinstance(query, Val) and q is None):
             return BAD
-        if len(k.frame) != 3 or len(v.frame) != 3 or k.frame[1:] != v.frame[1:]:
+        if window is not None and not (self.window_on(node, k, window) and
+                                       self.window_on(node, v, window)):
+            return BAD
+        if window is None and (len(k.frame) != 3 or len(v.frame) != 3 or
+                               k.frame[1:] != v.frame[1:]):
             return self.error(node, "attends over something other than [D, H, W] maps with the "
                               "same positions", "attention")
-        keys = {"query": q.layer}
+        keys = {} if q is None else {"query": q if isinstance(q, str) else q.layer}
         if v.layer != k.layer:
             keys["values"] = v.layer
         keys.update(self.attention_keys(m.attn))

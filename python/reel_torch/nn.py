@@ -221,7 +221,7 @@ class WindowAttention(nn.Module):
         self.attn = Attention(score, query_size, key_size, hidden, scale)
 
     def forward(self, query, keys, values=None):
-        q = _time_first(query, self.batch_first)
+        q = None if query is None else _time_first(query, self.batch_first)
         k = _time_first(keys, self.batch_first)
         v = k if values is None else _time_first(values, self.batch_first)
         T, B = k.shape[:2]
@@ -229,12 +229,12 @@ class WindowAttention(nn.Module):
         vw, _ = window_stack(v, self.window)
         kw, vw = kw.movedim(2, 1).flatten(0, 1), vw.movedim(2, 1).flatten(0, 1)  # (T B, N, D)
         mask = mask.unsqueeze(1).expand(T, B, self.window).flatten(0, 1)
-        out, a = self.attn(q.flatten(0, 1), kw, vw, mask)
+        out, a = self.attn(None if q is None else q.flatten(0, 1), kw, vw, mask)
         out, a = out.view(T, B, -1), a.view(T, B, -1)
         return _time_first(out, self.batch_first), _time_first(a, self.batch_first)
 
 
-class AttentionPool(nn.Module):
+class AttentionPool(WindowAttention):
     """Attention pooling over a window of a layer's last `window` outputs, without a query from
     the model: `score="linear"` scores each key with nn.Linear(D, 1) (the most common form),
     dot / general / additive score it against a learned query vector. reel's `window: N` on the
@@ -246,22 +246,13 @@ class AttentionPool(nn.Module):
 
     def __init__(self, window, key_size, score="linear", hidden=None, scale=False,
                  batch_first=False):
-        super().__init__()
+        nn.Module.__init__(self)
         self.window, self.batch_first = window, batch_first
         self.attn = Attention(score, key_size, key_size, hidden, scale,
                               learned_query=score != "linear")
 
     def forward(self, keys, values=None):
-        k = _time_first(keys, self.batch_first)
-        v = k if values is None else _time_first(values, self.batch_first)
-        T, B = k.shape[:2]
-        kw, mask = window_stack(k, self.window)                 # (T, N, B, Dk)
-        vw, _ = window_stack(v, self.window)
-        kw, vw = kw.movedim(2, 1).flatten(0, 1), vw.movedim(2, 1).flatten(0, 1)
-        mask = mask.unsqueeze(1).expand(T, B, self.window).flatten(0, 1)
-        out, a = self.attn(None, kw, vw, mask)
-        out, a = out.view(T, B, -1), a.view(T, B, -1)
-        return _time_first(out, self.batch_first), _time_first(a, self.batch_first)
+        return super().forward(None, keys, values)
 
 
 class MapAttention(nn.Module):
