@@ -1058,16 +1058,15 @@ class _Exporter:
         if x.kind == "state":
             return self.state_item(node, x, idx)
         if x.kind in ("seq", "reduced"):
-            seq = x if x.kind == "seq" else x
             ndim = len(_shape(self.value_of(node.args[0])))
             idx = idx if isinstance(idx, tuple) else (idx,)
             picks = [(d, i) for d, i in enumerate(idx) if i is not Ellipsis and
                      not (isinstance(i, slice) and i == slice(None))]
-            if Ellipsis not in idx and len(picks) == 1 and picks[0][0] == seq.tdim and \
-                    picks[0][1] == -1 and x.kind == "seq":
-                return self.select_time(node, x, seq.tdim, -1)
-            if all(isinstance(i, int) and i in (0, -1) and seq.fdim(d, ndim) < 0 and
-                   d != seq.tdim for d, i in picks):   # indexing a batch dim of size 1
+            if Ellipsis not in idx and len(picks) == 1 and picks[0][0] == x.tdim and \
+                    picks[0][1] == -1 and x.kind == "seq":   # x[:, -1]: the last frame
+                return self.select_time(node, x, x.tdim, -1)
+            if all(isinstance(i, int) and i in (0, -1) and x.fdim(d, ndim) < 0 and
+                   d != x.tdim for d, i in picks):   # indexing a batch dim of size 1
                 return self.reshape(node, x)
         return self.error(node, "indexes a tensor in a way reel cannot follow (only the last "
                           "frame, x[:, -1])", "output clip: last")
