@@ -81,7 +81,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     model, example = _load(args.model, parser)
     if args.weights:
-        model.load_state_dict(load_file(args.weights))
+        target = model.module if isinstance(model, torch.nn.DataParallel) else model
+        try:   # an exported file has the unwrapped module's names
+            target.load_state_dict(load_file(args.weights))
+        except (RuntimeError, OSError, KeyError, ValueError) as e:
+            print(f"reel_torch {args.command}: error: cannot load {args.weights} into the "
+                  f"module: {str(e).splitlines()[0]}", file=sys.stderr)
+            return 1
     clip = _example(args, example, parser)
     try:
         if args.command == "export":
@@ -94,6 +100,10 @@ def main(argv=None):
                    args.tolerance, check=True)
     except (ExportError, VerifyError) as e:
         print(f"reel_torch {args.command}: error: {e}", file=sys.stderr)
+        if args.command == "verify" and not args.weights and isinstance(e, VerifyError):
+            print(f"reel_torch verify: note: the module has the weights its factory gave it; "
+                  f"to compare with {args.weights_file}, pass --weights {args.weights_file}",
+                  file=sys.stderr)
         return 1
     return 0
 

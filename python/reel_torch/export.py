@@ -12,6 +12,7 @@ Layer names are the module paths (`cnn.0`, `rnn`), so the weights keep their sta
 names; functions get the graph's node names (`relu_1`, `add`). Each layer's line in the YAML
 ends with a comment naming the PyTorch module or function it came from.
 """
+import inspect
 import math
 import operator
 import os
@@ -106,6 +107,8 @@ NEAREST = {  # types and functions reel lacks -> the nearest reel op, for the me
     "Hardtanh": "relu6 (for min 0, max 6)",
     "Softplus": "silu or elu",
     "Mish": "silu",
+    "stack": "none: reel runs the model one frame at a time; instead of looping over frames "
+             "and stacking, merge time into the batch (x.flatten(0, 1), then .view(1, T, ...))",
 }
 
 
@@ -144,6 +147,7 @@ class _Exporter:
         self.windows = {}         # layer name -> window size
         self.tensors = {}         # weights to write
         self.errors = []
+        self.repeats = {}         # (kind, target, message) -> (its line, how many)
         self.called = set()       # module paths mapped so far (a module maps once)
         self.forecast = None      # {"steps": K, "feedback": bool}
         self.names = set()
@@ -156,8 +160,15 @@ class _Exporter:
             origin = f"{node.name} (Tensor.{node.target})"
         else:
             origin = f"{node.name} ({getattr(node.target, '__name__', node.target)})"
-        self.errors.append(f"{origin}: {what}" + (f"; nearest reel op: {nearest}" if nearest
-                                                    else ""))
+        line = f"{origin}: {what}" + (f"; nearest reel op: {nearest}" if nearest else "")
+        key = (node.op, str(node.target), what)   # one line for a loop's every step
+        if key in self.repeats:
+            i, count = self.repeats[key]
+            self.repeats[key] = (i, count + 1)
+            self.errors[i] = f"{self.errors[i].split(' [and ')[0]} [and {count} more like it]"
+        else:
+            self.repeats[key] = (len(self.errors), 1)
+            self.errors.append(line)
         return BAD
 
     # -- emitting layers ---------------------------------------------------------------------------
@@ -1068,8 +1079,10 @@ class _Exporter:
             if all(isinstance(i, int) and i in (0, -1) and x.fdim(d, ndim) < 0 and
                    d != x.tdim for d, i in picks):   # indexing a batch dim of size 1
                 return self.reshape(node, x)
-        return self.error(node, "indexes a tensor in a way reel cannot follow (only the last "
-                          "frame, x[:, -1])", "output clip: last")
+        return self.error(node, "indexes a tensor in a way reel cannot follow: x[:, -1] (the last "
+                          "frame) is the clip's last output; a loop over frames x[:, t] is "
+                          "written by merging time into the batch, x.flatten(0, 1)",
+                          "output clip: last")
 
     def state_item(self, node, x, idx):
         if x.which not in ("h",) or not isinstance(idx, int) or \
@@ -1213,6 +1226,12 @@ def export(model, example, out_dir, name=None, time_first=False, verify=True, ta
     type and the nearest reel op."""
     if isinstance(model, nn.DataParallel):   # as it was trained: export what it wraps
         model = model.module
+    params = [p for p in inspect.signature(model.forward).parameters.values()
+              if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(params) != 1:
+        raise ExportError(f"{type(model).__name__}.forward takes {len(params)} required "
+                          f"arguments ({', '.join(p.name for p in params)}): it must take one, "
+                          "the clip")
     name = _model_name(model, name)
     was_training = model.training
     model.eval()
