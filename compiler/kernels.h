@@ -85,6 +85,8 @@ enum { K_GENERIC = 1, K_AVX2 = 2 };
     "&attn e keys hq wx bx v #hidden frames")                                                     \
   X(ATTN_APPLY, "attention_apply", "reel_attention_apply", "reel_temporal", K_GENERIC,           \
     "&attn out weights e values frames")                                                          \
+  X(MHA, "mha", "reel_mha", "reel_temporal", K_GENERIC,                                          \
+    "&attn out weights e q keys values kb vb #heads #key_padding frames")                        \
   X(TPOOL_FOLD, "tpool_fold", "reel_tpool_fold", "reel_temporal", K_GENERIC,                     \
     "acc x #size mode #count seen")                                                               \
   X(TPOOL_READ, "tpool_read", "reel_tpool_read", "reel_temporal", K_GENERIC,                     \

@@ -322,6 +322,21 @@ static void fill_lifetimes(Program *p) {
     p->v[p->forecast_value].last = p->forecast_end;
 }
 
+/* Whether layer i's own window of outputs must be stored: some layer reads it, and not only
+ * layers that keep their own window of what they make of it (mha's projected keys). */
+static bool raw_window_read(const Graph *g, int i) {
+  bool own = false;
+  for (int j = i + 1; j < g->n_layer; j++) {
+    const Layer *l = &g->layer[j];
+    if ((l->n_input == 0 || l->input[0] != i) && l->values != i)
+      continue;
+    if (l->op->flags & OP_READS_WINDOWS)
+      return true;
+    own = own || (l->op->flags & OP_OWN_WINDOW);
+  }
+  return !own;
+}
+
 /* The step phase: every layer that runs per frame or per window, in order;
  * a layer that runs per clip read only does its per-frame part (a clip
  * pool folds its input in, when its input's windows close). */
@@ -342,7 +357,7 @@ static void lower_step(Lowering *lw) {
       l->op->lower_frame(lw, i);
     lw->guard = G_ALWAYS;
     lw->gate = -1;
-    if (l->window)
+    if (l->window && raw_window_read(g, i))
       lw->ring[i] = window_ring(lw, i, lw->out[i], l->window, "window");
   }
   lw->p->step_end = lw->p->prologue_end = lw->p->nc;

@@ -52,6 +52,7 @@
   X(op_convlstm)                                                                                  \
   X(op_convgru)                                                                                   \
   X(op_attention)                                                                                 \
+  X(op_mha)                                                                                       \
   X(op_temporal_pool)                                                                             \
   X(op_temporal_conv)
 
@@ -71,6 +72,8 @@ enum {
   OP_FOLDS_NORM = 1 << 6,    /* a norm after it can be folded into its weights */
   OP_NORM = 1 << 7,          /* a per-channel affine norm that OP_FOLDS_NORM ops absorb */
   OP_READS_WINDOWS = 1 << 8, /* may read another chain's layer through its window */
+  OP_OWN_WINDOW = 1 << 9,    /* keeps its own window of what it makes of its input's window
+                                (mha's projected keys): that raw window need not be stored */
 };
 
 struct OpDesc {

@@ -150,8 +150,8 @@ typedef struct {
   int ref[MAX_REFS]; /* layers it reads by name (attention's query, values): readers too */
   int n_ref;
 
-  int out;       /* linear, conv2d */
-  bool bias;     /* linear, conv2d, lstm, gru */
+  int out;       /* linear, conv2d; mha: the embedding size */
+  bool bias;     /* linear, conv2d, lstm, gru, mha */
   int groups;    /* conv2d */
   Window win;    /* conv2d, pools */
   bool same_pad; /* conv2d padding: same, resolved against the input shape */
@@ -176,6 +176,8 @@ typedef struct {
   Loc query_loc, values_loc, init_from_loc;
   int keys_n, key_dim, value_dim; /* shape.c */
   bool keys_map;                  /* keys are the positions of a map, not a window */
+  int heads;                      /* mha */
+  bool key_padding;               /* mha: unfilled window slots take no part (else zeros) */
 
   /* temporal_pool, temporal_conv */
   int tmode;   /* REEL_TPOOL_* */

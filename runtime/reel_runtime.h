@@ -190,6 +190,17 @@ void reel_attention_additive_generic(const reel_attention_desc *d, float *e, con
 void reel_attention_apply_generic(const reel_attention_desc *d, float *out, float *weights,
                                   float *e, const float *values, unsigned long long frames);
 
+/* Multi-head attention of one query q (key_dim = value_dim = E floats, already projected)
+ * against rings of projected keys and values (n entries of E): head h of `heads` takes
+ * elements [h d, h d + d), d = E / heads, a_h = softmax(scale q_h . k_{i,h}) (scale =
+ * 1/sqrt(d)), out_h = sum_i a_{h,i} v_{i,h}.  With key_padding the unfilled slots take no
+ * part; without, each stands for a zero frame, whose projections are kb and vb (NULL:
+ * zeros).  weights (n) = the mean of a over the heads, by age (entry j: frame t - j);
+ * masked entries 0, or NaN when a is.  e: scratch of n floats. */
+void reel_mha_generic(const reel_attention_desc *d, float *out, float *weights, float *e,
+                      const float *q, const float *keys, const float *values, const float *kb,
+                      const float *vb, int heads, int key_padding, unsigned long long frames);
+
 /* Clip pools: value number k (1-based) of a stream folded into acc (zeroed
  * at reset): max, size floats; mean, 2 size (the compensated sum, then its
  * compensation); concat, size count (the first `count` values). */

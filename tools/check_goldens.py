@@ -228,7 +228,7 @@ class Stream:
         for idx, L in enumerate(layers):
             op, name = L["op"], L.get("name") or f"{L['op']}{first + idx}"
             frm = L.get("from")
-            if op == "attention":
+            if op in ("attention", "mha"):
                 ins = [frm if isinstance(frm, str) else frm[0] if frm else prev_name, vals]
             elif frm is None:
                 ins = [prev]
@@ -353,6 +353,8 @@ class Stream:
             return self.gru(L, name, x)
         if op == "attention":
             return self.attention(L, name, *ins)
+        if op == "mha":
+            return self.mha(L, name, *ins)
         if op == "convlstm":
             return self.convlstm(L, name, x)
         if op == "convgru":
@@ -406,6 +408,35 @@ class Stream:
             a_rep = a
         self.attn_log.append(a_rep)
         return a @ V
+
+    def mha(self, L, name, src, vals):
+        """nn.MultiheadAttention of this frame's query against the window (newest first)."""
+        K, N = self.kv(src)
+        V, _ = self.kv(L.get("values", src))
+        q = vals[L.get("query", src)]
+        E, H = q.shape[0], L["heads"]
+        d = E // H
+        if self.has(f"{name}.in_proj_weight"):
+            Wq, Wk, Wv = np.split(self.W(f"{name}.in_proj_weight"), 3)
+        else:
+            Wq, Wk, Wv = (self.W(f"{name}.{p}_proj_weight") for p in "qkv")
+        bias = L.get("bias", True)
+        bq, bk, bv = np.split(self.W(f"{name}.in_proj_bias"), 3) if bias else [np.zeros(E)] * 3
+        if not L.get("key_padding", True):     # the unfilled slots are zero frames
+            K = np.vstack([K, np.zeros((N - len(K), K.shape[1]))])
+            V = np.vstack([V, np.zeros((N - len(V), V.shape[1]))])
+        qp, Kp, Vp = Wq @ q + bq, K @ Wk.T + bk, V @ Wv.T + bv
+        o, mean = np.zeros(E), np.zeros(len(K))
+        for h in range(H):
+            hs = slice(h * d, (h + 1) * d)
+            a = softmax(Kp[:, hs] @ qp[hs] / np.sqrt(d))
+            o[hs] = a @ Vp[:, hs]
+            mean += a / H
+        a_rep = np.zeros(N)
+        a_rep[:len(mean)] = mean
+        self.attn_log.append(a_rep)
+        out = self.W(f"{name}.out_proj.weight") @ o
+        return out + self.W(f"{name}.out_proj.bias") if bias else out
 
     def lstm(self, L, name, x):
         H, n = L["hidden"], L.get("layers", 1)

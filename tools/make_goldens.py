@@ -103,6 +103,10 @@ def randomise(model):
             # ones and zeros would hide a scale or shift taken from the wrong element
             m.weight.uniform_(0.5, 1.5)
             m.bias.normal_(0.0, 0.5)
+        if isinstance(m, torch.nn.MultiheadAttention) and m.in_proj_bias is not None:
+            # PyTorch zeroes these biases: a bias taken from the wrong projection would not show.
+            m.in_proj_bias.uniform_(-0.5, 0.5)
+            m.out_proj.bias.uniform_(-0.5, 0.5)
         if isinstance(m, torch.nn.PReLU):
             # PReLU's default 0.25 everywhere would hide a weight taken from the wrong channel.
             m.weight.uniform_(-1.0, 1.0)
@@ -162,7 +166,7 @@ def _attention_weights(model, spec, x):
     res = reference.run_all(model, spec, x, clip_steps=False)
     out, col = {}, {"attention": 0, "forecast_attention": 0}
     for node in model._nodes + model._forecast:
-        if node.op == "attention":
+        if node.op in ("attention", "mha"):
             k = "attention" if node.chain == "frame" else "forecast_attention"
             out[node.key] = res[k][:, col[k]:col[k] + node.n]
             col[k] += node.n
@@ -190,10 +194,13 @@ def sharpen_attention(spec, model, x):
     show). Uses no random numbers. Returns {layer: (gain or None, peakedness)}."""
     report = {}
     for node in model._nodes + model._forecast:
-        if node.op != "attention":
+        if node.op not in ("attention", "mha"):
             continue
         mod, score = node.module, node.layer.get("score", "dot")
-        if score == "general":
+        if node.op == "mha":  # the query and key projections
+            params = [mod.in_proj_weight] if mod.in_proj_weight is not None else \
+                [mod.q_proj_weight, mod.k_proj_weight]
+        elif score == "general":
             params = [mod.w_q.weight]
         elif score == "additive":
             params = [mod.v.weight]
@@ -212,13 +219,15 @@ def sharpen_attention(spec, model, x):
             report[node.key] = (None, peak)
             continue
         base = [p.clone() for p in params]
+        # mha reports the mean over its heads, which peak on different frames
+        need = ATTENTION_PEAK / node.layer.get("heads", 1)
         for gain in ATTENTION_GAINS:
             for p, b in zip(params, base):
                 p.copy_(b * gain)
             peak = peakedness(_attention_weights(model, spec, x)[node.key])
-            if peak is None or peak >= ATTENTION_PEAK:
+            if peak is None or peak >= need:
                 break
-        assert peak is None or peak >= ATTENTION_PEAK, f"{node.key}: attention stays flat ({peak})"
+        assert peak is None or peak >= need, f"{node.key}: attention stays flat ({peak})"
         report[node.key] = (gain, peak)
     return report
 
@@ -258,6 +267,12 @@ def _mutations(spec, T):
             out.append((f"{name} without its query", None,
                         lambda sd, k=f"{L['name']}.{query_weight}":
                         {n: (v * 0 if n == k else v) for n, v in sd.items()}))
+        if L["op"] == "mha":
+            variant(f"{name} key_padding {not L.get('key_padding', True)}", i,
+                    key_padding=not L.get("key_padding", True))
+            heads = L["heads"]
+            other = heads * 2 if heads == 1 else heads // 2
+            variant(f"{name} heads {other}", i, heads=other)
         if L["op"] == "attention" and L.get("score", "dot") in ("dot", "general"):
             variant(f"{name} scale {not L.get('scale', False)}", i,
                     scale=not L.get("scale", False))

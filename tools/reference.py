@@ -31,8 +31,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "python"))
 from reel_torch.nn import (Attention, ConvGRU, ConvLSTM, InitLSTM,  # noqa: E402
-                           LocationAttention, PeepholeLSTM, TemporalConv, clip_pool,
-                           temporal_windows, window_stack)
+                           LocationAttention, PeepholeLSTM, TemporalConv,
+                           WindowMultiheadAttention, clip_pool, temporal_windows, window_stack)
 
 POINTWISE = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
              "silu": F.silu,
@@ -302,6 +302,8 @@ class ReelModel(nn.Module):
             return Node(layer, srcs, (layer.get("proj") or hidden,), module=mod, fn=fn)
         if op == "attention":
             return self._make_attention(layer, key, srcs, in_keys, chain, later)
+        if op == "mha":
+            return self._make_mha(layer, key, srcs, in_keys)
         if op == "temporal_pool":
             assert chain == "frame", "temporal_pool: per-frame chain only"
             mode, w = layer.get("mode", "max"), layer.get("frames")
@@ -491,6 +493,22 @@ class ReelModel(nn.Module):
         node.n = n
         return node
 
+    def _make_mha(self, layer, key, srcs, in_keys):
+        (kkey,) = in_keys
+        knode = self._by_key[kkey]
+        assert knode.window and knode.chain == "frame", f"{key}: keys from a layer with a window"
+        vkey, qkey = layer.get("values", kkey), layer.get("query", kkey)
+        vnode, qnode = self._by_key[vkey], self._by_key[qkey]
+        assert vnode.window == knode.window, f"{key}: values with the keys' window"
+        mod = WindowMultiheadAttention(knode.window, qnode.shape[0], layer["heads"],
+                                       kdim=knode.shape[0], vdim=vnode.shape[0],
+                                       bias=layer.get("bias", True),
+                                       key_padding=layer.get("key_padding", True))
+        self._attach(layer["name"], mod)
+        node = Node(layer, srcs, (qnode.shape[0],), module=mod)
+        node.keys, node.values, node.query, node.n = kkey, vkey, qkey, knode.window
+        return node
+
     @staticmethod
     @torch.no_grad()
     def _probe(fn, shape):
@@ -579,6 +597,11 @@ class ReelModel(nn.Module):
             out, attn[node.key] = self._attention(node, q, vals.__getitem__,
                                                   last=False)
             return out
+        if node.op == "mha":  # all frames at once: batch 1 is the module's batch
+            out, a = node.module(vals[node.query].unsqueeze(1), vals[node.keys].unsqueeze(1),
+                                 vals[node.values].unsqueeze(1))
+            attn[node.key] = a.squeeze(1)
+            return out.squeeze(1)
         ins = [vals[k] for k in node.in_keys]
         if node.op in ("lstm", "gru"):
             if isinstance(node.module, PeepholeLSTM):
@@ -684,7 +707,7 @@ class ReelModel(nn.Module):
         vals, states, attn = {"input": x}, {}, {}
         last = self._run_chain(self._nodes, x, vals, states, attn=attn)
         res = {"clip": last[0]} if self.per_clip else {"output": last}
-        weights = [attn[n.key] for n in self._nodes if n.op == "attention"]
+        weights = [attn[n.key] for n in self._nodes if n.op in ("attention", "mha")]
         if weights:
             res["attention"] = torch.cat(weights, dim=1)
         if self._forecast and forecast:

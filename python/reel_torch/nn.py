@@ -255,6 +255,42 @@ class AttentionPool(WindowAttention):
         return super().forward(None, keys, values)
 
 
+class WindowMultiheadAttention(nn.MultiheadAttention):
+    """nn.MultiheadAttention with one query per frame against the keys and values of a layer's
+    last `window` outputs: reel's `window: N` on the keys' layer and an `mha` reading it. Its
+    parameters are nn.MultiheadAttention's (in_proj_weight, or q/k/v_proj_weight when kdim or
+    vdim differ from embed_dim; in_proj_bias; out_proj.weight, out_proj.bias).
+
+    forward(query, keys=None, values=None) -> (out, weights): query (T, B, E), keys (T, B, Dk)
+    (default: the query, self-attention of each frame over its window), values (T, B, Dv)
+    (default: the keys), or batch-first; out (T, B, E), weights (T, B, N) the mean over the
+    heads, newest first (entry j: frame t - j). With key_padding the window slots before the
+    first frame are masked (key_padding_mask), 0 in the weights; without, they are zero frames.
+    """
+
+    def __init__(self, window, embed_dim, num_heads, kdim=None, vdim=None, bias=True,
+                 key_padding=True, batch_first=False):
+        super().__init__(embed_dim, num_heads, bias=bias, kdim=kdim, vdim=vdim)
+        self.window, self.key_padding, self.time_batch_first = window, key_padding, batch_first
+
+    def forward(self, query, keys=None, values=None):
+        q = _time_first(query, self.time_batch_first)
+        k = q if keys is None else _time_first(keys, self.time_batch_first)
+        v = k if values is None else _time_first(values, self.time_batch_first)
+        T, B = q.shape[:2]
+        n = self.window
+
+        def windows(seq):  # (T, n, B, D) -> (n, T B, D): the window as the source sequence
+            return window_stack(seq, n)[0].movedim(1, 0).flatten(1, 2)
+
+        mask = window_stack(k, n)[1].unsqueeze(1).expand(T, B, n).flatten(0, 1)
+        out, a = super().forward(q.flatten(0, 1).unsqueeze(0), windows(k), windows(v),
+                                 key_padding_mask=~mask if self.key_padding else None,
+                                 need_weights=True, average_attn_weights=True)
+        out, a = out.view(T, B, -1), a.view(T, B, n)
+        return _time_first(out, self.time_batch_first), _time_first(a, self.time_batch_first)
+
+
 class MapAttention(nn.Module):
     """Attention over the H*W positions of each frame's [D, H, W] map (soft visual attention
     over regions), with a query computed earlier in the same frame: reel's `attention` reading

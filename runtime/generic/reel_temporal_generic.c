@@ -105,6 +105,43 @@ void reel_attention_apply_generic(const reel_attention_desc *d, float *out, floa
     weights[i] = 0.0f * e[0];
 }
 
+void reel_mha_generic(const reel_attention_desc *d, float *out, float *weights, float *e,
+                      const float *q, const float *keys, const float *values, const float *kb,
+                      const float *vb, int heads, int key_padding, unsigned long long frames) {
+  int h, i, k, dh = d->key_dim / heads, filled = valid_entries(frames, d->n);
+  int n = key_padding ? filled : d->n;
+  memset(weights, 0, sizeof(float) * (size_t)d->n);
+  memset(out, 0, sizeof(float) * (size_t)d->value_dim);
+  if (n == 0)
+    return; /* nothing seen yet: no keys, a zero context */
+  for (h = 0; h < heads; h++) {
+    const float *qh = q + (long)h * dh;
+    float *oh = out + (long)h * dh;
+    for (i = 0; i < n; i++) { /* slot i; slots past the filled ones are zero frames */
+      const float *kh = i < filled ? keys + (long)i * d->key_step + (long)h * dh
+                                   : kb ? kb + (long)h * dh : NULL;
+      float s = 0.0f;
+      for (k = 0; kh && k < dh; k++)
+        s += qh[k] * kh[k];
+      e[i] = d->scale * s;
+    }
+    reel_f32_softmax_generic(e, e, n);
+    for (i = 0; i < n; i++) {
+      const float *vh = i < filled ? values + (long)i * d->value_step + (long)h * dh
+                                   : vb ? vb + (long)h * dh : NULL;
+      for (k = 0; vh && k < dh; k++)
+        oh[k] += e[i] * vh[k];
+    }
+    /* by age: the filled slots by frame, then the zero frames (alike, in any order) */
+    for (i = 0; i < filled; i++)
+      weights[i] += e[slot_of_age(frames, d->n, i)] / (float)heads;
+    for (i = filled; i < n; i++)
+      weights[i] += e[i] / (float)heads;
+    for (i = n; i < d->n; i++) /* masked_fill(-inf): 0, or NaN with the softmax */
+      weights[i] += 0.0f * e[0];
+  }
+}
+
 void reel_tpool_fold_generic(float *acc, const float *x, int size, int mode, int count,
                              unsigned long long k) {
   switch (mode) {
