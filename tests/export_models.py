@@ -413,6 +413,31 @@ def attention_over_lstm():
 
 
 @model
+def multihead_attention():
+    """nn.MultiheadAttention-style attention: the LSTM's output of each frame queries the last
+    8 frames' features (kdim = vdim != embed_dim, so q/k/v_proj_weight), 4 heads."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.feat = nn.Sequential(nn.Linear(8, 16), nn.Tanh())
+            self.rnn = nn.LSTM(16, 24, batch_first=True)
+            self.attn = rnn.WindowMultiheadAttention(8, 24, 4, kdim=16, vdim=16, batch_first=True)
+            self.head = nn.Linear(24, 5)
+
+        def forward(self, x):
+            f = self.feat(x)
+            h, _ = self.rnn(f)
+            context, _ = self.attn(h, f, f)
+            return self.head(context)
+    torch.manual_seed(56)
+    net = Net()
+    with torch.no_grad():   # peaked weights, so the scores show
+        net.attn.q_proj_weight.mul_(4)
+        net.attn.in_proj_bias.uniform_(-0.5, 0.5)
+    return net, _clip(11, 8)
+
+
+@model
 def attention_pooling():
     """Attention pooling over the last 6 frames' features: nn.Linear(D, 1) scores, and a
     learned query with additive scores over a second feature map's values."""

@@ -94,7 +94,7 @@ NEAREST = {  # types and functions reel lacks -> the nearest reel op, for the me
     "InstanceNorm2d": "groupnorm with groups = channels (affine=False: affine: false)",
     "Conv1d": "conv2d on a [C, 1, W] frame, or temporal_conv over time",
     "Conv3d": "temporal_conv (reel_torch.nn.TemporalConv)",
-    "MultiheadAttention": "attention (one head: reel_torch.nn.WindowAttention)",
+    "MultiheadAttention": "mha over a window (reel_torch.nn.WindowMultiheadAttention)",
     "Embedding": "linear on one-hot frames",
     "LogSoftmax": "softmax",
     "Softmin": "softmax",
@@ -753,6 +753,31 @@ class _Exporter:
     def module_MapAttention(self, node, m, x, args, kw):
         return self.attention_module(node, m, args[0], args[1], self.values_arg(args, kw, 2))
 
+    def module_WindowMultiheadAttention(self, node, m, x, args, kw):
+        q = self.time_axis(node, x, m.time_batch_first, "mha")
+        keys = args[1] if len(args) > 1 else kw.get("keys")
+        values = args[2] if len(args) > 2 else kw.get("values")
+        k = q if keys is None or keys.kind == "const" else \
+            self.time_axis(node, keys, m.time_batch_first, "mha")
+        v = k if values is None or values.kind == "const" else \
+            self.time_axis(node, values, m.time_batch_first, "mha")
+        if q is None or k is None or v is None or not (self.window_on(node, k, m.window) and
+                                                       self.window_on(node, v, m.window)):
+            return BAD
+        layer = {"heads": m.num_heads}
+        if q.layer != k.layer:
+            layer["query"] = q.layer
+        if v.layer != k.layer:
+            layer["values"] = v.layer
+        if m.in_proj_bias is None:
+            layer["bias"] = False
+        if not m.key_padding:
+            layer["key_padding"] = False
+        name = self.emit(node, k, "mha", layer)
+        self.weights(name, node=node)
+        seq = self.out(k, name, (m.embed_dim,))
+        return Val("tuple", items=(seq, Val("const", value=None)))
+
     @staticmethod
     def values_arg(args, kw, i):
         return args[i] if len(args) > i else kw.get("values", Val("const", value=None))
@@ -1157,7 +1182,7 @@ def _reduced(x, mode, keepdim):
 
 _REEL_MODULES = (rnn.PeepholeLSTM, rnn.ConvLSTM, rnn.ConvGRU, rnn.TemporalPool,
                  rnn.TemporalConv, rnn.WindowAttention, rnn.AttentionPool, rnn.MapAttention,
-                 rnn.AttentionLSTM,
+                 rnn.WindowMultiheadAttention, rnn.AttentionLSTM,
                  rnn.EncoderForecaster, rnn.Seq2Seq)
 _HANDLED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm,
             nn.PReLU, nn.Softmax,
