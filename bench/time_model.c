@@ -44,6 +44,8 @@
 #define STR(s) STR_(s)
 
 #define IN_N UP(_IN_SIZE)
+typedef UP(_IN_TYPE) in_t; /* float, or uint8_t for a camera's bytes */
+#define IN_IS_FLOAT ((in_t)0.5 != 0)
 #define OUT_N UP(_OUT_SIZE)
 
 /* As in tests/driver.c: #if expands the pasted name, and an identifier left
@@ -65,7 +67,7 @@
 typedef FN(_ctx) ctx_t;
 
 static ctx_t ctx;
-static float frames[POOL][IN_N];
+static in_t frames[POOL][IN_N];
 static float out[OUT_N];
 static float forecast[FC_N];
 static double samples[MAX_TIMED];
@@ -172,7 +174,8 @@ int main(int argc, char **argv)
         return 2;
     }
     for (i = 0; i < POOL; i++)
-        for (j = 0; j < IN_N; j++) frames[i][j] = uniform(&seed);
+        for (j = 0; j < IN_N; j++)
+            frames[i][j] = IN_IS_FLOAT ? (in_t)uniform(&seed) : (in_t)(128.0 + 127.0 * uniform(&seed));
 
     FN(_reset)(&ctx);
     measure(0, "step", seconds, 1);

@@ -116,7 +116,7 @@ void dump_program(FILE *f, const Program *p) {
       value += kind == SIG_VALUE;
       dim += kind == SIG_DIM;
     }
-    fprintf(f, "  # %s\n", call->layer < 0 ? "(forecast feedback)" : p->g->layer[call->layer].name);
+    fprintf(f, "  # %s\n", call->layer < 0 ? (call->op == K_COPY ? "(forecast feedback)" : "(input)") : p->g->layer[call->layer].name);
   }
   fprintf(f, "  output v%d", p->out_value);
   if (p->forecast_value >= 0)
@@ -135,8 +135,21 @@ static int64_t context_bytes(const Program *p) {
   return (state + arena + 7) / 8 * 8;
 }
 
+/* The frame m_step takes: its shape as laid out, its type and what is done to it. */
+static void print_input(FILE *f, Arena *a, const Graph *g) {
+  const InputFormat *in = &g->in_fmt;
+  Shape s = in->hwc ? chw(g->input.dim[1], g->input.dim[2], g->input.dim[0]) : g->input;
+  fprintf(f, "input: %s %s%s", shape_str(a, s), in->u8 ? "uint8" : "float32",
+          in->hwc ? " channel-last (HWC)" : g->input.rank == 3 ? " channel-first (CHW)" : "");
+  if (in->scale != 1.0 || in->mean || in->std)
+    fprintf(f, ", normalised per channel as (x * %.9g - mean) / std%s", in->scale,
+            in->folded ? " (folded into the first conv)" : "");
+  fprintf(f, "\n\n");
+}
+
 void print_info(FILE *f, Arena *a, const Graph *g, const Program *p) {
-  fprintf(f, "model %s (%s)\n\n", g->model, g->file);
+  fprintf(f, "model %s (%s)\n", g->model, g->file);
+  print_input(f, a, g);
   int wn = 16, wo = 8, ws = 12; /* column widths: the longest name, op and shape */
   for (int i = 0; i < g->n_layer; i++) {
     const Layer *l = &g->layer[i];

@@ -3,7 +3,8 @@
  * folded into that op's weights and bias; an activation after such an op
  * or after one that takes an epilogue (OP_EPILOGUE: conv2d, linear)
  * becomes that call's epilogue.  Lowering then emits one call for the
- * group; the absorbed layers' outputs are the first layer's. */
+ * group; the absorbed layers' outputs are the first layer's.  The input's
+ * normalisation folds into a first conv likewise. */
 #include "ops.h"
 
 /* The layer after i when it is i's only reader, runs in the same phase and
@@ -16,7 +17,25 @@ static int sole_reader(const Graph *g, int i) {
   return next->phase == g->layer[i].phase && next->n_input == 1 && next->input[0] == i ? i + 1 : -1;
 }
 
+/* The input's normalisation x = (in scale - mean) / std folds into a conv2d that is the
+ * input's only reader and pads nothing (a padded border would be zeros of x, not of in):
+ * w' = w scale / std[c], b' = b - sum w mean[c] / std[c]. */
+static void fold_input(Graph *g) {
+  InputFormat *f = &g->in_fmt;
+  if ((f->scale == 1.0 && !f->mean && !f->std) || (g->feedback && g->forecast_steps))
+    return;
+  int reader = -1, readers = 0;
+  for (int i = 0; i < g->n_step_layers; i++)
+    for (int k = 0; k < g->layer[i].n_input; k++)
+      if (g->layer[i].input[k] < 0)
+        reader = i, readers++;
+  const Layer *l = readers == 1 ? &g->layer[reader] : NULL;
+  f->folded = l && l->op == &op_conv2d && l->input[0] < 0 && !l->win.pad_top &&
+              !l->win.pad_bottom && !l->win.pad_left && !l->win.pad_right;
+}
+
 void fuse_layers(Graph *g) {
+  fold_input(g);
   for (int i = 0; i < g->n_layer; i++) {
     Layer *l = &g->layer[i];
     if (!(l->op->flags & OP_EPILOGUE))

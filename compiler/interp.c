@@ -146,16 +146,44 @@ static const double *eval_clip(Interp *in) {
 }
 
 /* [T, *frame], or [T, frame elements]: the same floats in the same order. */
+/* The frames as m_step takes them: [T, *frame] ([T, H, W, C] for layout hwc), or [T, size];
+ * a uint8 frame's elements are integers 0 to 255 (a U8 tensor, or floats). */
 static bool input_fits(Arena *a, const Graph *g, const Tensor *x, const char *path) {
-  bool fits = x->shape.rank == g->input.rank + 1 && x->shape.dim[0] >= 1;
-  for (int i = 0; fits && i < g->input.rank; i++)
-    fits = x->shape.dim[i + 1] == g->input.dim[i];
+  Shape frame = g->input;
+  if (g->in_fmt.hwc)
+    frame = chw(g->input.dim[1], g->input.dim[2], g->input.dim[0]);
+  bool fits = x->shape.rank == frame.rank + 1 && x->shape.dim[0] >= 1;
+  for (int i = 0; fits && i < frame.rank; i++)
+    fits = x->shape.dim[i + 1] == frame.dim[i];
   if (!fits && x->shape.rank == 2 && x->shape.dim[0] >= 1)
-    fits = x->shape.dim[1] == shape_elems(g->input);
-  if (!fits)
-    diag_error((Loc){path, 0, 0}, "tensor 'input' has shape %s: expected [T, %s with T >= 1",
-               shape_str(a, x->shape), shape_str(a, g->input) + 1);
-  return fits;
+    fits = x->shape.dim[1] == shape_elems(frame);
+  if (!fits) {
+    diag_error((Loc){path, 0, 0}, "tensor 'input' has shape %s: expected [T, %s with T >= 1%s",
+               shape_str(a, x->shape), shape_str(a, frame) + 1,
+               g->in_fmt.hwc ? " (layout hwc: each frame channel-last)" : "");
+    return false;
+  }
+  int64_t n = shape_elems(x->shape);
+  for (int64_t i = 0; g->in_fmt.u8 && i < n; i++)
+    if (!(x->data[i] >= 0 && x->data[i] <= 255 && x->data[i] == (float)(int)x->data[i])) {
+      diag_error((Loc){path, 0, 0}, "tensor 'input': element %lld is %g: a uint8 frame holds "
+                 "integers 0 to 255", (long long)i, (double)x->data[i]);
+      return false;
+    }
+  return true;
+}
+
+/* Frame t of x as the model's float frame: channel-first, normalised (each value a float32,
+ * as PyTorch's normalised tensor holds it). */
+static void model_frame(const Graph *g, const float *x, double *y) {
+  const InputFormat *f = &g->in_fmt;
+  int64_t c = g->input.dim[0], per = shape_elems(g->input) / c;
+  for (int64_t ch = 0; ch < c; ch++)
+    for (int64_t i = 0; i < per; i++) {
+      double v = x[f->hwc ? i * c + ch : ch * per + i] * f->scale;
+      v = (v - (f->mean ? f->mean[ch] : 0.0)) / (f->std ? f->std[ch] : 1.0);
+      y[ch * per + i] = input_converted(g) ? (float)v : v;
+    }
 }
 
 static Shape with_time(int t, Shape s) {
@@ -236,8 +264,8 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
 
   for (int t = 0; t < T; t++) {
     double *frame_in = (double *)in.input;
-    for (int64_t i = 0; i < frame; i++)
-      frame_in[i] = last[i] = x->data[t * frame + i];
+    model_frame(g, x->data + t * frame, frame_in);
+    memcpy(last, frame_in, (size_t)frame * sizeof(double));
     in.frames++;
     step_frame(&in);
     const double *y = in.s[g->n_step_layers - 1].y;

@@ -71,6 +71,12 @@ enum { K_GENERIC = 1, K_AVX2 = 2 };
     "h c scratch w b x #nx #hidden wci wcf wco parity")                                           \
   X(GRU_STEP, "gru_step", "reel_gru_step", "reel_cells", K_AVX2,                                 \
     "h scratch w b x #nx #hidden parity")                                                         \
+  X(LSTM_SEQ, "lstm_seq", "reel_lstm_seq", "reel_rnn_seq", K_GENERIC | K_AVX2,                  \
+    "y w b x scratch #nx #hidden #n #reverse frames")                                            \
+  X(GRU_SEQ, "gru_seq", "reel_gru_seq", "reel_rnn_seq", K_GENERIC | K_AVX2,                      \
+    "y wi bi wh bh x scratch #nx #hidden #n #reverse frames")                                    \
+  X(INPUT_U8, "input_u8", "reel_input_u8", "reel_input", K_GENERIC, "y x #c #p #hwc a b")         \
+  X(INPUT_F32, "input_f32", "reel_input_f32", "reel_input", K_GENERIC, "y x #c #p #hwc a b")      \
   X(WINDOW_PUSH, "window_push", "reel_window_push", "reel_temporal", K_GENERIC,                  \
     "ring x #size #n frames")                                                                     \
   X(WINDOW_GATHER, "window_gather", "reel_window_gather", "reel_temporal", K_GENERIC,            \

@@ -104,7 +104,7 @@ const char *vname(Lowering *lw, const Layer *l, const char *what, int k) {
  * a forecast chain the frame fed back. */
 int input_value(Lowering *lw, const Layer *l, int k) {
   if (l->input[k] < 0)
-    return l->phase == PHASE_FORECAST ? lw->feedback : 0;
+    return l->phase == PHASE_FORECAST ? lw->feedback : lw->frame;
   return lw->out[l->input[k]];
 }
 
@@ -133,8 +133,8 @@ int inplace_output(Lowering *lw, int li, int64_t size) {
  * NAME_bias; AVX2 stores W in panels of 8 rows, b padded to them. */
 /* The weight (and bias) values of a matrix-vector product, laid out for the target's kernel:
  * panels of 8 rows for AVX2, as they are for generic. */
-static int gemv_weights(Lowering *lw, int li, const char *name, const Param *w, const Param *b,
-                        int *bias) {
+int gemv_weights(Lowering *lw, int li, const char *name, const Param *w, const Param *b,
+                 int *bias) {
   int rows = w->shape.dim[0], cols = w->shape.dim[1], wv, bv = -1;
   const char *wname = arena_printf(lw->a, "%s_weight", name), *bname = arena_printf(lw->a, "%s_bias", name);
   if (lw->avx2) {
@@ -337,14 +337,41 @@ static bool raw_window_read(const Graph *g, int i) {
   return !own;
 }
 
+/* The model's float frame: the input as it is, or converted from the frame m_step takes
+ * (uint8, channel-last, normalised; a normalisation folded into the first conv stays out). */
+static int lower_input(Lowering *lw) {
+  const Graph *g = lw->g;
+  const InputFormat *f = &g->in_fmt;
+  if (!input_converted(g) || (f->folded && !f->u8 && !f->hwc))
+    return 0;
+  int c = g->input.dim[0], per = (int)(shape_elems(g->input) / c), ab[2] = {-1, -1};
+  if (!f->folded && (f->scale != 1.0 || f->mean || f->std)) { /* y = a x + b per channel */
+    ab[0] = add_value(lw, V_WEIGHT, -1, c, "input_scale");
+    ab[1] = add_value(lw, V_WEIGHT, -1, c, "input_shift");
+    float *a = weight_data(lw, ab[0], true), *b = weight_data(lw, ab[1], true);
+    for (int ch = 0; ch < c; ch++) {
+      double sd = f->std ? f->std[ch] : 1.0, mean = f->mean ? f->mean[ch] : 0.0;
+      a[ch] = (float)(f->scale / sd);
+      b[ch] = (float)(-mean / sd);
+    }
+  }
+  int frame = add_value(lw, V_TRANSIENT, -1, shape_elems(g->input), "frame");
+  add_call(lw, f->u8 ? K_INPUT_U8 : K_INPUT_F32, -1, -1, (int[]){frame, 0, ab[0], ab[1]}, 4,
+           (int[]){c, per, f->hwc}, 3)
+      ->note = f->folded ? "as floats, normalised in the first conv" : "(x scale - mean) / std";
+  return frame;
+}
+
 /* The step phase: every layer that runs per frame or per window, in order;
  * a layer that runs per clip read only does its per-frame part (a clip
  * pool folds its input in, when its input's windows close). */
 static void lower_step(Lowering *lw) {
   const Graph *g = lw->g;
+  lw->frame = lower_input(lw);
   if (g->feedback && g->forecast_steps) { /* the last frame, for the forecast to start from */
     int keep = add_state(lw, -1, shape_elems(g->input), "last_frame", "the last frame");
-    add_call(lw, K_COPY, -1, -1, (int[]){keep, 0}, 2, (int[]){(int)shape_elems(g->input), 0}, 2);
+    add_call(lw, K_COPY, -1, -1, (int[]){keep, lw->frame}, 2,
+             (int[]){(int)shape_elems(g->input), 0}, 2)->note = "keep the frame: a forecast starts from it";
     lw->feedback = keep;
   }
   for (int i = 0; i < g->n_step_layers; i++) {
@@ -394,10 +421,11 @@ Program *lower(Arena *a, const Graph *g, Target t) {
   Program *p = arena_alloc(a, sizeof *p);
   p->g = g;
   p->forecast_value = p->out_value = p->clip_value = -1;
-  Lowering lw = {a, p, g, 0, arena_alloc(a, (size_t)g->n_layer * sizeof(int)),
-                 arena_alloc(a, (size_t)g->n_layer * sizeof(int)), t == TARGET_AVX2, G_ALWAYS, -1, -1,
-                 arena_alloc(a, (size_t)g->n_layer * sizeof(Fixup)), 0,
-                 arena_alloc(a, (size_t)g->n_layer * sizeof(bool))};
+  Lowering lw = {.a = a, .p = p, .g = g, .out = arena_alloc(a, (size_t)g->n_layer * sizeof(int)),
+                 .ring = arena_alloc(a, (size_t)g->n_layer * sizeof(int)),
+                 .avx2 = t == TARGET_AVX2, .guard = G_ALWAYS, .gate = -1, .feedback = -1,
+                 .fixup = arena_alloc(a, (size_t)g->n_layer * sizeof(Fixup)),
+                 .rerun = arena_alloc(a, (size_t)g->n_layer * sizeof(bool))};
   add_value(&lw, V_INPUT, -1, shape_elems(g->input), "in");
   for (int i = 0; i < g->n_layer; i++)
     lw.ring[i] = -1;

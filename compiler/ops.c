@@ -101,3 +101,8 @@ bool ops_verify_table(const OpDesc *const *table, int count) {
 }
 
 bool ops_verify(void) { return ops_verify_table(op_table, op_count); }
+
+unsigned layer_flags(const Layer *l) {
+  unsigned f = l->op->flags;
+  return l->bidirectional ? (f & ~(unsigned)(OP_RECURRENT | OP_EVERY_FRAME)) | OP_TEMPORAL : f;
+}

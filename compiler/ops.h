@@ -115,6 +115,9 @@ REEL_OPS(X)
 extern const OpDesc *const op_table[];
 extern const int op_count;
 const OpDesc *op_find(const char *name); /* NULL: no such op */
+/* The flags of layer l: its op's, but a bidirectional lstm or gru runs per window, like a
+ * windowed temporal op, instead of stepping every frame. */
+unsigned layer_flags(const Layer *l);
 /* What an unknown op name is: another name of *op (PyTorch's, or an alias),
  * *op in other case, a PyTorch function reel does not have, a typo of *op,
  * or nothing known. */
@@ -168,6 +171,7 @@ struct Lowering {
   bool avx2;   /* --target avx2 */
   Guard guard; /* stamped on new calls */
   int gate;
+  int frame;    /* the model's float frame: the input (value 0), or its conversion */
   int feedback; /* the forecast's fed-back frame, or -1 */
   Fixup *fixup;
   int n_fixup;
@@ -192,6 +196,8 @@ int state_value(Lowering *lw, int li, const char *what, int k);
 int fused_act(const Lowering *lw, const Layer *l, float *alpha); /* REEL_ACT_* fused into l */
 Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y,
                 int x);
+/* The weight value (and *bias, or -1) of y = W x + b as the target's gemv reads them. */
+int gemv_weights(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int *bias);
 /* y = w [x0; x1] + b, w's first n0 columns over x0 and the rest over x1 */
 Call *gemv_cat2_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y,
                      int x0, int n0, int x1);
@@ -240,6 +246,14 @@ int ring_valid(const Interp *in, int n);        /* entries of a ring of n holdin
 int ring_slot(const Interp *in, int n, int age); /* the slot of the entry `age` frames old */
 void ring_push(double *ring, const double *x, int64_t size, int n, uint64_t frames);
 bool window_closes(const Interp *in, const Layer *t);
+
+/* ---- ops/bidirectional.c: lstm and gru with `bidirectional: true` (recurrent.c calls) ---- */
+bool parse_bidirectional(const YNode *n, Layer *l);
+bool infer_bidirectional(Arena *a, Graph *g, Layer *l);
+int lower_bidirectional(Lowering *lw, int li);
+void interp_init_bidirectional(Interp *in, int li);
+void interp_bidirectional_frame(Interp *in, int li);
+void interp_bidirectional(Interp *in, int li);
 
 /* ---- ops/recurrent.c: shared by the recurrent families ---- */
 /* hidden: H | [H_0, ..., H_{L-1}] with layers: L */

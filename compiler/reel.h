@@ -181,7 +181,7 @@ typedef struct {
 
   /* temporal_pool, temporal_conv */
   int tmode;   /* REEL_TPOOL_* */
-  int frames;  /* the window in frames; 0: a clip pool */
+  int frames;  /* the window in frames; 0: a clip pool (a bidirectional lstm / gru's too) */
   int tstride; /* frames between window starts */
   int count;   /* temporal_pool concat: values kept; prelu: num_parameters */
   Rate rate;   /* shape.c */
@@ -192,6 +192,7 @@ typedef struct {
   int factor; /* pixel (un)shuffle */
   int out_pad_h, out_pad_w; /* conv_transpose2d: output_padding */
   int proj;      /* lstm: proj_size, the size of h (0: none, h is hidden) */
+  bool bidirectional; /* lstm, gru: over windows of `frames` every `tstride` (bidirectional.c) */
   Shape reshape; /* reshape: the shape asked for, one dim may be -1 (inferred) */
   bool affine;   /* layernorm, groupnorm: a learned scale and shift */
   struct {       /* upsample: the output size, and F.interpolate's scale factors (0: from size) */
@@ -210,10 +211,22 @@ typedef struct {
   int fused_bn, fused_act; /* fuse.c, on a conv or linear: absorbed layers, or -1 */
 } Layer;
 
+/* How m_step takes a frame (spec `input:`): its element type and memory layout, and the
+ * normalisation that gives the model's float frame x[c] = (in[c] scale - mean[c]) / std[c]
+ * (torchvision's ToTensor and Normalize). */
+typedef struct {
+  bool u8;            /* dtype: uint8 */
+  bool hwc;           /* layout: hwc, channel-last bytes as a camera gives them */
+  double scale;       /* 1/255 for uint8, 1 for float32, or `scale:` */
+  double *mean, *std; /* per channel (input.dim[0]); NULL: 0 and 1 */
+  bool folded;        /* fuse.c: the normalisation lives in the first conv's weights */
+} InputFormat;
+
 typedef struct {
   const char *file;
   const char *model; /* C prefix */
   Shape input;
+  InputFormat in_fmt;
   Layer *layer; /* the step chain, then the forecast chain */
   int n_layer;
   int n_step_layers;  /* layers [0, n) run per frame; the rest per forecast step */
@@ -224,6 +237,9 @@ typedef struct {
   Clip clip;
   Loc loc_model, loc_input, loc_output, loc_forecast;
 } Graph;
+
+/* Whether frames need converting to the model's float CHW frame: a dtype, layout or scale. */
+bool input_converted(const Graph *g);
 
 Graph *spec_parse(Arena *a, const char *file, const char *text, size_t len);
 Graph *spec_load(Arena *a, const char *path); /* reads the file, then parses */

@@ -133,17 +133,20 @@ static bool read_entry(Arena *a, const char *path, const YNode *key, const YNode
   return true;
 }
 
-/* F32, F16, BF16 and F64 become F32 data; other dtypes keep data NULL.
- * Weights must be finite; inputs may hold NaN and infinities. */
+/* F32, F16, BF16 and F64 become F32 data, and for inputs (camera frames) U8 too; other
+ * dtypes keep data NULL.  Weights must be finite; inputs may hold NaN and infinities. */
 static bool convert(Arena *a, const char *path, const unsigned char *data, Entry *e,
                     bool finite) {
+  enum { U8 = 8 };
   size_t numel = (size_t)shape_elems(e->t->shape);
-  if (e->dtype > 3)
+  if (e->dtype > 3 && (e->dtype != U8 || finite))
     return true;
   float *out = arena_alloc(a, (numel ? numel : 1) * sizeof *out);
   const unsigned char *p = data + e->begin;
   for (size_t i = 0; i < numel; i++) {
-    if (e->dtype == 0) {
+    if (e->dtype == U8) {
+      out[i] = p[i];
+    } else if (e->dtype == 0) {
       uint32_t bits = (uint32_t)load_le(p + 4 * i, 4);
       memcpy(&out[i], &bits, 4);
     } else if (e->dtype == 3) {

@@ -107,7 +107,7 @@ bool need_rank(Arena *a, const Layer *l, int rank) {
  * once per clip read. */
 static bool infer_rate(Graph *g, int i) {
   Layer *l = &g->layer[i];
-  bool temporal = l->op->flags & OP_TEMPORAL;
+  bool temporal = layer_flags(l) & OP_TEMPORAL;
   if (temporal && l->phase != PHASE_STEP) {
     diag_error(l->loc, "%s '%s' pools over observed frames: it belongs to the per-frame chain",
                l->op->name, l->name);
@@ -147,7 +147,7 @@ static bool infer_rate(Graph *g, int i) {
     l->rate = RATE_WINDOW;
     l->gate = i;
   }
-  unsigned flags = l->op->flags;
+  unsigned flags = layer_flags(l);
   const char *why = l->rate == RATE_FRAME ? NULL
                     : flags & OP_RECURRENT ? "a recurrent layer steps once per frame"
                     : flags & OP_EVERY_FRAME ? "it runs once per frame"

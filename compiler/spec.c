@@ -173,9 +173,43 @@ static bool valid_name(const char *s, bool module_path) {
   return s[n - 1] != '.';
 }
 
-/* ---- input: {frame: [N] | [C, H, W]} ---- */
-static bool parse_input(const YNode *n, Graph *g) {
-  if (!expect_kind(n, Y_MAP, "'input'") || !check_keys(n, "frame", "'input'"))
+/* mean / std: one number for every channel, or one per channel; NULL when absent */
+static bool read_channels(Arena *a, const YNode *map, const char *field, int channels,
+                          bool positive, double def, double **out) {
+  const YNode *v = yaml_get(map, field);
+  if (!v)
+    return true;
+  double *d = arena_alloc(a, (size_t)channels * sizeof *d);
+  bool list = v->kind == Y_SEQ;
+  if (list && v->n != channels && v->n != 1) {
+    diag_error(v->loc, "'%s' has %d values: expected one, or one per channel (%d)", field, v->n,
+               channels);
+    return false;
+  }
+  for (int c = 0; c < channels; c++) {
+    d[c] = def;
+    const YNode *item = list ? v->item[v->n == 1 ? 0 : c] : v;
+    if (!read_number(item, field, -1e30, 1e30, &d[c]))
+      return false;
+    if (positive && d[c] <= 0) {
+      diag_error(item->loc, "'%s' is %g: expected a positive number", field, d[c]);
+      return false;
+    }
+  }
+  *out = d;
+  return true;
+}
+
+bool input_converted(const Graph *g) {
+  const InputFormat *f = &g->in_fmt;
+  return f->u8 || f->hwc || f->scale != 1.0 || f->mean || f->std;
+}
+
+/* ---- input: {frame: [N] | [C, H, W], dtype: float32 | uint8, layout: chw | hwc,
+ *              scale: S, mean: M | [M_c...], std: S | [S_c...]} ---- */
+static bool parse_input(Arena *a, const YNode *n, Graph *g) {
+  if (!expect_kind(n, Y_MAP, "'input'") ||
+      !check_keys(n, "frame dtype layout scale mean std", "'input'"))
     return false;
   const YNode *frame = require(n, "frame", "'input'");
   if (!frame || !expect_kind(frame, Y_SEQ, "'frame'"))
@@ -192,7 +226,32 @@ static bool parse_input(const YNode *n, Graph *g) {
     diag_error(frame->loc, "a frame of %lld elements is too large", (long long)shape_elems(g->input));
     return false;
   }
-  return true;
+  static const char *const dtypes[] = {"float32", "uint8"}, *const layouts[] = {"chw", "hwc"};
+  InputFormat *f = &g->in_fmt;
+  const YNode *v;
+  int choice = 0;
+  if ((v = yaml_get(n, "dtype")) && !read_choice(v, "dtype", dtypes, 2, &choice))
+    return false;
+  f->u8 = choice == 1;
+  choice = 0;
+  if ((v = yaml_get(n, "layout")) && !read_choice(v, "layout", layouts, 2, &choice))
+    return false;
+  f->hwc = choice == 1;
+  if (f->hwc && g->input.rank != 3) {
+    diag_error(v->loc, "'layout: hwc' stores a [C, H, W] frame channel-last, but this frame is "
+               "[%d]", g->input.dim[0]);
+    return false;
+  }
+  f->scale = f->u8 ? 1.0 / 255.0 : 1.0;
+  if ((v = yaml_get(n, "scale")) && !read_number(v, "scale", -1e30, 1e30, &f->scale))
+    return false;
+  if (v && f->scale == 0) {
+    diag_error(v->loc, "'scale' is 0: it would make every frame the same");
+    return false;
+  }
+  int channels = g->input.dim[0];
+  return read_channels(a, n, "mean", channels, false, 0.0, &f->mean) &&
+         read_channels(a, n, "std", channels, true, 1.0, &f->std);
 }
 
 /* ---- output: {per_frame: true|false, clip: mean|max|last|weighted} ---- */
@@ -544,7 +603,7 @@ Graph *spec_parse(Arena *a, const char *file, const char *text, size_t len) {
   }
   g->model = v->str;
   g->loc_model = v->loc;
-  if (!(v = require(root, "input", "the spec")) || !parse_input(v, g))
+  if (!(v = require(root, "input", "the spec")) || !parse_input(a, v, g))
     return NULL;
   g->loc_input = v->loc;
   if (!(v = require(root, "layers", "the spec")))

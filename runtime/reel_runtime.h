@@ -148,6 +148,30 @@ void reel_convgru_reset_generic(float *rh, const float *gates, const float *h, i
 /* h = (1 - s(z_pre)) h + s(z_pre) tanh(cand_pre). */
 void reel_convgru_update_generic(float *h, const float *gates, const float *cand, int n);
 
+/* ---- reel_rnn_seq_generic.c: one direction of a bidirectional lstm / gru over a window.
+ * x holds n frames of nx floats, oldest first, the first min(frames, n) of them seen; from a
+ * zero state, in time order (reverse 0) or backwards (reverse 1), frame t's h goes to
+ * y[t 2 hidden + reverse hidden ...] (PyTorch's [forward; backward] per frame); the rows of
+ * frames not seen get zeros.  lstm: w rows of [W_ih | W_hh] (gates i f g o), b = b_ih + b_hh,
+ * scratch 6 hidden floats (AVX2: round8(4 hidden) + 2 hidden).  gru: W_ih, b_ih, W_hh, b_hh
+ * apart (gates r z n), scratch 7 hidden (AVX2: 2 round8(3 hidden) + hidden).  The AVX2 twins
+ * take the gemv's packed weights (panels of 8 rows, biases padded). ---- */
+void reel_lstm_seq_generic(float *y, const float *w, const float *b, const float *x,
+                           float *scratch, int nx, int hidden, int n, int reverse,
+                           unsigned long long frames);
+void reel_gru_seq_generic(float *y, const float *wi, const float *bi, const float *wh,
+                          const float *bh, const float *x, float *scratch, int nx, int hidden,
+                          int n, int reverse, unsigned long long frames);
+
+/* ---- reel_input_generic.c: the frame m_step takes, as the model's float frame ---- */
+
+/* y[ch p + i] = a[ch] x_ch,i + b[ch] for c channels of p elements, x_ch,i = x[ch p + i]
+ * (channel-first) or x[i c + ch] (hwc: channel-last); a, b NULL: 1 and 0. */
+void reel_input_u8_generic(float *y, const unsigned char *x, int c, int p, int hwc,
+                           const float *a, const float *b);
+void reel_input_f32_generic(float *y, const float *x, int c, int p, int hwc, const float *a,
+                            const float *b);
+
 /* ---- reel_temporal_generic.c: windows over time, attention, clip pools.
  * `frames` counts the frames since reset, the current one included (64
  * bits: no stream wraps it, 2^32 frames are 4.5 years at 30 fps); a
@@ -223,6 +247,13 @@ void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x
                         int cols, int act, float alpha);
 void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const float *x0, int n0,
                              const float *x1, int n1, int rows);
+
+/* reel_rnn_seq_avx2.c */
+void reel_lstm_seq_avx2(float *y, const float *w, const float *b, const float *x, float *scratch,
+                        int nx, int hidden, int n, int reverse, unsigned long long frames);
+void reel_gru_seq_avx2(float *y, const float *wi, const float *bi, const float *wh,
+                       const float *bh, const float *x, float *scratch, int nx, int hidden, int n,
+                       int reverse, unsigned long long frames);
 
 /* reel_pointwise_avx2.c */
 void reel_f32_activation_avx2(float *y, const float *x, int n, int act, float alpha);

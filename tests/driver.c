@@ -3,7 +3,7 @@
 ** tests (tests/lib.tcl builds it with build_model).
 **
 **   drive info                   print "IN_SIZE OUT_SIZE CLIP_SIZE FORECAST_FLOATS
-**                                ATTENTION_SIZE" (0: none)
+**                                ATTENTION_SIZE IN_TYPE" (0: none; float or uint8)
 **   drive MODE IN.f32 T OUT.f32  read T frames, run, write the outputs
 **
 ** Each run writes T per-frame outputs, the clip output and the forecast
@@ -48,6 +48,8 @@
 
 #define IN_N UP(_IN_SIZE)
 #define OUT_N UP(_OUT_SIZE)
+typedef UP(_IN_TYPE) in_t;               /* float, or uint8_t for a camera's bytes */
+#define IN_IS_FLOAT ((in_t)0.5 != 0)
 
 /* #ifdef cannot test a pasted name, but #if expands it: an identifier left
 ** over after expansion counts as 0, so this is 0 exactly when the model has
@@ -89,7 +91,8 @@ static ctx_t ctx_a, ctx_b;
 static float frames[MAX_T * IN_N];
 static float run_a[RUN_N], run_b[RUN_N];
 static float extra_a[EXTRA_N], extra_b[EXTRA_N];
-static float bad[IN_N];
+static in_t bad[IN_N];
+static in_t frame_in[IN_N]; /* the frame being stepped, as m_step takes it */
 
 static void fail(const char *what, const char *arg)
 {
@@ -149,7 +152,9 @@ static void step(ctx_t *ctx, long f, float *run, long t)
 {
     float *extra = run == run_a ? extra_a : extra_b;
     (void)extra;
-    FN(_step)(ctx, frames + f * IN_N, run + t * OUT_N);
+    long i;
+    for (i = 0; i < IN_N; i++) frame_in[i] = (in_t)frames[f * IN_N + i];
+    FN(_step)(ctx, frame_in, run + t * OUT_N);
 #if CLIP_N > 0
     FN(_clip)(ctx, extra + t * CLIP_N);
 #endif
@@ -165,15 +170,16 @@ static void write_extras(int fd, const float *extra, long t)
     write_floats(fd, extra + MAX_T * CLIP_N, (size_t)t * ATT_N);
 }
 
-/* A frame of one bad value: NaN, +Inf, -Inf or a huge finite number. */
-static void bad_frame(float *frame, int kind)
+/* A frame of one bad value: NaN, +Inf, -Inf or a huge finite number (bytes: 255, 170,
+** 85, 0: the extremes a camera gives). */
+static void bad_frame(in_t *frame, int kind)
 {
     static const unsigned long bits[4] = {0x7fc00000UL, 0x7f800000UL, 0xff800000UL, 0x7f61b1e6UL};
     unsigned int b = (unsigned int)bits[kind % 4];
     float v;
     long i;
     memcpy(&v, &b, sizeof v);
-    for (i = 0; i < IN_N; i++) frame[i] = v;
+    for (i = 0; i < IN_N; i++) frame[i] = IN_IS_FLOAT ? (in_t)v : (in_t)(255 - 85 * (kind % 4));
 }
 
 /* Append the clip output and the forecast (where the model has them)
@@ -206,13 +212,14 @@ int main(int argc, char **argv)
 
     if (argc == 2 && strcmp(argv[1], "info") == 0) {
         char b1[24], b2[24], b3[24], b4[24], b5[24];
-        const char *p[10];
+        const char *p[12];
         p[0] = utoa(IN_N, b1, sizeof b1); p[1] = " ";
         p[2] = utoa(OUT_N, b2, sizeof b2); p[3] = " ";
         p[4] = utoa(CLIP_N, b3, sizeof b3); p[5] = " ";
         p[6] = utoa(FC_N, b4, sizeof b4); p[7] = " ";
-        p[8] = utoa(ATT_N, b5, sizeof b5); p[9] = "\n";
-        for (i = 0; i < 10; i++)
+        p[8] = utoa(ATT_N, b5, sizeof b5); p[9] = " ";
+        p[10] = IN_IS_FLOAT ? "float" : "uint8"; p[11] = "\n";
+        for (i = 0; i < 12; i++)
             if (write(1, p[i], strlen(p[i])) < 0) fail("write failed", NULL);
         return 0;
     }

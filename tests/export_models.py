@@ -299,6 +299,39 @@ def spec_convlstm_unet():
     return ConvLstmUNet(), _clip(3, 1, 64, 64)
 
 
+@model
+def spec_lrcn_mha():
+    class LrcnMha(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.camera = rnn.CameraInput(3, "uint8", "hwc", mean=[0.485, 0.456, 0.406],
+                                          std=[0.229, 0.224, 0.225])
+            self.cnn = nn.Sequential(
+                nn.Conv2d(3, 32, 4, stride=4, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64),
+                nn.ReLU(), nn.Conv2d(64, 128, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(128), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            self.feat = nn.Linear(128, 128)
+            self.attn = rnn.WindowMultiheadAttention(8, 128, 4, batch_first=True)
+            self.norm = nn.LayerNorm(128)
+            self.rnn = nn.LSTM(128, 128, batch_first=True)
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x):
+            b, t = x.shape[:2]
+            f = self.cnn(self.camera(x[0])).view(b, t, -1)
+            f = self.feat(f)
+            a, _ = self.attn(f)
+            y, _ = self.rnn(self.norm(f + a))
+            return F.softmax(self.head(y), dim=-1).mean(dim=1)
+    torch.manual_seed(23)
+    net = _stats(LrcnMha(), 23)
+    with torch.no_grad():
+        net.attn.in_proj_bias.uniform_(-0.5, 0.5)
+    frames = torch.randint(0, 256, (1, 10, 64, 64, 3), dtype=torch.uint8)
+    return net, frames
+
+
 # ---- everyday models ---------------------------------------------------------------------------------
 
 @model
@@ -435,6 +468,24 @@ def multihead_attention():
         net.attn.q_proj_weight.mul_(4)
         net.attn.in_proj_bias.uniform_(-0.5, 0.5)
     return net, _clip(11, 8)
+
+
+@model
+def bidirectional_windows():
+    """A bidirectional LSTM over windows of 5 frames every 3 (reel_torch.nn.WindowLSTM), each
+    window's rows flattened into a classifier, the clip's prediction the mean over windows."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.feat = nn.Sequential(nn.Linear(7, 12), nn.ReLU())
+            self.rnn = rnn.WindowLSTM(12, 6, frames=5, stride=3, num_layers=2, batch_first=True)
+            self.head = nn.Linear(5 * 12, 4)
+
+        def forward(self, x):
+            w = self.rnn(self.feat(x))                  # (1, K, 5, 12)
+            return self.head(w.flatten(2)).mean(dim=1)
+    torch.manual_seed(67)
+    return Net(), _clip(11, 7)
 
 
 @model

@@ -760,8 +760,49 @@ static void upsample(void) {
   report("upsample", &e);
 }
 
+/* One direction of a bidirectional lstm / gru over a window: the AVX2 sequences (packed
+ * weights) against the generic ones, every frame's h, full and partial windows, both ways. */
+static void rnn_seq(void) {
+  Worst e = {0};
+  static const int hs[] = {1, 3, 8, 9, 17}, nxs[] = {1, 5, 16};
+  for (int a = 0; a < 5; a++)
+    for (int c = 0; c < 3; c++)
+      for (int trial = 0; trial < 8; trial++) {
+        int H = hs[a], nx = nxs[c], n = 1 + trial % 4 + trial / 4 * 3, lstm = trial % 2;
+        unsigned long long frames = (unsigned long long)(trial % 3 == 0 ? n - n / 2 : n + trial);
+        int rows = (lstm ? 4 : 3) * H, R = round8(rows), reverse = (trial / 2) % 2;
+        float *wih = rnd((size_t)rows * nx), *whh = rnd((size_t)rows * H);
+        float *bi = rnd((size_t)R), *bh = rnd((size_t)R), *x = rnd((size_t)n * nx);
+        float *y0 = calloc((size_t)n * 2 * H, 4), *y1 = calloc((size_t)n * 2 * H, 4);
+        float *s0 = malloc((size_t)(2 * R + 2 * H) * 4), *s1 = malloc((size_t)(2 * R + 2 * H) * 4);
+        if (lstm) {
+          float *cat = malloc((size_t)rows * (nx + H) * 4), *wp = calloc((size_t)R * (nx + H), 4);
+          for (int r = 0; r < rows; r++) {
+            memcpy(cat + (size_t)r * (nx + H), wih + (size_t)r * nx, (size_t)nx * 4);
+            memcpy(cat + (size_t)r * (nx + H) + nx, whh + (size_t)r * H, (size_t)H * 4);
+          }
+          pack_panels8(wp, cat, rows, nx + H);
+          reel_lstm_seq_generic(y0, cat, bi, x, s0, nx, H, n, reverse, frames);
+          reel_lstm_seq_avx2(y1, wp, bi, x, s1, nx, H, n, reverse, frames);
+          free(cat), free(wp);
+        } else {
+          float *wip = calloc((size_t)R * nx, 4), *whp = calloc((size_t)R * H, 4);
+          pack_panels8(wip, wih, rows, nx);
+          pack_panels8(whp, whh, rows, H);
+          reel_gru_seq_generic(y0, wih, bi, whh, bh, x, s0, nx, H, n, reverse, frames);
+          reel_gru_seq_avx2(y1, wip, bi, whp, bh, x, s1, nx, H, n, reverse, frames);
+          free(wip), free(whp);
+        }
+        note(&e, maxdiff(y0, y1, (size_t)n * 2 * H), "%s hidden=%d nx=%d n=%d frames=%llu reverse=%d",
+             lstm ? "lstm" : "gru", H, nx, n, frames, reverse);
+        free(wih), free(whh), free(bi), free(bh), free(x), free(y0), free(y1), free(s0), free(s1);
+      }
+  report("rnn_seq", &e);
+}
+
 int main(void) {
   gemv();
+  rnn_seq();
   lstm_gru();
   conv();
   conv_winograd();

@@ -508,8 +508,8 @@ proc build_model {args} {
     return [build_driver $dir -cc $cc -cflags $cflags -extra $extra]
 }
 
-# drive_info EXE: {IN_SIZE OUT_SIZE CLIP_SIZE FORECAST_FLOATS ATTENTION_SIZE}
-# of a built driver.
+# drive_info EXE: {IN_SIZE OUT_SIZE CLIP_SIZE FORECAST_FLOATS ATTENTION_SIZE IN_TYPE}
+# of a built driver (IN_TYPE: float, or uint8 for a camera's bytes).
 proc drive_info {exe} {
     memo [list info $exe] {
         lassign [run_prog $exe info] code out err
@@ -551,10 +551,15 @@ proc split_run {exe bytes} {
     return $parts
 }
 
-# T frames of deterministic pseudo-random input in [-1, 1).
+# T frames of deterministic pseudo-random input in [-1, 1) (bytes 0 to 255 for a
+# model that takes uint8 frames).
 proc random_frames {exe t {seed 1}} {
-    lassign [drive_info $exe] in
-    return [random_floats [expr {$t * $in}] $seed]
+    lassign [drive_info $exe] in - - - - type
+    set v [random_floats [expr {$t * $in}] $seed]
+    if {$type eq "uint8"} {
+        set v [lmap x $v {expr {int(($x + 1.0) * 128.0)}}]
+    }
+    return $v
 }
 
 # N deterministic pseudo-random floats in [-1, 1) from SEED.

@@ -34,6 +34,8 @@
 #define UP(s) CAT(REEL_MODEL_UP, s)
 
 #define IN_N UP(_IN_SIZE)
+typedef UP(_IN_TYPE) in_t; /* float, or uint8_t for a camera's bytes */
+#define IN_IS_FLOAT ((in_t)0.5 != 0)
 #define OUT_N UP(_OUT_SIZE)
 #if UP(_CLIP_SIZE) > 0 /* (see driver.c) */
 #define CLIP_N UP(_CLIP_SIZE)
@@ -49,16 +51,17 @@
 enum { MEAN, WEIGHTED, OTHER };
 
 static FN(_ctx) ctx;
-static float in[IN_N], out[OUT_N], clip[CLIP_N];
+static in_t in[IN_N];
+static float out[OUT_N], clip[CLIP_N];
 static double sum[OUT_N]; /* sum_t p_t, or sum_t t p_t */
 
-/* Frame j: values in [-2, 2) from a hash of j and the index. */
+/* Frame j: values in [-2, 2) (bytes: 0 to 255) from a hash of j and the index. */
 static void frame(unsigned long long j) {
   int i;
   for (i = 0; i < IN_N; i++) {
     unsigned long long h = (j * 0x9E3779B97F4A7C15ull) ^ ((unsigned long long)i * 0xBF58476D1CE4E5B9ull);
     h ^= h >> 31, h *= 0x94D049BB133111EBull, h ^= h >> 29;
-    in[i] = (float)((double)(h >> 11) * 0x1p-53 * 4.0 - 2.0);
+    in[i] = IN_IS_FLOAT ? (in_t)((double)(h >> 11) * 0x1p-53 * 4.0 - 2.0) : (in_t)(h >> 56);
   }
 }
 

@@ -45,6 +45,8 @@ def read_st(path):
             a = a.astype(np.float64)
         elif v["dtype"] == "I64":
             a = np.frombuffer(raw, "<i8")
+        elif v["dtype"] == "U8":       # a camera's frames
+            a = np.frombuffer(raw, "u1").astype(np.float64)
         else:
             raise ValueError(v["dtype"])
         out[k] = a.reshape(v["shape"])
@@ -551,7 +553,8 @@ class Stream:
 
 
 def is_windowed(L):
-    return (L["op"] == "temporal_pool" and "frames" in L) or L["op"] == "temporal_conv"
+    return (L["op"] == "temporal_pool" and "frames" in L) or L["op"] == "temporal_conv" or \
+        bool(L.get("bidirectional"))
 
 
 def is_clip_pool(L):
@@ -608,6 +611,8 @@ class Runner:
                 self.stream.append(s.run_chain(L[self.wi + 1:self.ci], v, {}, self.wi + 1))
 
     def window_value(self, L, frames):
+        if L.get("bidirectional"):
+            return self.bidirectional(L, frames)
         if L["op"] == "temporal_pool":
             a = np.stack(frames)
             return a.max(0) if L.get("mode", "max") == "max" else a.mean(0)
@@ -627,6 +632,31 @@ class Runner:
         out = sum(conv2d(f, W[:, :, dt], None, pad=pad) for dt, f in enumerate(frames))
         if L.get("bias", True):
             out = out + self.s.W(f"{name}.bias")[:, None, None]
+        return out
+
+    def bidirectional(self, L, frames):
+        """nn.LSTM / nn.GRU(bidirectional=True) on the window's frames alone, from zeros:
+        (window, 2 H), rows [forward; backward], zero rows past a partial window's frames."""
+        H, n, lstm, name = L["hidden"], L["frames"], L["op"] == "lstm", L["name"]
+        x = np.stack(frames)
+        for k in range(L.get("layers", 1)):
+            out = np.zeros((n, 2 * H))
+            for d, rev in enumerate(("", "_reverse")):
+                Wi, Wh = self.s.W(f"{name}.weight_ih_l{k}{rev}"), self.s.W(f"{name}.weight_hh_l{k}{rev}")
+                bi = self.s.B(L, f"{name}.bias_ih_l{k}{rev}")
+                bh = self.s.B(L, f"{name}.bias_hh_l{k}{rev}")
+                h, c = np.zeros(H), np.zeros(H)
+                for t in (range(len(x) - 1, -1, -1) if d else range(len(x))):
+                    gi, gh = Wi @ x[t] + bi, Wh @ h + bh
+                    if lstm:
+                        g = gi + gh
+                        c = sig(g[H:2 * H]) * c + sig(g[:H]) * np.tanh(g[2 * H:3 * H])
+                        h = sig(g[3 * H:]) * np.tanh(c)
+                    else:
+                        r, z = sig(gi[:H] + gh[:H]), sig(gi[H:2 * H] + gh[H:2 * H])
+                        h = (1 - z) * np.tanh(gi[2 * H:] + r * gh[2 * H:]) + z * h
+                    out[t, d * H:(d + 1) * H] = h
+            x = out[:len(x)]
         return out
 
     def clip(self):
@@ -661,6 +691,19 @@ class Runner:
         return np.stack(out)
 
 
+def model_frame(inp, x):
+    """A frame as m_step takes it (`input:` dtype, layout, scale, mean, std) as the model's
+    float frame: channel-first, (x scale - mean[c]) / std[c]."""
+    if inp.get("layout") == "hwc":
+        x = np.moveaxis(x, -1, 0)
+    c = inp["frame"][0]
+    scale = inp.get("scale", 1 / 255 if inp.get("dtype") == "uint8" else 1.0)
+    mean = np.broadcast_to(np.asarray(inp.get("mean", 0.0), dtype=np.float64), (c,))
+    std = np.broadcast_to(np.asarray(inp.get("std", 1.0), dtype=np.float64), (c,))
+    shape = (c,) + (1,) * (x.ndim - 1)
+    return (x * scale - mean.reshape(shape)) / std.reshape(shape)
+
+
 def check(stem):
     spec_base = stem[:-4] if stem.endswith("_f16") else stem[:-5] if stem.endswith("_bf16") \
         else stem
@@ -675,7 +718,7 @@ def check(stem):
     mode = spec.get("output", {}).get("clip")
     attn, clips = [], []
     for t in range(io["input"].shape[0]):
-        r.step(io["input"][t])
+        r.step(model_frame(spec["input"], io["input"][t]))
         if r.attn:
             attn.append(np.concatenate(r.attn))
         if r.ci is not None:

@@ -44,6 +44,7 @@ import sys
 import zlib
 
 import torch
+import torch.nn.functional as F
 import yaml
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
@@ -61,6 +62,7 @@ CLIP_FRAMES = {"convlstm_forecaster": 4,  # 64x64 frames: keep the io file small
                "convlstm_unet": 4,
                "lrcn": 3,
                "lrcn_resnet18_narrow": 2,
+               "lrcn_mha": 12,             # a third of the frames past its window of 8
                "multilstm": 20,            # much longer than its window of 8
                "visual_attention": 6,
                "snippets_slowpool": 11,    # 4 windows of 4 frames (stride 2); frame 10 ignored
@@ -71,12 +73,14 @@ CLIP_FRAMES = {"convlstm_forecaster": 4,  # 64x64 frames: keep the io file small
                "lstm_init_from": 5,
                "tpool_local": 9,
                "tpool_partial": 4,         # only the partial window (frames: 6)
+               "bidirectional_clip": 5,    # only the partial window (frames: 8)
                "temporal_conv": 8,
                "seq2seq_dot": 14}
 SKIP = {"lrcn_resnet18": "11M parameters (45 MB); lrcn_resnet18_narrow is its golden"}
 # stem -> "F16" | "BF16": store that golden's weights in half precision (half the bytes); its
 # expected outputs are then computed from the rounded weights. Empty: every golden is F32.
 WEIGHTS_DTYPE = {"convlstm_forecaster": "F16", "convlstm_unet": "F16", "convgru_stack": "F16", "lrcn": "F16",
+                 "lrcn_mha": "F16",
                  "multilstm": "F16", "snippets_lstm": "F16", "visual_attention": "F16"}
 HALF = {"F16": torch.float16, "BF16": torch.bfloat16}
 
@@ -121,6 +125,9 @@ def randomise(model):
 RECURRENT_CONV_GAIN = 3.0
 # The gain of a conv2d or linear feeding an activation whose shape shows away from 0: relu6
 # clips at 6; gelu's two forms differ most around |x| ~ 2.
+# stem -> {layer: gain} on its weights (and bias): lrcn_mha's softmax over a head of default
+# weights leaves probabilities so near 1/10 that its window's size would not show.
+LAYER_GAIN = {"lrcn_mha": {"head": 8.0}}
 ACTIVATION_GAIN = {"relu6": 8.0, "gelu": 4.0, "silu": 4.0, "hardswish": 4.0, "hardsigmoid": 4.0, "elu": 4.0}
 
 
@@ -259,7 +266,8 @@ def _mutations(spec, T):
     one_value = False  # the clip pool gets a single value (the partial window): max == mean
     for i, L in enumerate(spec["layers"] + spec.get("forecast", {}).get("layers", [])):
         name = L.get("name", f"{L['op']}{i}")
-        one_value |= L["op"] in ("temporal_pool", "temporal_conv") and T < L.get("frames", 0)
+        one_value |= (L["op"] in ("temporal_pool", "temporal_conv") or bool(L.get("bidirectional"))) \
+            and T < L.get("frames", 0)
         query_weight = "query" if L.get("query") == "learned" else \
             {"general": "w_q.weight", "additive": "w_h.weight", "location": "weight",
              "linear": "score.weight"}.get(L.get("score", "dot"))
@@ -287,6 +295,14 @@ def _mutations(spec, T):
                 variant(f"{name} stride {s + 1}", i, stride=s + 1)
             if L["op"] == "temporal_pool" and T > w:
                 variant(f"{name} frames {w + 1}", i, frames=w + 1)
+        if L.get("bidirectional"):   # (its frames set the head's size: no variant)
+            w, st = L["frames"], L.get("stride", L["frames"])
+            if T >= w + st:
+                variant(f"{name} stride {st + 1}", i, stride=st + 1)
+            out.append((f"{name} without its backward direction", None,
+                        lambda sd, n=L["name"]: {k: (v * 0 if k.startswith(f"{n}.") and
+                                                     k.endswith("_reverse") else v)
+                                                 for k, v in sd.items()}))
         if L["op"] == "lstm" and L.get("init_from"):
             out.append((f"{name} without init_from", None,
                         lambda sd, n=L["name"]: {k: (v * 0 if k.startswith(f"{n}.init_") else v)
@@ -357,6 +373,27 @@ def resnet_narrow(spec, seed):
     return model, x, {"output": p, "clip": clip, "clip_steps": steps}
 
 
+def clip_input(spec, frames):
+    """A random clip as m_step takes it: N(0, 1) floats, or a uint8 camera's bytes (as floats,
+    integers 0 to 255; channel-last with layout hwc)."""
+    inp = spec["input"]
+    shape = list(inp["frame"])
+    if inp.get("layout") == "hwc":
+        shape = shape[1:] + shape[:1]
+    if inp.get("dtype") == "uint8":   # stored as U8 in the io file (a quarter of F32)
+        # blocks of a colour each (4 x 4 per frame) under a little noise: i.i.d. noise frames
+        # would all pool to the same features, and a window over them could not show its size
+        chw = list(inp["frame"])
+        blocks = torch.randint(0, 256, (frames, chw[0]) + (4, 4)[:len(chw) - 1]).float()
+        if len(chw) == 3:
+            blocks = F.interpolate(blocks, size=chw[1:], mode="nearest")
+        x = (blocks * 0.8 + torch.randint(0, 52, (frames, *chw)).float()).round()
+        if inp.get("layout") == "hwc":
+            x = x.movedim(1, -1).contiguous()
+        return x.to(torch.uint8)
+    return torch.randn(frames, *shape)
+
+
 def generate(spec_path):
     """Build, initialise and run one spec. Returns (spec, model, x, results, seed), results
     {"output": per-frame, "clip": clip or None, "forecast": forecast (if any)}."""
@@ -370,7 +407,11 @@ def generate(spec_path):
     model = reference.build_model(spec)
     randomise(model)
     emphasise(spec, model)
-    x = torch.randn(CLIP_FRAMES.get(stem, T), *spec["input"]["frame"])
+    with torch.no_grad():
+        for layer, gain in LAYER_GAIN.get(stem, {}).items():
+            for p in model.get_submodule(layer).parameters():
+                p.mul_(gain)
+    x = clip_input(spec, CLIP_FRAMES.get(stem, T))
     for key, (gain, peak) in sharpen_attention(spec, model, x).items():
         print(f"{stem}: attention {key}: gain {gain}, peakedness "
               f"{'-' if peak is None else round(peak, 3)}")
@@ -473,9 +514,11 @@ def write_golden(stem, spec, spec_path, model, x, res, seed, dtype="F32", exact=
     same = torch.equal if exact else (lambda a, b: torch.allclose(a, b, rtol=0, atol=1e-6))
     for k in ("output", "clip", "clip_steps", "attention", "forecast"):
         if res.get(k) is not None:
-            assert same(res2[k], res[k]), f"{stem}: read-back mismatch in {k}"
+            assert same(res2[k], res[k]), f"{stem}: read-back mismatch in {k}: {(res2[k] - res[k]).abs().max()}"
 
-    if (dtype == "F32" or stem in WEIGHTS_DTYPE) and stem not in SPECIAL_SKIP:  # (nor clip_max's
+    # (a uint8 camera frame holds no special values)
+    if (dtype == "F32" or stem in WEIGHTS_DTYPE) and stem not in SPECIAL_SKIP and \
+            spec["input"].get("dtype") != "uint8":  # (nor clip_max's
         # half-precision copies)
         write_special(stem, spec, fresh, x, seed, meta, [k for k in io if k != "input"])
 

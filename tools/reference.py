@@ -30,9 +30,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "python"))
-from reel_torch.nn import (Attention, ConvGRU, ConvLSTM, InitLSTM,  # noqa: E402
+from reel_torch.nn import (Attention, CameraInput, ConvGRU, ConvLSTM, InitLSTM,  # noqa: E402
                            LocationAttention, PeepholeLSTM, TemporalConv,
-                           WindowMultiheadAttention, clip_pool, temporal_windows, window_stack)
+                           WindowGRU, WindowLSTM, WindowMultiheadAttention, clip_pool,
+                           temporal_windows, window_stack)
 
 POINTWISE = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
              "silu": F.silu,
@@ -142,6 +143,10 @@ class ReelModel(nn.Module):
         super().__init__()
         frame = tuple(spec["input"]["frame"])
         assert len(frame) in (1, 3), frame
+        inp = spec["input"]
+        self.camera = CameraInput(frame[0], inp.get("dtype", "float32"), inp.get("layout", "chw"),
+                                  inp.get("mean"), inp.get("std"), inp.get("scale")) \
+            if set(inp) - {"frame"} else None
         self._shapes = {"input": frame}
         self._by_key = {}
         self._count = 0  # layer index through both chains, for the generated names
@@ -272,6 +277,16 @@ class ReelModel(nn.Module):
             assert len(shp) == 1, f"{op} needs a vector"
             hidden, depth = layer["hidden"], layer.get("layers", 1)
             peephole = layer.get("peephole", "none")
+            if layer.get("bidirectional"):   # over windows of frames, run when one closes
+                assert chain == "frame" and rate == "frame", f"{key}: per-frame values"
+                mod = (WindowLSTM if op == "lstm" else WindowGRU)(
+                    shp[0], hidden, layer["frames"], layer.get("stride"), depth,
+                    bias=layer.get("bias", True))
+                self._attach(name, mod)
+                node = Node(layer, srcs, (layer["frames"], 2 * hidden), module=mod,
+                            fn=lambda x, m=mod: m(x.unsqueeze(1)).squeeze(1))
+                node.rate = "window"
+                return node
             assert layer.get("bias", True) or (peephole == "none" and not layer.get("init_from")), \
                 "bias: false is modelled here for plain nn.LSTM / nn.GRU only"
             assert peephole in ("none", "diagonal") and (op == "lstm" or peephole == "none")
@@ -603,7 +618,7 @@ class ReelModel(nn.Module):
             attn[node.key] = a.squeeze(1)
             return out.squeeze(1)
         ins = [vals[k] for k in node.in_keys]
-        if node.op in ("lstm", "gru"):
+        if node.op in ("lstm", "gru") and not node.layer.get("bidirectional"):
             if isinstance(node.module, PeepholeLSTM):
                 return node.module(ins[0])[0]
             hx = node.module.initial_state(vals[node.init_from][:1]) if node.init_from else None
@@ -703,7 +718,10 @@ class ReelModel(nn.Module):
     def run_clip(self, x, forecast=True):
         """x: (T, *frame) -> {'output': (T, *out)} ({'clip': (*out)} instead when the last layer
         runs per clip), 'attention': (T, A) with the weights of the per-frame chain's attention
-        layers, 'forecast': (K, *fc) if the spec has one}."""
+        layers, 'forecast': (K, *fc) if the spec has one}. With an `input:` dtype, layout or
+        normalisation x holds the frames as m_step takes them (e.g. (T, H, W, C) bytes)."""
+        if self.camera is not None:
+            x = self.camera(x)
         vals, states, attn = {"input": x}, {}, {}
         last = self._run_chain(self._nodes, x, vals, states, attn=attn)
         res = {"clip": last[0]} if self.per_clip else {"output": last}

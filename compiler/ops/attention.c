@@ -67,10 +67,12 @@ static bool resolve_attention(Graph *g, Layer *l) {
                q == i ? l->name : l->query_name);
     return false;
   }
-  if (q > i && g->layer[q].op != &op_lstm && g->layer[q].op != &op_gru) {
+  if (q > i && ((g->layer[q].op != &op_lstm && g->layer[q].op != &op_gru) ||
+                g->layer[q].bidirectional)) {
     diag_error(l->query_loc, "'query: %s' comes after the attention, so it must be an lstm or gru "
-               "whose hidden state of the previous step is the query; it is a %s",
-               l->query_name, g->layer[q].op->name);
+               "whose hidden state of the previous step is the query; it is a %s%s",
+               l->query_name, g->layer[q].bidirectional ? "bidirectional " : "",
+               g->layer[q].op->name);
     return false;
   }
   l->query = q;

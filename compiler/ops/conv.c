@@ -93,12 +93,33 @@ static bool infer_conv2d(Arena *a, Graph *g, Layer *l) {
 
 /* One conv call; a batch norm after it is folded into its weights and
  * bias, an activation after it into its store (fuse.c). */
+/* w' = w scale / std[c], b' = b - sum over c and the taps of w mean[c] / std[c], for weights
+ * [out_c][in_c / groups][taps]. */
+static void fold_input_norm(float *wt, float *bd, const InputFormat *f, int out_c, int in_c,
+                            int groups, int taps) {
+  int per_group = in_c / groups;
+  for (int o = 0; o < out_c; o++) {
+    double shift = 0;
+    for (int i = 0; i < per_group; i++) {
+      int c = o / (out_c / groups) * per_group + i;
+      double sd = f->std ? f->std[c] : 1.0, mean = f->mean ? f->mean[c] : 0.0;
+      for (int k = 0; k < taps; k++) {
+        float *w = &wt[((size_t)o * per_group + i) * taps + k];
+        shift -= *w * mean / sd;
+        *w = (float)(*w * f->scale / sd);
+      }
+    }
+    bd[o] = (float)(bd[o] + shift);
+  }
+}
+
 static int lower_conv2d(Lowering *lw, int li) {
   const Layer *l = &lw->g->layer[li];
   const Layer *bn = l->fused_bn >= 0 ? &lw->g->layer[l->fused_bn] : NULL;
   int x = input_value(lw, l, 0);
+  const InputFormat *fold = l->input[0] < 0 && lw->g->in_fmt.folded ? &lw->g->in_fmt : NULL;
   int out_c = l->out, per_out = (int)(shape_elems(l->param[0].shape) / out_c);
-  int b = l->bias || bn ? add_value(lw, V_WEIGHT, li, out_c, vname(lw, l, "bias", -1)) : -1;
+  int b = l->bias || bn || fold ? add_value(lw, V_WEIGHT, li, out_c, vname(lw, l, "bias", -1)) : -1;
   float *bd = b >= 0 ? weight_data(lw, b, l->param[0].data) : NULL;
   float *wt = NULL;
   if (l->param[0].data) {
@@ -116,6 +137,8 @@ static int lower_conv2d(Lowering *lw, int li) {
         bd[o] = (float)((bd[o] - (double)mean[o]) * s + beta[o]);
       }
     }
+    if (fold) /* the input's (x scale - mean) / std per input channel */
+      fold_input_norm(wt, bd, fold, out_c, l->in_shape.dim[0], l->groups, l->win.kh * l->win.kw);
   }
   int y = add_value(lw, V_TRANSIENT, li, shape_elems(l->out_shape), vname(lw, l, "out", -1));
   Geom geom = {.in_c0 = l->in_shape.dim[0], .in_h = l->in_shape.dim[1], .in_w = l->in_shape.dim[2],

@@ -149,7 +149,7 @@ static int lower_mha(Lowering *lw, int li) {
   int vring = window_ring(lw, li, proj[2], n, "values");
   AttnGeom geom = {.n = n, .key_dim = E, .value_dim = E, .key_step = E, .key_stride = 1,
                    .value_step = E, .value_stride = 1, .window = true,
-                   .scale = (float)(1.0 / sqrt((double)(E / l->heads)))};
+                   .scale = (float)(1.0 / sqrt((double)E / l->heads))}; /* 1/sqrt(head size) */
   int e = add_value(lw, V_TRANSIENT, li, (int64_t)l->heads * n, vname(lw, l, "scores", -1));
   int weights = add_state(lw, li, n, vname(lw, l, "weights", -1), "attention weights");
   lw->p->v[weights].attention = true;
@@ -201,7 +201,7 @@ static void interp_mha(Interp *in, int li) {
           kr += (double)w[1].data[(size_t)r * dims[1] + c] * k[c];
         score += qp[r] * (float)kr;
       }
-      e[i] = (float)(score / sqrt((double)d)); /* float32 scores, as PyTorch's */
+      e[i] = (float)(score / sqrt(d)); /* float32 scores, as PyTorch's */
       max = e[i] > max || e[i] != e[i] ? e[i] : max;
     }
     for (int i = 0; i < valid; i++)

@@ -49,7 +49,7 @@ static bool parse_dense_cell(const YNode *n, Layer *l) {
   l->bias = true;
   if ((v = yaml_get(n, "bias")) && !read_bool(v, "bias", &l->bias))
     return false;
-  if (!read_hidden(n, l, lstm ? "lstm layer" : "gru layer"))
+  if (!read_hidden(n, l, lstm ? "lstm layer" : "gru layer") || !parse_bidirectional(n, l))
     return false;
   for (int k = 1; k < l->stack; k++)
     if (l->hidden[k] != l->hidden[0]) {
@@ -98,6 +98,8 @@ static bool resolve_lstm(Graph *g, Layer *l) {
 }
 
 static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
+  if (l->bidirectional)
+    return infer_bidirectional(a, g, l);
   if (!need_rank(a, l, 1))
     return false;
   int in = (int)shape_elems(l->in_shape);
@@ -303,6 +305,8 @@ static int lower_lstm_proj(Lowering *lw, int li, const int *h, const int *c) {
 /* Its state, its first state, then one fused step per stacked layer
  * (avx2) or the gate matmuls and the cell (generic). */
 static int lower_dense_cell(Lowering *lw, int li) {
+  if (lw->g->layer[li].bidirectional)
+    return lower_bidirectional(lw, li);
   int h[MAX_STACK], c[MAX_STACK];
   recurrent_states(lw, li, h, c);
   initial_state(lw, li, h, c);
@@ -318,6 +322,10 @@ static int lower_dense_cell(Lowering *lw, int li) {
 static void interp_init_dense_cell(Interp *in, int li) {
   const Layer *l = &in->g->layer[li];
   LayerState *s = &in->s[li];
+  if (l->bidirectional) {
+    interp_init_bidirectional(in, li);
+    return;
+  }
   for (int k = 0; k < l->stack; k++) {
     s->state_size[k] = l->hidden[k];
     s->h[k] = interp_zeros(in->a, l->hidden[k]);
@@ -350,9 +358,19 @@ static void lstm_init_from(Interp *in, const Layer *l, LayerState *s) {
   }
 }
 
+/* Every frame: a bidirectional layer's window takes the frame in. */
+static void interp_frame_dense_cell(Interp *in, int li) {
+  if (in->g->layer[li].bidirectional)
+    interp_bidirectional_frame(in, li);
+}
+
 static void interp_lstm(Interp *in, int li) {
   const Layer *l = &in->g->layer[li];
   LayerState *s = &in->s[li];
+  if (l->bidirectional) {
+    interp_bidirectional(in, li);
+    return;
+  }
   int H = l->hidden[0], P = l->proj ? l->proj : H;
   if (l->init_from >= 0 && in->frames == 1 && l->phase == PHASE_STEP)
     lstm_init_from(in, l, s);
@@ -390,6 +408,10 @@ static void interp_lstm(Interp *in, int li) {
 static void interp_gru(Interp *in, int li) {
   const Layer *l = &in->g->layer[li];
   LayerState *s = &in->s[li];
+  if (l->bidirectional) {
+    interp_bidirectional(in, li);
+    return;
+  }
   int H = l->hidden[0];
   const double *x = interp_input(in, l, 0);
   double *gi = s->work, *gh = s->work + 4 * (int64_t)H;
@@ -411,9 +433,10 @@ static void interp_gru(Interp *in, int li) {
 /* Tensors of nn.LSTM / nn.GRU variants the spec's layer is not. */
 static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suffix) {
   size_t n = strlen(suffix);
-  if (n > 8 && strcmp(suffix + n - 8, "_reverse") == 0)
+  if (n > 8 && strcmp(suffix + n - 8, "_reverse") == 0 && !l->bidirectional)
     return arena_printf(a, "is a weight of the reverse direction: the PyTorch module is "
-                        "bidirectional (bidirectional=True), %s '%s' runs forward only",
+                        "bidirectional (bidirectional=True), %s '%s' runs forward only "
+                        "('bidirectional: true' with 'frames: N')",
                         l->op->name, l->name);
   if (strncmp(suffix, "bias_", 5) == 0 && !l->bias)
     return arena_printf(a, "is a bias: %s '%s' has 'bias: false' (nn.%s(bias=False))",
@@ -433,15 +456,19 @@ static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suff
   return NULL;
 }
 
-const OpDesc op_lstm = {.name = "lstm", .keys = "hidden layers peephole bias proj init_state init_from",
+const OpDesc op_lstm = {.name = "lstm",
+                        .keys = "hidden layers peephole bias proj init_state init_from "
+                                "bidirectional frames stride",
                         .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
                         .max_inputs = 1, .parse = parse_dense_cell, .resolve = resolve_lstm,
                         .infer = infer_dense_cell, .lower = lower_dense_cell,
                         .interp_init = interp_init_dense_cell, .interp = interp_lstm,
+                        .interp_frame = interp_frame_dense_cell,
                         .explain_tensor = explain_dense_cell};
 
-const OpDesc op_gru = {.name = "gru", .keys = "hidden layers bias init_state",
+const OpDesc op_gru = {.name = "gru", .keys = "hidden layers bias init_state bidirectional frames stride",
                        .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
                        .max_inputs = 1, .parse = parse_dense_cell, .infer = infer_dense_cell,
                        .lower = lower_dense_cell, .interp_init = interp_init_dense_cell,
-                       .interp = interp_gru, .explain_tensor = explain_dense_cell};
+                       .interp = interp_gru, .interp_frame = interp_frame_dense_cell,
+                       .explain_tensor = explain_dense_cell};

@@ -2,7 +2,8 @@
  *
  *   driver IN.f32 T OUT.bin
  *
- * IN.f32 holds T frames of M_IN_SIZE float32 (host order).  OUT.bin gets five
+ * IN.f32 holds T frames of M_IN_SIZE float32 (host order), converted to M_IN_TYPE (a camera's
+ * bytes hold integers 0 to 255).  OUT.bin gets five
  * int32 sizes (out, attention, clip, forecast steps, forecast frame; 0 where
  * the model has none), then the T per-frame outputs, the attention weights
  * after each frame, the clip after the last frame and the forecast after it,
@@ -60,7 +61,10 @@ int main(int argc, char **argv) {
     die("input shorter than T frames: ", argv[1]);
   FN(_reset)(&ctx);
   for (t = 0; t < frames; t++) {
-    FN(_step)(&ctx, x + t * UP(_IN_SIZE), y + t * UP(_OUT_SIZE));
+    static UP(_IN_TYPE) frame[UP(_IN_SIZE)]; /* as m_step takes it: float, or a camera's bytes */
+    for (long i = 0; i < UP(_IN_SIZE); i++)
+      frame[i] = (UP(_IN_TYPE))x[t * UP(_IN_SIZE) + i];
+    FN(_step)(&ctx, frame, y + t * UP(_OUT_SIZE));
 #if ATT_N > 0
     FN(_attention)(&ctx, y + frames * UP(_OUT_SIZE) + t * ATT_N);
 #endif

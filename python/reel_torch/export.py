@@ -19,6 +19,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -151,6 +152,8 @@ class _Exporter:
         self.called = set()       # module paths mapped so far (a module maps once)
         self.forecast = None      # {"steps": K, "feedback": bool}
         self.names = set()
+        self.camera = None        # the CameraInput the frames pass first, if any
+        self.frame = None         # the model's frame after it
 
     # -- problems, all collected ---------------------------------------------------------------
     def error(self, node, what, nearest=None):
@@ -383,6 +386,19 @@ class _Exporter:
             self.weights(name, node=node)
             return self.out(x, name, _shape(node.meta["value"])[-3:])
         return self.per_step(node, x, fn, pad_ok=True)
+
+    def module_CameraInput(self, node, m, x, args, kw):
+        """The spec's `input:` dtype, layout, scale, mean and std, when it reads the frames."""
+        if x.kind != "seq" or x.layer != "input" or x.chain != "layers" or self.camera is not None:
+            return self.error(node, "converts something other than the model's input frames: "
+                              "reel converts frames as they come in (input: dtype, layout, mean, "
+                              "std)", "input")
+        frame = _shape(node.meta["value"])[-len(x.frame):]
+        if frame[0] != m.channels:
+            return self.error(node, f"has {m.channels} channels, but the frames have {frame[0]}",
+                              "input")
+        self.camera, self.frame = m, tuple(frame)
+        return replace(x, frame=tuple(frame))
 
     def module_ZeroPad2d(self, node, m, x, args, kw):
         return self.zero_pad(node, x, m.padding)
@@ -633,6 +649,31 @@ class _Exporter:
         seq = self.out(x, name, (getattr(m, "proj_size", 0) or m.hidden_size,))
         states = tuple(Val("state", src=seq, which=w, value=m.num_layers) for w in ("h", "c"))
         return Val("tuple", items=(seq, Val("tuple", items=states) if op == "lstm" else states[0]))
+
+    def module_WindowLSTM(self, node, m, x, args, kw):
+        return self.window_bidirectional(node, m, x, "lstm")
+
+    def module_WindowGRU(self, node, m, x, args, kw):
+        return self.window_bidirectional(node, m, x, "gru")
+
+    def window_bidirectional(self, node, m, x, op):
+        """A bidirectional lstm / gru over windows: its output, [frames, 2 hidden] per window."""
+        x = self.time_axis(node, x, m.time_batch_first, op)
+        if x is None:
+            return BAD
+        if len(x.frame) != 1:
+            return self.error(node, f"reads {list(x.frame)} per frame, not a vector", op)
+        keys = {"hidden": m.hidden_size}
+        if m.num_layers > 1:
+            keys["layers"] = m.num_layers
+        keys.update(bidirectional=True, frames=m.frames)
+        if m.stride != m.frames:
+            keys["stride"] = m.stride
+        if not m.bias:
+            keys["bias"] = False
+        name = self.emit(node, x, op, keys)
+        self.weights(name, node=node)
+        return self.out(x, name, (m.frames, 2 * m.hidden_size), rate="window")
 
     def module_PeepholeLSTM(self, node, m, x, args, kw):
         x = self.time_axis(node, x, m.batch_first, "lstm")
@@ -1157,8 +1198,11 @@ def _module_problem(m):
     if type(m) not in _HANDLED and type(m) not in ACTIVATIONS and \
             not isinstance(m, IDENTITY_MODULES):
         return "has no reel op", NEAREST.get(type(m).__name__, "none close")
-    if isinstance(m, (nn.LSTM, nn.GRU)) and m.bidirectional:
-        return ("is bidirectional: reel's runs forward only", type(m).__name__.lower())
+    if isinstance(m, (nn.LSTM, nn.GRU)) and m.bidirectional and \
+            not isinstance(m, (rnn.WindowLSTM, rnn.WindowGRU)):
+        return ("is bidirectional over the whole clip: reel runs a bidirectional layer over "
+                "windows of frames (reel_torch.nn.Window" + type(m).__name__ + "(..., frames=N): "
+                "N your longest clip for the whole clip)", type(m).__name__.lower())
     if isinstance(m, nn.Conv2d) and m.padding_mode != "zeros":
         return f"padding_mode '{m.padding_mode}': reel pads with zeros", "conv2d"
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and \
@@ -1182,7 +1226,8 @@ def _reduced(x, mode, keepdim):
 
 _REEL_MODULES = (rnn.PeepholeLSTM, rnn.ConvLSTM, rnn.ConvGRU, rnn.TemporalPool,
                  rnn.TemporalConv, rnn.WindowAttention, rnn.AttentionPool, rnn.MapAttention,
-                 rnn.WindowMultiheadAttention, rnn.AttentionLSTM,
+                 rnn.WindowMultiheadAttention, rnn.AttentionLSTM, rnn.CameraInput,
+                 rnn.WindowLSTM, rnn.WindowGRU,
                  rnn.EncoderForecaster, rnn.Seq2Seq)
 _HANDLED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm,
             nn.PReLU, nn.Softmax,
@@ -1213,10 +1258,27 @@ def _layer_line(layer, windows, indent):
     return f"{line}  # {layer['#']}"
 
 
+def _input_keys(camera):
+    """The `input:` keys of a reel_torch.nn.CameraInput (none but the frame without one)."""
+    if camera is None:
+        return ""
+    keys = {"dtype": camera.dtype, "layout": camera.layout}
+    default = 1 / 255 if camera.dtype == "uint8" else 1.0
+    if camera.scale != default:
+        keys["scale"] = camera.scale
+    for k, unit in (("mean", 0.0), ("std", 1.0)):   # the shortest decimals of the float32s
+        v = [float(np.format_float_positional(x, unique=True)) for x in getattr(camera, k).numpy()]
+        if any(x != unit for x in v):
+            keys[k] = v[0] if len(set(v)) == 1 else v
+    return "".join(f", {k}: {_scalar(v)}" for k, v in keys.items()
+                   if (k, v) not in (("dtype", "float32"), ("layout", "chw")))
+
+
 def _yaml(name, frame, ex, output):
     out = [f"# {name}: exported by reel_torch.export from a PyTorch module; each layer's",
            "# comment names the module (or function) it comes from.",
-           "reel: 1", f"model: {name}", f"input: {{frame: {_scalar(list(frame))}}}", "layers:"]
+           "reel: 1", f"model: {name}",
+           f"input: {{frame: {_scalar(list(frame))}{_input_keys(ex.camera)}}}", "layers:"]
     out += [_layer_line(l, ex.windows, "  ") for l in ex.layers["layers"]]
     if ex.forecast:
         out += ["forecast:", f"  steps: {ex.forecast['steps']}"]
@@ -1263,7 +1325,7 @@ def export(model, example, out_dir, name=None, time_first=False, verify=True, ta
     try:
         ex = _Exporter(model, example.detach().float(), time_first)
         output = ex.run()
-        frame = ex.input_val().frame
+        frame = ex.frame or ex.input_val().frame
         if ex.errors:
             raise ExportError("\n".join(ex.errors))
         os.makedirs(out_dir, exist_ok=True)

@@ -122,6 +122,80 @@ class InitLSTM(nn.LSTM):
         return torch.tanh(self.init_h(m)).unsqueeze(0), torch.tanh(self.init_c(m)).unsqueeze(0)
 
 
+class _WindowBidirectional:
+    """nn.LSTM / nn.GRU with bidirectional=True run on each window of `frames` frames (every
+    `stride`) alone, from a zero state: reel's lstm / gru with `bidirectional: true`.
+
+    forward(x) -> (K, B, frames, 2 hidden): x (T, B, D), or batch-first (B, T, D) giving
+    (B, K, frames, 2 hidden); window k
+    covers frames [k stride, k stride + frames), its rows [forward h_t; backward h_t] as PyTorch
+    lays them out. With T < frames (no window closed yet) the T frames seen so far form the one
+    window, the rows past them zeros."""
+
+    def _init(self, frames, stride, batch_first):
+        self.frames, self.stride = frames, stride or frames
+        self.time_batch_first = batch_first
+
+    def forward(self, x):
+        x = _time_first(x, self.time_batch_first)
+        T, n = x.shape[0], self.frames
+        starts = range(0, T - n + 1, self.stride) if T >= n else [0]
+        outs = []
+        for s in starts:
+            y = super().forward(x[s:s + n])[0]               # (valid, B, 2 hidden)
+            outs.append(F.pad(y, (0, 0, 0, 0, 0, n - y.shape[0])).transpose(0, 1))
+        return _time_first(torch.stack(outs), self.time_batch_first)  # (K, B, frames, 2 hidden)
+
+
+class WindowLSTM(_WindowBidirectional, nn.LSTM):
+    __doc__ = _WindowBidirectional.__doc__
+
+    def __init__(self, input_size, hidden_size, frames, stride=None, num_layers=1, bias=True,
+                 batch_first=False):
+        nn.LSTM.__init__(self, input_size, hidden_size, num_layers, bias=bias,
+                         bidirectional=True)
+        self._init(frames, stride, batch_first)
+
+
+class WindowGRU(_WindowBidirectional, nn.GRU):
+    __doc__ = _WindowBidirectional.__doc__
+
+    def __init__(self, input_size, hidden_size, frames, stride=None, num_layers=1, bias=True,
+                 batch_first=False):
+        nn.GRU.__init__(self, input_size, hidden_size, num_layers, bias=bias, bidirectional=True)
+        self._init(frames, stride, batch_first)
+
+
+# ---- input -------------------------------------------------------------------------------------
+
+class CameraInput(nn.Module):
+    """Frames as a camera gives them into the model's float frames: reel's `input:` keys
+    dtype, layout, scale, mean and std. x = (frame * scale - mean[c]) / std[c] per channel,
+    torchvision's ToTensor (scale 1/255 for uint8) and Normalize; layout "hwc" takes channel-last
+    frames. forward(frames) -> floats: frames (T, H, W, C) (hwc) or (T, C, H, W) or (T, N), any
+    dtype (uint8 from a camera); out (T, C, H, W) or (T, N), float32."""
+
+    def __init__(self, channels, dtype="uint8", layout="chw", mean=None, std=None, scale=None):
+        super().__init__()
+        assert dtype in ("uint8", "float32") and layout in ("chw", "hwc"), (dtype, layout)
+        self.channels, self.dtype, self.layout = channels, dtype, layout
+        self.scale = scale if scale is not None else 1 / 255 if dtype == "uint8" else 1.0
+
+        def per_channel(v, default):
+            v = [default] if v is None else [v] if isinstance(v, (int, float)) else list(v)
+            return torch.tensor(v * channels if len(v) == 1 else v, dtype=torch.float32)
+        self.register_buffer("mean", per_channel(mean, 0.0), persistent=False)
+        self.register_buffer("std", per_channel(std, 1.0), persistent=False)
+
+    def forward(self, frames):
+        x = frames.float()
+        if self.layout == "hwc":   # (contiguous: a channel-last view would pick other kernels)
+            x = x.movedim(-1, -3).contiguous()
+        x = x / 255 if self.dtype == "uint8" and self.scale == 1 / 255 else x * self.scale
+        shape = (-1,) + (1,) * (x.dim() - 2)    # per channel: dim 1 of (T, C, ...)
+        return (x - self.mean.view(shape)) / self.std.view(shape)
+
+
 # ---- attention ---------------------------------------------------------------------------------
 
 def attend(e, values, mask):

@@ -15,13 +15,16 @@ import numpy as np
 import torch
 
 # dtype name -> (bytes per element, numpy little-endian type used to read the raw data)
-DTYPES = {"F32": (4, "<f4"), "F16": (2, "<f2"), "BF16": (2, "<u2"), "I64": (8, "<i8")}
+DTYPES = {"F32": (4, "<f4"), "F16": (2, "<f2"), "BF16": (2, "<u2"), "I64": (8, "<i8"),
+          "U8": (1, "u1")}
 
 
 def _raw_bytes(t, dtype):
     t = t.detach().cpu().contiguous()
     if dtype == "I64":
         return t.numpy().astype("<i8").tobytes()
+    if dtype == "U8":
+        return t.numpy().astype("u1").tobytes()
     if dtype == "F32":
         return t.to(torch.float32).numpy().astype("<f4").tobytes()
     if dtype == "F16":
@@ -34,12 +37,12 @@ def _raw_bytes(t, dtype):
 
 def write(path, tensors, metadata=None, dtype="F32"):
     """Write {name: tensor} to path, every floating tensor converted to `dtype`; int64 tensors
-    (BatchNorm's num_batches_tracked) are written as I64."""
+    (BatchNorm's num_batches_tracked) are written as I64, uint8 ones (camera frames) as U8."""
     header, blobs, offset = {}, [], 0
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in sorted(metadata.items())}
     for name in sorted(tensors):
-        t_dtype = "I64" if tensors[name].dtype == torch.int64 else dtype
+        t_dtype = {torch.int64: "I64", torch.uint8: "U8"}.get(tensors[name].dtype, dtype)
         blob = _raw_bytes(tensors[name], t_dtype)
         header[name] = {"dtype": t_dtype, "shape": list(tensors[name].shape),
                         "data_offsets": [offset, offset + len(blob)]}
@@ -52,8 +55,8 @@ def write(path, tensors, metadata=None, dtype="F32"):
 
 
 def read(path):
-    """Return ({name: float32 (or int64 for I64) torch tensor}, metadata), validating the
-    layout strictly."""
+    """Return ({name: float32 (or int64 for I64, uint8 for U8) torch tensor}, metadata),
+    validating the layout strictly."""
     with open(path, "rb") as f:
         buf = f.read()
     (n,) = struct.unpack_from("<Q", buf, 0)
@@ -69,7 +72,7 @@ def read(path):
         arr = np.frombuffer(data[begin:end], dtype=np_type)
         if info["dtype"] == "BF16":
             arr = (arr.astype(np.uint32) << 16).view(np.float32)  # bf16 is the top half of f32
-        out_type = np.int64 if info["dtype"] == "I64" else np.float32
+        out_type = {"I64": np.int64, "U8": np.uint8}.get(info["dtype"], np.float32)
         out[name] = torch.from_numpy(arr.astype(out_type).reshape(info["shape"]))
         spans.append((begin, end))
     # Tensors must tile the data section exactly: contiguous, no overlap, no trailing bytes.

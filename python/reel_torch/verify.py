@@ -145,9 +145,12 @@ def verify(model, spec, weights, clip, target=None, time_first=False, tolerance=
     finally:
         model.train(was_training)
     frames = clip[:, 0] if time_first else clip[0]
-    if list(frames.shape[1:]) != list(s["input"]["frame"]):
+    want = list(s["input"]["frame"])
+    if s["input"].get("layout") == "hwc":   # as the camera gives them: channel-last
+        want = want[1:] + want[:1]
+    if list(frames.shape[1:]) != want:
         raise VerifyError(f"the clip's frames are {list(frames.shape[1:])}, but {spec} reads "
-                          f"frames of {s['input']['frame']}")
+                          f"frames of {want}")
     c = run_c(spec, weights, frames, target)
     per_frame = s.get("output", {}).get("per_frame", True) and "output" in c and \
         y.numel() == c["output"].numel()
