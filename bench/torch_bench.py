@@ -164,7 +164,7 @@ def check_stepper(model, spec, frames):
 def steppable(spec):
     """Whether Stepper knows every op and key of the spec."""
     layers = spec["layers"] + spec.get("forecast", {}).get("layers", [])
-    across = ("attention", "temporal_pool", "temporal_conv")
+    across = ("attention", "mha", "temporal_pool", "temporal_conv")
     return not spec.get("forecast", {}).get("feedback") and not any(
         l["op"] in across or "window" in l or "init_from" in l for l in layers)
 
@@ -175,8 +175,12 @@ def bench_spec(path, seconds):
     name = spec["model"]
     torch.manual_seed(0)
     model = reference.build_model(spec)
-    frame = tuple(spec["input"]["frame"])
-    frames = torch.rand(POOL, *frame) * 2 - 1
+    inp = spec["input"]
+    frame = tuple(inp["frame"])
+    if inp.get("layout") == "hwc":   # frames as the camera gives them, as m_step takes them
+        frame = frame[1:] + frame[:1]
+    frames = torch.randint(0, 256, (POOL, *frame), dtype=torch.uint8) \
+        if inp.get("dtype") == "uint8" else torch.rand(POOL, *frame) * 2 - 1
     if not steppable(spec):
         with torch.no_grad():
             emit(peer="torch", model=name, what="step", clip_frames=POOL,

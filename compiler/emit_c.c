@@ -198,6 +198,8 @@ static void emit_header(Emitter *e, Buf *b) {
   buf_printf(b, "#ifndef %s_H\n#define %s_H\n\n", M, M);
   if (g->in_fmt.u8)
     buf_printf(b, "#include <stdint.h>\n\n");
+  buf_printf(b, "#ifdef __cplusplus\nextern \"C\" { /* the model is C: C++ code links it as C */\n"
+                "#endif\n\n");
   buf_printf(b, "#define %s_IN_SIZE %lld\n", M, (long long)shape_elems(g->input));
   commented(e, b, "", arena_printf(e->a, "#define %s_IN_TYPE %s", M, in_type(g)),
             "the element type of a frame");
@@ -298,7 +300,7 @@ static void emit_header(Emitter *e, Buf *b) {
   buf_printf(b, "typedef union {\n  unsigned char bytes[%lld][%d];\n  float f[%lld];\n} %s_weights_t;\n",
              (long long)weight_chunks(p), WEIGHT_CHUNK, (long long)weight_chunks(p) * WEIGHT_CHUNK / 4, m);
   decl(e, b, arena_printf(e->a, "extern const %s_weights_t %s_weights;", m, m));
-  buf_printf(b, "\n#endif\n");
+  buf_printf(b, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
 /* The runtime's names of the activation codes. */

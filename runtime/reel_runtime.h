@@ -5,6 +5,10 @@
 #ifndef REEL_RUNTIME_H
 #define REEL_RUNTIME_H
 
+#ifdef __cplusplus
+extern "C" { /* the runtime is C: C++ code links it as C */
+#endif
+
 /* ---- reel_gemv_generic.c: matrix-vector products, weights row-major ---- */
 
 /* y[r] = act(b[r] + sum_j w[r][j] x[j]), r < rows, j < cols; b may be
@@ -310,5 +314,9 @@ long reel_conv2d_winograd_scratch_avx2(const reel_conv2d_desc *d);
 void reel_f32_conv2d_winograd_avx2(const reel_conv2d_desc *d, float *y, const float *u,
                                    const float *b, const float *x0, const float *x1,
                                    float *scratch);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

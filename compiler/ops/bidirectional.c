@@ -78,6 +78,12 @@ static const Param *dir_param(const Layer *l, const char *what, int k, int dir) 
   return find_param(l, fmt, k);
 }
 
+/* "<layer>_<what><k>", "_reverse" after it for the backward direction: PyTorch's naming. */
+static const char *dir_name(Lowering *lw, const Layer *l, const char *what, int k, int dir) {
+  const char *name = vname(lw, l, what, k);
+  return dir ? arena_printf(lw->a, "%s_reverse", name) : name;
+}
+
 /* lstm: rows of [W_ih | W_hh] and b_ih + b_hh, packed as the gemv packs them. */
 static int lstm_weights(Lowering *lw, int li, int k, int dir, int *bias) {
   const Layer *l = &lw->g->layer[li];
@@ -95,7 +101,7 @@ static int lstm_weights(Lowering *lw, int li, int k, int dir, int *bias) {
     }
     cat.data = w, sum.data = b;
   }
-  return gemv_weights(lw, li, vname(lw, l, dir ? "l_reverse" : "l", k), &cat, &sum, bias);
+  return gemv_weights(lw, li, dir_name(lw, l, "l", k, dir), &cat, &sum, bias);
 }
 
 int lower_bidirectional(Lowering *lw, int li) {
@@ -113,16 +119,16 @@ int lower_bidirectional(Lowering *lw, int li) {
   for (int k = 0; k < l->stack; k++) {
     int y = add_value(lw, V_TRANSIENT, li, (int64_t)n * 2 * H, vname(lw, l, "out", k));
     for (int dir = 0; dir < 2; dir++) {
-      const char *note = dir ? "backward, from the window's last frame" : "forward";
+      const char *note = dir ? "backward" : "forward";
       int dims[4] = {nx, H, n, dir};
       if (lstm) {
         int b, w = lstm_weights(lw, li, k, dir, &b);
         add_call(lw, K_LSTM_SEQ, li, k, (int[]){y, w, b, seq, scratch}, 5, dims, 4)->note = note;
       } else {
         int bi, bh;
-        int wi = gemv_weights(lw, li, vname(lw, l, dir ? "ih_l_reverse" : "ih_l", k),
+        int wi = gemv_weights(lw, li, dir_name(lw, l, "ih_l", k, dir),
                               dir_param(l, "weight_ih", k, dir), dir_param(l, "bias_ih", k, dir), &bi);
-        int wh = gemv_weights(lw, li, vname(lw, l, dir ? "hh_l_reverse" : "hh_l", k),
+        int wh = gemv_weights(lw, li, dir_name(lw, l, "hh_l", k, dir),
                               dir_param(l, "weight_hh", k, dir), dir_param(l, "bias_hh", k, dir), &bh);
         add_call(lw, K_GRU_SEQ, li, k, (int[]){y, wi, bi, wh, bh, seq, scratch}, 7, dims, 4)->note =
             note;
@@ -141,7 +147,7 @@ void interp_init_bidirectional(Interp *in, int li) {
   s->ring = interp_zeros(in->a, l->frames * shape_elems(l->in_shape));
   /* the window's frames, one layer's output, two gate vectors, h and c */
   int64_t d = shape_elems(l->in_shape) > 2LL * H ? shape_elems(l->in_shape) : 2LL * H;
-  s->work = interp_zeros(in->a, (int64_t)l->frames * (d + 2 * H) + 10LL * H);
+  s->work = interp_zeros(in->a, (int64_t)l->frames * (d + 2LL * H) + 10LL * H);
 }
 
 void interp_bidirectional_frame(Interp *in, int li) {
