@@ -758,7 +758,7 @@ static int add_file(const char **files, int n, const char *name) {
   return n;
 }
 
-bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
+bool emit_c(Arena *a, const Program *p, Target t, bool big_endian, const char *dir) {
   Emitter e = {a, p, p->g, t, upper(a, p->g->model),
                arena_alloc(a, (size_t)(p->nc + 1) * sizeof(char *)), "0"};
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
@@ -770,7 +770,7 @@ bool emit_c(Arena *a, const Program *p, Target t, const char *dir) {
   Buf h = {0}, c = {0}, w = {0};
   emit_header(&e, &h);
   emit_source(&e, &c);
-  emit_weights(p, &w);
+  emit_weights(p, big_endian, &w);
   const char *m = p->g->model;
   bool ok = write_buf(a, dir, arena_printf(a, "%s.h", m), &h);
   ok = ok && write_buf(a, dir, arena_printf(a, "%s.c", m), &c);

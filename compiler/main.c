@@ -10,7 +10,7 @@
 
 static const char usage[] =
     "usage: reelc compile SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
-    "                     [-o DIR] [--target avx2|generic]\n"
+    "                     [-o DIR] [--target avx2|generic] [--endian little|big]\n"
     "       reelc check SPEC.yaml [-w WEIGHTS.safetensors]\n"
     "       reelc info SPEC.yaml\n"
     "       reelc run SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
@@ -34,6 +34,8 @@ static const char usage[] =
     "  -o PATH              output directory (compile) or file (run)\n"
     "  --target T           kernels: avx2 (AVX2 + FMA; the default where this machine has\n"
     "                       them) or generic (portable C99)\n"
+    "  --endian E           the weights' byte order: little (the default) or big (s390x,\n"
+    "                       PowerPC and other big-endian targets)\n"
     "  --dump=PASS          print the IR after PASS (spec, shapes, fuse, lower, plan) to stdout\n"
     "  --no-reuse           give every transient its own arena slot (A/B checks)\n"
     "  -h, --help           this text;  --version  the version\n";
@@ -47,6 +49,7 @@ typedef struct {
   bool random, no_reuse, allow_unused;
   uint64_t seed;
   Target target;
+  bool big_endian; /* --endian big */
 } Options;
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
@@ -85,7 +88,7 @@ static int parse_args(int argc, char **argv, Options *o) {
     else if (strcmp(arg, "--input") == 0)
       slot = &o->input;
     if (slot || strcmp(arg, "--random-weights") == 0 || strcmp(arg, "--target") == 0 ||
-        strcmp(arg, "--strip-prefix") == 0) {
+        strcmp(arg, "--strip-prefix") == 0 || strcmp(arg, "--endian") == 0) {
       if (i + 1 == argc)
         return usage_error("option '%s' needs a value", arg);
       const char *value = argv[++i];
@@ -104,6 +107,10 @@ static int parse_args(int argc, char **argv, Options *o) {
           o->target = TARGET_AVX2;
         else
           return usage_error("unknown target '%s': expected generic or avx2", value);
+      } else if (strcmp(arg, "--endian") == 0) {
+        if (strcmp(value, "big") != 0 && strcmp(value, "little") != 0)
+          return usage_error("unknown byte order '%s': expected little or big", value);
+        o->big_endian = strcmp(value, "big") == 0;
       } else {
         char *end;
         errno = 0;
@@ -189,7 +196,7 @@ static int pipeline(const Options *o, Arena *a) {
     print_info(stdout, a, g, p);
     return 0;
   }
-  return emit_c(a, p, o->target, o->output ? o->output : ".") ? 0 : 1;
+  return emit_c(a, p, o->target, o->big_endian, o->output ? o->output : ".") ? 0 : 1;
 }
 
 /* The default target: AVX2 where the machine running reelc has it. */
