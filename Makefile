@@ -9,7 +9,7 @@ B = build
 SAN = $(B)/san
 
 SOURCES = $(wildcard compiler/*.c compiler/ops/*.c)
-OBJECTS = $(SOURCES:compiler/%.c=$(B)/%.o) $(B)/runtime_files.o
+OBJECTS = $(SOURCES:compiler/%.c=$(B)/%.o) $(B)/runtime_files.o $(B)/runtime_sizes.o
 RUNTIME = runtime/reel_runtime.h $(sort $(wildcard runtime/generic/*.c runtime/avx2/*.c runtime/avx2/*.h))
 SPECS = $(wildcard specs/*.yaml)
 
@@ -27,6 +27,12 @@ $(B)/runtime_files.o: $(B)/runtime_files.c
 
 $(B)/runtime_files.c: $(B)/embed $(RUNTIME)
 	$(B)/embed $(RUNTIME) > $@.tmp && mv $@.tmp $@
+
+$(B)/runtime_sizes.o: $(B)/runtime_sizes.c
+	$(CC) $(CFLAGS) $(COMPILER_FLAGS) -c -o $@ $<
+
+$(B)/runtime_sizes.c: tools/runtime_sizes.sh $(RUNTIME) | $(B)
+	sh tools/runtime_sizes.sh $(CC) $(RUNTIME) > $@.tmp && mv $@.tmp $@
 
 $(B)/embed: tools/embed.c | $(B)
 	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Werror -o $@ $<
@@ -65,7 +71,7 @@ test: $(B)/reelc $(SAN)/reelc
 sanitize: $(B)/reelc $(SAN)/reelc
 	tclsh tests/all.tcl -pass sanitize $(TEST_FLAGS)
 
-SAN_OBJECTS = $(SOURCES:compiler/%.c=$(SAN)/%.o) $(SAN)/runtime_files.o
+SAN_OBJECTS = $(SOURCES:compiler/%.c=$(SAN)/%.o) $(SAN)/runtime_files.o $(SAN)/runtime_sizes.o
 SAN_FLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 
 $(SAN)/reelc: $(SAN_OBJECTS)
@@ -76,6 +82,9 @@ $(SAN)/%.o: compiler/%.c | $(SAN)
 	clang $(COMPILER_FLAGS) $(SAN_FLAGS) -c -o $@ $<
 
 $(SAN)/runtime_files.o: $(B)/runtime_files.c | $(SAN)
+	clang $(COMPILER_FLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+$(SAN)/runtime_sizes.o: $(B)/runtime_sizes.c | $(SAN)
 	clang $(COMPILER_FLAGS) $(SAN_FLAGS) -c -o $@ $<
 
 $(SAN):

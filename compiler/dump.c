@@ -1,4 +1,4 @@
-/* Printers: the IR after a pass (--dump=PASS) and `reelc info`'s table. */
+/* Printers: the IR after a pass (--dump=PASS). */
 #include <string.h>
 
 #include "ops.h"
@@ -123,70 +123,4 @@ void dump_program(FILE *f, const Program *p) {
     fprintf(f, "  forecast v%d (prologue c%d..c%d, body c%d..c%d)", p->forecast_value, p->step_end,
             p->prologue_end - 1, p->prologue_end, p->nc - 1);
   fprintf(f, "\n");
-}
-
-/* sizeof(<model>_ctx) on an LP64 target: the state struct (floats, then an
- * unsigned long long), then the arena. */
-static int64_t context_bytes(const Program *p) {
-  int compensated = p->g->clip == CLIP_MEAN || p->g->clip == CLIP_WEIGHTED;
-  int64_t clip = p->g->clip ? graph_out_size(p->g) * (compensated ? 2 : 1) : 0;
-  int64_t state = ((p->state_floats + clip) * 4 + 7) / 8 * 8 + 8;
-  int64_t arena = (p->arena_floats ? p->arena_floats : 1) * 4;
-  return (state + arena + 7) / 8 * 8;
-}
-
-/* The frame m_step takes: its shape as laid out, its type and what is done to it. */
-static void print_input(FILE *f, Arena *a, const Graph *g) {
-  const InputFormat *in = &g->in_fmt;
-  Shape s = in->hwc ? chw(g->input.dim[1], g->input.dim[2], g->input.dim[0]) : g->input;
-  fprintf(f, "input: %s %s%s", shape_str(a, s), in->u8 ? "uint8" : "float32",
-          in->hwc ? " channel-last (HWC)" : g->input.rank == 3 ? " channel-first (CHW)" : "");
-  if (in->scale != 1.0 || in->mean || in->std)
-    fprintf(f, ", normalised per channel as (x * %.9g - mean) / std%s", in->scale,
-            in->folded ? " (folded into the first conv)" : "");
-  fprintf(f, "\n\n");
-}
-
-void print_info(FILE *f, Arena *a, const Graph *g, const Program *p) {
-  fprintf(f, "model %s (%s)\n", g->model, g->file);
-  print_input(f, a, g);
-  int wn = 16, wo = 8, ws = 12; /* column widths: the longest name, op and shape */
-  for (int i = 0; i < g->n_layer; i++) {
-    const Layer *l = &g->layer[i];
-    int n = (int)strlen(l->name), o = (int)strlen(l->op->name);
-    int si = (int)strlen(shape_str(a, l->in_shape)), so = (int)strlen(shape_str(a, l->out_shape));
-    wn = n > wn ? n : wn, wo = o > wo ? o : wo;
-    ws = si > ws ? si : ws, ws = so > ws ? so : ws;
-  }
-  fprintf(f, "%-3s %-*s %-*s %-*s %-*s %10s %12s %10s\n", "#", wn, "layer", wo, "op", ws, "input",
-          ws, "output", "params", "MACs/step", "state B");
-  int64_t params = 0, macs = 0, state = 0;
-  for (int i = 0; i < g->n_layer; i++) {
-    const Layer *l = &g->layer[i];
-    int64_t n = 0;
-    for (int j = 0; j < l->n_param; j++)
-      n += l->param[j].zero ? 0 : shape_elems(l->param[j].shape);
-    int64_t sb = 0; /* recurrent state, windows, pools, attention weights */
-    for (int v = 0; v < p->nv; v++)
-      sb += p->v[v].kind == V_STATE && p->v[v].layer == i ? p->v[v].size * 4 : 0;
-    fprintf(f, "%-3d %-*s %-*s %-*s %-*s %10lld %12lld %10lld\n", i, wn, l->name, wo, l->op->name,
-            ws, shape_str(a, l->in_shape), ws, shape_str(a, l->out_shape), (long long)n,
-            (long long)l->macs, (long long)sb);
-    params += n;
-    macs += l->macs;
-    state += sb;
-  }
-  fprintf(f, "%-3s %-*s %-*s %-*s %-*s %10lld %12lld %10lld\n\n", "", wn, "total", wo, "", ws, "",
-          ws, "", (long long)params, (long long)macs, (long long)state);
-  fprintf(f, "weights: %lld bytes (%lld parameters, packed with 32-byte alignment)\n",
-          (long long)p->weight_floats * 4, (long long)params);
-  fprintf(f, "context: %lld bytes (sizeof %s_ctx on LP64: state %lld, arena %lld)\n",
-          (long long)context_bytes(p), g->model, (long long)state, (long long)p->arena_floats * 4);
-  fprintf(f, "stack:   at most %d bytes below the caller in any entry point (gcc -O2, x86-64; "
-             "calls into the C library aside): the frames are static, the calls at most 3 deep\n",
-          STACK_BOUND);
-  fprintf(f, "arena:   %lld bytes planned; %lld bytes if every transient had its own; "
-             "lower bound %lld bytes\n",
-          (long long)p->arena_floats * 4, (long long)p->transient_sum * 4,
-          (long long)p->lower_bound * 4);
 }

@@ -781,10 +781,17 @@ bool emit_c(Arena *a, const Program *p, Target t, bool big_endian, const char *d
   if (!ok)
     return false;
 
-  /* The runtime: its header, each kernel file some call needs and what
-   * those need; the clip aggregate uses the generic pointwise file, and
-   * its max folds like a clip pool. */
-  const char *files[2 * K_COUNT + 8];
+  const char *files[MAX_RUNTIME_FILES];
+  int n = runtime_files_needed(a, p, files);
+  for (int i = 0; i < n; i++)
+    if (!copy_runtime(a, dir, files[i]))
+      return false;
+  return true;
+}
+
+/* The runtime: its header, each kernel file some call needs and what those need; the clip
+ * aggregate uses the generic pointwise file, and its max folds like a clip pool. */
+int runtime_files_needed(Arena *a, const Program *p, const char **files) {
   int n = add_file(files, 0, "reel_runtime.h");
   if (p->g->clip)
     n = add_file(files, n, "reel_pointwise_generic.c");
@@ -795,8 +802,5 @@ bool emit_c(Arena *a, const Program *p, Target t, bool big_endian, const char *d
     if (kernel_info[call->op].file)
       n = add_file(files, n, arena_printf(a, "%s_%s.c", kernel_info[call->op].file, isa(call)));
   }
-  for (int i = 0; i < n; i++)
-    if (!copy_runtime(a, dir, files[i]))
-      return false;
-  return true;
+  return n;
 }

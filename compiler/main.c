@@ -12,7 +12,7 @@ static const char usage[] =
     "usage: reelc compile SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
     "                     [-o DIR] [--target avx2|generic] [--endian little|big]\n"
     "       reelc check SPEC.yaml [-w WEIGHTS.safetensors]\n"
-    "       reelc info SPEC.yaml\n"
+    "       reelc info SPEC.yaml [--target avx2|generic] [--json]\n"
     "       reelc run SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
     "                 --input IN.safetensors -o OUT.safetensors\n"
     "\n"
@@ -21,7 +21,8 @@ static const char usage[] =
     "            build with cc -std=c99 -O2 -mavx2 -mfma -IDIR DIR/*.c app.c -lm\n"
     "            (no -mavx2 -mfma for --target generic)\n"
     "  check     parse, validate and infer shapes (and check weights with -w); silent on success\n"
-    "  info      per-layer table (shapes, parameters, MACs, state) and memory totals\n"
+    "  info      per-layer table (shapes, parameters, MACs, state), flash and RAM for the\n"
+    "            target (--json: the same figures as one JSON object)\n"
     "  run       run the reference interpreter: 'input' [T, ...frame] -> 'output' [T, OUT]\n"
     "            'clip' [OUT], 'clip_steps' [T, OUT], 'attention' [T, A], 'forecast'\n"
     "\n"
@@ -50,6 +51,7 @@ typedef struct {
   uint64_t seed;
   Target target;
   bool big_endian; /* --endian big */
+  bool json;       /* info --json */
 } Options;
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
@@ -129,6 +131,8 @@ static int parse_args(int argc, char **argv, Options *o) {
       o->no_reuse = true;
     } else if (strcmp(arg, "--allow-unused") == 0) {
       o->allow_unused = true;
+    } else if (strcmp(arg, "--json") == 0) {
+      o->json = true;
     } else if (arg[0] == '-' && arg[1]) {
       return usage_error("unknown option '%s'", arg);
     } else if (!o->spec) {
@@ -148,6 +152,8 @@ static int parse_args(int argc, char **argv, Options *o) {
     return usage_error("%s", "run needs -w WEIGHTS (or --random-weights SEED), --input IN and -o OUT");
   if (!compile && !run && (o->output || o->random))
     return usage_error("%s takes no -o or --random-weights", o->command);
+  if (o->json && strcmp(o->command, "info") != 0)
+    return usage_error("--json is for info, not %s", o->command);
   if (!run && o->input)
     return usage_error("%s takes no --input", o->command);
   if (!o->weights && (o->n_strip || o->allow_unused))
@@ -193,7 +199,7 @@ static int pipeline(const Options *o, Arena *a) {
   if (o->dump && strcmp(o->dump, "plan") == 0)
     dump_program(stdout, p);
   if (strcmp(o->command, "info") == 0) {
-    print_info(stdout, a, g, p);
+    print_info(stdout, a, g, p, o->target, o->json);
     return 0;
   }
   return emit_c(a, p, o->target, o->big_endian, o->output ? o->output : ".") ? 0 : 1;
