@@ -31,6 +31,7 @@ static int64_t code_estimate(Arena *a, const Program *p) {
 
 typedef struct {
   int64_t params, macs, state, weights, weights_packed, context, arena, code;
+  int64_t flash, ram; /* weights + code; the context + the stack bound */
 } Figures;
 
 static Figures figures(Arena *a, const Graph *g, const Program *p) {
@@ -48,6 +49,8 @@ static Figures figures(Arena *a, const Graph *g, const Program *p) {
   fg.context = context_bytes(p);
   fg.arena = p->arena_floats * 4;
   fg.code = code_estimate(a, p);
+  fg.flash = fg.weights + fg.code;
+  fg.ram = fg.context + STACK_BOUND;
   return fg;
 }
 
@@ -111,10 +114,10 @@ static void print_text(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   fprintf(f, "%-3s %-*s %-*s %-*s %-*s %10lld %12lld %10lld\n\n", "", wn, "total", wo, "", ws, "",
           ws, "", (long long)fg->params, (long long)fg->macs, (long long)layers_state);
   fprintf(f, "flash:   %.1f KiB (%lld bytes): weights %lld + code about %lld\n",
-          kib(fg->weights + fg->code), (long long)(fg->weights + fg->code), (long long)fg->weights,
+          kib(fg->flash), (long long)fg->flash, (long long)fg->weights,
           (long long)fg->code);
   fprintf(f, "RAM:     %.1f KiB (%lld bytes) per stream: the context %lld + at most %d of stack\n",
-          kib(fg->context + STACK_BOUND), (long long)(fg->context + STACK_BOUND),
+          kib(fg->ram), (long long)fg->ram,
           (long long)fg->context, STACK_BOUND);
   fprintf(f, "weights: %lld bytes (sizeof %s_weights: %lld parameters, %lld bytes packed with "
              "32-byte alignment, in %d-byte chunks)\n",
@@ -165,8 +168,8 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   fprintf(f, "],\n \"params\": %lld, \"macs\": %lld, \"flash_bytes\": %lld, \"ram_bytes\": %lld,\n"
              " \"weights_bytes\": %lld, \"weights_packed_bytes\": %lld, \"code_bytes_estimate\": "
              "%lld, \"code_compiler\": ",
-          (long long)fg->params, (long long)fg->macs, (long long)(fg->weights + fg->code),
-          (long long)(fg->context + STACK_BOUND), (long long)fg->weights,
+          (long long)fg->params, (long long)fg->macs, (long long)fg->flash, (long long)fg->ram,
+          (long long)fg->weights,
           (long long)fg->weights_packed, (long long)fg->code);
   json_str(f, runtime_sizes_cc);
   fprintf(f, ",\n \"context_bytes\": %lld, \"state_bytes\": %lld, \"arena_bytes\": %lld, "
