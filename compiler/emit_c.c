@@ -26,6 +26,7 @@ typedef struct {
   const char *parity; /* C expression that alternates 0/1 from step to step where
                          the calls being emitted run: dense cells reverse their
                          block order on odd steps to reuse what L2 still holds */
+  bool float_literals; /* the weights as float literals (a struct, not a union of bytes) */
 } Emitter;
 
 static const char *isa(const Call *c) { return c->avx2 ? "avx2" : "generic"; }
@@ -297,8 +298,13 @@ static void emit_header(Emitter *e, Buf *b) {
   buf_printf(b, "\n");
   comment(e, b, "", arena_printf(e->a, "The packed weights (%s_weights.c): read-only, can live in "
                                  "flash.", m));
-  buf_printf(b, "typedef union {\n  unsigned char bytes[%lld][%d];\n  float f[%lld];\n} %s_weights_t;\n",
-             (long long)weight_chunks(p), WEIGHT_CHUNK, (long long)weight_chunks(p) * WEIGHT_CHUNK / 4, m);
+  if (e->float_literals) /* one float literal per weight: no union, no string */
+    buf_printf(b, "typedef struct {\n  float f[%lld];\n} %s_weights_t;\n",
+               (long long)(p->weight_floats ? p->weight_floats : 1), m);
+  else
+    buf_printf(b, "typedef union {\n  unsigned char bytes[%lld][%d];\n  float f[%lld];\n} %s_weights_t;\n",
+               (long long)weight_chunks(p), WEIGHT_CHUNK,
+               (long long)weight_chunks(p) * WEIGHT_CHUNK / 4, m);
   decl(e, b, arena_printf(e->a, "extern const %s_weights_t %s_weights;", m, m));
   buf_printf(b, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
@@ -758,9 +764,9 @@ static int add_file(const char **files, int n, const char *name) {
   return n;
 }
 
-bool emit_c(Arena *a, const Program *p, Target t, bool big_endian, const char *dir) {
-  Emitter e = {a, p, p->g, t, upper(a, p->g->model),
-               arena_alloc(a, (size_t)(p->nc + 1) * sizeof(char *)), "0"};
+bool emit_c(Arena *a, const Program *p, const EmitOptions *opt, const char *dir) {
+  Emitter e = {a, p, p->g, opt->target, upper(a, p->g->model),
+               arena_alloc(a, (size_t)(p->nc + 1) * sizeof(char *)), "0", opt->float_literals};
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
     diag_error((Loc){dir, 0, 0}, "cannot create the output directory: %s", strerror(errno));
     return false;
@@ -770,7 +776,7 @@ bool emit_c(Arena *a, const Program *p, Target t, bool big_endian, const char *d
   Buf h = {0}, c = {0}, w = {0};
   emit_header(&e, &h);
   emit_source(&e, &c);
-  emit_weights(p, big_endian, &w);
+  emit_weights(p, opt, &w);
   const char *m = p->g->model;
   bool ok = write_buf(a, dir, arena_printf(a, "%s.h", m), &h);
   ok = ok && write_buf(a, dir, arena_printf(a, "%s.c", m), &c);

@@ -11,6 +11,7 @@
 static const char usage[] =
     "usage: reelc compile SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
     "                     [-o DIR] [--target avx2|generic] [--endian little|big]\n"
+    "                     [--weights-format strings|floats]\n"
     "       reelc check SPEC.yaml [-w WEIGHTS.safetensors]\n"
     "       reelc info SPEC.yaml [--target avx2|generic] [--json]\n"
     "       reelc run SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
@@ -37,6 +38,9 @@ static const char usage[] =
     "                       them) or generic (portable C99)\n"
     "  --endian E           the weights' byte order: little (the default) or big (s390x,\n"
     "                       PowerPC and other big-endian targets)\n"
+    "  --weights-format F   strings (the default: bytes in string literals, fast to compile)\n"
+    "                       or floats (a hexadecimal float literal per weight: no union, no\n"
+    "                       string, as MISRA reviews want; slow to compile for large models)\n"
     "  --dump=PASS          print the IR after PASS (spec, shapes, fuse, lower, plan) to stdout\n"
     "  --no-reuse           give every transient its own arena slot (A/B checks)\n"
     "  -h, --help           this text;  --version  the version\n";
@@ -51,6 +55,7 @@ typedef struct {
   uint64_t seed;
   Target target;
   bool big_endian; /* --endian big */
+  bool float_literals; /* --weights-format floats */
   bool json;       /* info --json */
 } Options;
 
@@ -90,7 +95,8 @@ static int parse_args(int argc, char **argv, Options *o) {
     else if (strcmp(arg, "--input") == 0)
       slot = &o->input;
     if (slot || strcmp(arg, "--random-weights") == 0 || strcmp(arg, "--target") == 0 ||
-        strcmp(arg, "--strip-prefix") == 0 || strcmp(arg, "--endian") == 0) {
+        strcmp(arg, "--strip-prefix") == 0 || strcmp(arg, "--endian") == 0 ||
+        strcmp(arg, "--weights-format") == 0) {
       if (i + 1 == argc)
         return usage_error("option '%s' needs a value", arg);
       const char *value = argv[++i];
@@ -113,6 +119,10 @@ static int parse_args(int argc, char **argv, Options *o) {
         if (strcmp(value, "big") != 0 && strcmp(value, "little") != 0)
           return usage_error("unknown byte order '%s': expected little or big", value);
         o->big_endian = strcmp(value, "big") == 0;
+      } else if (strcmp(arg, "--weights-format") == 0) {
+        if (strcmp(value, "strings") != 0 && strcmp(value, "floats") != 0)
+          return usage_error("unknown weights format '%s': expected strings or floats", value);
+        o->float_literals = strcmp(value, "floats") == 0;
       } else {
         char *end;
         errno = 0;
@@ -202,7 +212,8 @@ static int pipeline(const Options *o, Arena *a) {
     print_info(stdout, a, g, p, o->target, o->json);
     return 0;
   }
-  return emit_c(a, p, o->target, o->big_endian, o->output ? o->output : ".") ? 0 : 1;
+  EmitOptions eo = {o->target, o->big_endian, o->float_literals};
+  return emit_c(a, p, &eo, o->output ? o->output : ".") ? 0 : 1;
 }
 
 /* The default target: AVX2 where the machine running reelc has it. */

@@ -402,10 +402,17 @@ bool plan_memory(Program *p, bool reuse);
 bool plan_check(const Program *p); /* no two live transients overlap */
 
 /* ---- emit_c.c: the model's header and source; emit_weights.c: its data ---- */
-bool emit_c(Arena *a, const Program *p, Target t, bool big_endian, const char *dir);
+/* How reelc compile writes a model: its kernels' target, and how the weights file holds the
+ * weights (bytes in string literals of one byte order, or float literals). */
+typedef struct {
+  Target target;
+  bool big_endian;     /* --endian big: the string literals' bytes big-endian */
+  bool float_literals; /* --weights-format floats: one hexadecimal float literal per weight */
+} EmitOptions;
+bool emit_c(Arena *a, const Program *p, const EmitOptions *opt, const char *dir);
 enum { WEIGHT_CHUNK = 1024 }; /* bytes per string literal in <model>_weights.c */
 int64_t weight_chunks(const Program *p);
-void emit_weights(const Program *p, bool big_endian, Buf *b);
+void emit_weights(const Program *p, const EmitOptions *opt, Buf *b);
 
 /* ---- interp.c: the reference interpreter, the oracle ---- */
 bool interp_run(Arena *a, const Graph *g, TensorFile *in, const char *out_path);
