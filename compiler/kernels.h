@@ -30,6 +30,8 @@ enum { K_GENERIC = 1, K_AVX2 = 2 };
 #define REEL_KERNELS(X)                                                                           \
   X(GEMV, "gemv", "reel_f32_gemv", "reel_gemv", K_GENERIC | K_AVX2,                              \
     "y w b x #rows #cols act alpha")                                                              \
+  X(GEMV_ROWS, "gemv_rows", "reel_f32_gemv_rows", "reel_gemv", K_GENERIC | K_AVX2,              \
+    "y w b x #rows #cols #n act alpha")                                                           \
   X(GEMV_CAT2, "gemv_cat2", "reel_f32_gemv_cat2", "reel_gemv", K_GENERIC | K_AVX2,               \
     "y w b x0 #n0 x1 #n1 #rows")                                                                  \
   X(ACTIVATION, "activation", "reel_f32_activation", "reel_pointwise", K_GENERIC | K_AVX2,      \

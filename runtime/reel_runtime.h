@@ -16,6 +16,11 @@ extern "C" { /* the runtime is C: C++ code links it as C */
 void reel_f32_gemv_generic(float *y, const float *w, const float *b, const float *x, int rows,
                            int cols, int act, float alpha);
 
+/* The same for each of n rows of x (n x cols) into n rows of y (n x rows), one weight
+ * matrix: nn.Linear over the last dimension of a matrix. */
+void reel_f32_gemv_rows_generic(float *y, const float *w, const float *b, const float *x,
+                                int rows, int cols, int n, int act, float alpha);
+
 /* The same over the concatenation [x0; x1] without building it: w rows are
  * n0 + n1 long.  One pass over the weights for a recurrent cell's input
  * and recurrent parts. */
@@ -251,6 +256,8 @@ void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x
                         int cols, int act, float alpha);
 void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const float *x0, int n0,
                              const float *x1, int n1, int rows);
+void reel_f32_gemv_rows_avx2(float *y, const float *w, const float *b, const float *x, int rows,
+                             int cols, int n, int act, float alpha);
 
 /* reel_rnn_seq_avx2.c */
 void reel_lstm_seq_avx2(float *y, const float *w, const float *b, const float *x, float *scratch,

@@ -472,18 +472,20 @@ def multihead_attention():
 
 @model
 def bidirectional_windows():
-    """A bidirectional LSTM over windows of 5 frames every 3 (reel_torch.nn.WindowLSTM), each
-    window's rows flattened into a classifier, the clip's prediction the mean over windows."""
+    """A bidirectional LSTM over windows of 5 frames every 3 (reel_torch.nn.WindowLSTM), a linear
+    layer on each frame's row, then the window flattened into a classifier, the clip's prediction
+    the mean over windows."""
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
             self.feat = nn.Sequential(nn.Linear(7, 12), nn.ReLU())
             self.rnn = rnn.WindowLSTM(12, 6, frames=5, stride=3, num_layers=2, batch_first=True)
-            self.head = nn.Linear(5 * 12, 4)
+            self.rows = nn.Linear(12, 4)
+            self.head = nn.Linear(5 * 4, 4)
 
         def forward(self, x):
             w = self.rnn(self.feat(x))                  # (1, K, 5, 12)
-            return self.head(w.flatten(2)).mean(dim=1)
+            return self.head(torch.relu(self.rows(w)).flatten(2)).mean(dim=1)
     torch.manual_seed(67)
     return Net(), _clip(11, 7)
 

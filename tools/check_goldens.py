@@ -280,7 +280,7 @@ class Stream:
             return x
         if op == "linear":
             b = self.W(f"{name}.bias") if L.get("bias", True) else None
-            y = self.W(f"{name}.weight") @ x
+            y = x @ self.W(f"{name}.weight").T     # a vector, or each row of a matrix
             return y + b if b is not None else y
         if op == "conv2d":
             kh, kw = pair(L["kernel"])

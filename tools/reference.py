@@ -269,10 +269,10 @@ class ReelModel(nn.Module):
             form = layer.get("approximate", "none")
             return Node(layer, srcs, shp, fn=lambda x: F.gelu(x, approximate=form))
         if op == "linear":
-            assert len(shp) == 1, "linear needs a vector"
-            mod = nn.Linear(shp[0], layer["out"], bias=layer.get("bias", True))
+            assert len(shp) in (1, 2), "linear needs a vector or a matrix (its rows)"
+            mod = nn.Linear(shp[-1], layer["out"], bias=layer.get("bias", True))
             self._attach(name, mod)
-            return Node(layer, srcs, (layer["out"],), module=mod, fn=mod)
+            return Node(layer, srcs, tuple(shp[:-1]) + (layer["out"],), module=mod, fn=mod)
         if op in ("lstm", "gru"):
             assert len(shp) == 1, f"{op} needs a vector"
             hidden, depth = layer["hidden"], layer.get("layers", 1)

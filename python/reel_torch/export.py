@@ -347,15 +347,15 @@ class _Exporter:
 
     def module_Linear(self, node, m, x, args, kw):
         def fn(x):
-            if len(x.frame) != 1:
+            if len(x.frame) not in (1, 2):
                 return self.error(node, f"reads {list(x.frame)} per frame: reel's linear reads a "
-                                  "vector (flatten first)", "linear")
+                                  "vector or the rows of a matrix (flatten a map first)", "linear")
             keys = {"out": m.out_features}
             if m.bias is None:
                 keys["bias"] = False
             name = self.emit(node, x, "linear", keys)
             self.weights(name, node=node)
-            return self.out(x, name, (m.out_features,))
+            return self.out(x, name, tuple(x.frame[:-1]) + (m.out_features,))
         return self.per_step(node, x, fn)
 
     def module_Conv2d(self, node, m, x, args, kw):

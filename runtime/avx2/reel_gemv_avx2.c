@@ -45,3 +45,10 @@ void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const flo
     reel_store_part_avx2(y + r, acc, rows - r);
   }
 }
+
+void reel_f32_gemv_rows_avx2(float *y, const float *w, const float *b, const float *x, int rows,
+                             int cols, int n, int act, float alpha) {
+  int r;
+  for (r = 0; r < n; r++)
+    reel_f32_gemv_avx2(y + (long)r * rows, w, b, x + (long)r * cols, rows, cols, act, alpha);
+}

@@ -26,3 +26,10 @@ void reel_f32_gemv_cat2_generic(float *y, const float *w, const float *b, const 
     y[r] = sum;
   }
 }
+
+void reel_f32_gemv_rows_generic(float *y, const float *w, const float *b, const float *x, int rows,
+                                int cols, int n, int act, float alpha) {
+  int r;
+  for (r = 0; r < n; r++)
+    reel_f32_gemv_generic(y + (long)r * rows, w, b, x + (long)r * cols, rows, cols, act, alpha);
+}
