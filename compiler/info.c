@@ -34,7 +34,7 @@ typedef struct {
   int64_t flash, ram; /* weights + code; the context + the stack bound */
 } Figures;
 
-static Figures figures(Arena *a, const Graph *g, const Program *p) {
+static Figures figures(Arena *a, const Graph *g, const Program *p, const EmitOptions *opt) {
   Figures fg = {0};
   for (int i = 0; i < g->n_layer; i++) {
     const Layer *l = &g->layer[i];
@@ -44,7 +44,8 @@ static Figures figures(Arena *a, const Graph *g, const Program *p) {
   }
   for (int v = 0; v < p->nv; v++)
     fg.state += p->v[v].kind == V_STATE ? p->v[v].size * 4 : 0;
-  fg.weights = weight_chunks(p) * WEIGHT_CHUNK;
+  fg.weights = opt->float_literals ? (p->weight_floats ? p->weight_floats : 1) * 4 /* a struct */
+                                    : weight_chunks(p) * WEIGHT_CHUNK; /* 1024-byte chunks */
   fg.weights_packed = p->weight_floats * 4;
   fg.context = context_bytes(p);
   fg.arena = p->arena_floats * 4;
@@ -120,9 +121,9 @@ static void print_text(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
           kib(fg->ram), (long long)fg->ram,
           (long long)fg->context, STACK_BOUND);
   fprintf(f, "weights: %lld bytes (sizeof %s_weights: %lld parameters, %lld bytes packed with "
-             "32-byte alignment, in %d-byte chunks)\n",
+             "32-byte alignment%s)\n",
           (long long)fg->weights, g->model, (long long)fg->params, (long long)fg->weights_packed,
-          WEIGHT_CHUNK);
+          fg->weights > fg->weights_packed ? ", in 1024-byte chunks" : "");
   fprintf(f, "code:    about %lld bytes: the runtime files it needs as %s builds them with -O2, and "
              "its step code\n", (long long)fg->code, runtime_sizes_cc);
   fprintf(f, "context: %lld bytes (sizeof %s_ctx, LP64 and 32-bit Arm alike: state %lld, arena "
@@ -179,7 +180,8 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
           (long long)p->transient_sum * 4, (long long)p->lower_bound * 4);
 }
 
-void print_info(FILE *f, Arena *a, const Graph *g, const Program *p, Target t, bool json) {
-  Figures fg = figures(a, g, p);
-  (json ? print_json : print_text)(f, a, g, p, t, &fg);
+void print_info(FILE *f, Arena *a, const Graph *g, const Program *p, const EmitOptions *opt,
+                bool json) {
+  Figures fg = figures(a, g, p, opt);
+  (json ? print_json : print_text)(f, a, g, p, opt->target, &fg);
 }

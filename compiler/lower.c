@@ -285,6 +285,25 @@ static int lower_layer(Lowering *lw, int i) {
   return l->op->lower(lw, i);
 }
 
+/* The weights file's values are finite (weights.c), but folding a batch norm or the input's
+ * normalisation into a conv can overflow float (a tiny std or running variance): an error, not
+ * an inf in the generated weights. */
+static void check_finite_weights(const Program *p) {
+  for (int i = 0; i < p->nv; i++) {
+    const Value *v = &p->v[i];
+    for (int64_t k = 0; v->kind == V_WEIGHT && v->data && k < v->size; k++)
+      if (!isfinite(v->data[k])) {
+        const Layer *l = &p->g->layer[v->layer < 0 ? 0 : v->layer];
+        diag_error(v->layer < 0 ? p->g->loc_input : l->loc, "%s '%s': weight %s element %lld is "
+                   "%s after folding a batch norm or the input's normalisation into it: float "
+                   "cannot hold it (is a std or running variance too small?)",
+                   v->layer < 0 ? "input" : l->op->name, v->layer < 0 ? "frame" : l->name,
+                   v->name, (long long)k, isnan(v->data[k]) ? "NaN" : "infinite");
+        break;
+      }
+  }
+}
+
 /* Value names become C identifiers (state fields, upper-cased weight
  * macros), so two layers must not map to one: 'head' and 'HEAD', or a
  * linear 'x_l0' beside an lstm 'x'.  A clash gets the value's index. */
@@ -445,6 +464,7 @@ Program *lower(Arena *a, const Graph *g, Target t) {
   else
     p->out_value = lw.out[g->n_step_layers - 1];
   p->weight_floats = lw.weight_pos;
+  check_finite_weights(p);
   unique_names(a, p);
   fill_lifetimes(p);
   return diag_error_count() > errors ? NULL : p;

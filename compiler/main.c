@@ -209,7 +209,8 @@ static int pipeline(const Options *o, Arena *a) {
   if (o->dump && strcmp(o->dump, "plan") == 0)
     dump_program(stdout, p);
   if (strcmp(o->command, "info") == 0) {
-    print_info(stdout, a, g, p, o->target, o->json);
+    EmitOptions eo = {o->target, o->big_endian, o->float_literals};
+    print_info(stdout, a, g, p, &eo, o->json);
     return 0;
   }
   EmitOptions eo = {o->target, o->big_endian, o->float_literals};
