@@ -29,32 +29,6 @@ static int64_t code_estimate(Arena *a, const Program *p) {
   return bytes;
 }
 
-typedef struct {
-  int64_t params, macs, state, weights, weights_packed, context, arena, code;
-  int64_t flash, ram; /* weights + code; the context + the stack bound */
-} Figures;
-
-static Figures figures(Arena *a, const Graph *g, const Program *p, const EmitOptions *opt) {
-  Figures fg = {0};
-  for (int i = 0; i < g->n_layer; i++) {
-    const Layer *l = &g->layer[i];
-    for (int j = 0; j < l->n_param; j++)
-      fg.params += l->param[j].zero ? 0 : shape_elems(l->param[j].shape);
-    fg.macs += l->macs;
-  }
-  for (int v = 0; v < p->nv; v++)
-    fg.state += p->v[v].kind == V_STATE ? p->v[v].size * 4 : 0;
-  fg.weights = opt->float_literals ? (p->weight_floats ? p->weight_floats : 1) * 4 /* a struct */
-                                    : weight_chunks(p) * WEIGHT_CHUNK; /* 1024-byte chunks */
-  fg.weights_packed = p->weight_floats * 4;
-  fg.context = context_bytes(p);
-  fg.arena = p->arena_floats * 4;
-  fg.code = code_estimate(a, p);
-  fg.flash = fg.weights + fg.code;
-  fg.ram = fg.context + STACK_BOUND;
-  return fg;
-}
-
 static int64_t layer_state(const Program *p, int i) { /* state, windows, pools, weights */
   int64_t sb = 0;
   for (int v = 0; v < p->nv; v++)
@@ -67,6 +41,30 @@ static int64_t layer_params(const Layer *l) {
   for (int j = 0; j < l->n_param; j++)
     n += l->param[j].zero ? 0 : shape_elems(l->param[j].shape);
   return n;
+}
+
+typedef struct {
+  int64_t params, macs, state, weights, weights_packed, context, arena, code;
+  int64_t flash, ram; /* weights + code; the context + the stack bound */
+} Figures;
+
+static Figures figures(Arena *a, const Graph *g, const Program *p, const EmitOptions *opt) {
+  Figures fg = {0};
+  for (int i = 0; i < g->n_layer; i++) {
+    fg.params += layer_params(&g->layer[i]);
+    fg.macs += g->layer[i].macs;
+  }
+  for (int v = 0; v < p->nv; v++)
+    fg.state += p->v[v].kind == V_STATE ? p->v[v].size * 4 : 0;
+  fg.weights = opt->float_literals ? (p->weight_floats ? p->weight_floats : 1) * 4 /* a struct */
+                                    : weight_chunks(p) * WEIGHT_CHUNK; /* 1024-byte chunks */
+  fg.weights_packed = p->weight_floats * 4;
+  fg.context = context_bytes(p);
+  fg.arena = p->arena_floats * 4;
+  fg.code = code_estimate(a, p);
+  fg.flash = fg.weights + fg.code;
+  fg.ram = fg.context + STACK_BOUND;
+  return fg;
 }
 
 static const char *target_doc(Target t) {
