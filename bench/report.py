@@ -10,7 +10,9 @@ The raw directory holds, all written by run.sh:
                         buffer the size of each model's weights ("weights:<model>")
   info-<model>.txt      `reelc info SPEC`: per-layer MACs and params, "weights: N bytes"
   spec-<model>.txt      the spec's path
-  reel-<target>.rN.jsonl  time_model.c, one line per model (and per forecaster's forecast)
+  reel-<target>.rN.jsonl  time_model.c, one line per model (and per forecaster's forecast);
+                        targets avx2-int8 and avx2-bf16: lstm512 and gru512 with compressed
+                        weights (--weight-type), info-<model>-<type>.txt their `reelc info`
   torch.rN.jsonl        torch_bench.py: every spec, and the bare cells
   onednn.rN.jsonl       onednn_bench.c with the library's best ISA; onednn-avx2.rN.jsonl
                         capped at AVX2 (DNNL_MAX_CPU_ISA=AVX2)
@@ -172,7 +174,8 @@ def main():
 
     # reel[target][(model, what)] = record (or {"error": ...})
     reel = {}
-    for t in ("generic", "avx2"):
+    wtargets = meta.get("weight_targets", "").split()
+    for t in ("generic", "avx2", *wtargets):
         recs = read_rounds(raw, f"reel-{t}") or []
         reel[t] = {}
         for r in recs:
@@ -424,9 +427,56 @@ def main():
         v = "met" if slowest[0] > 1.0 else f"missed by {1.0 - slowest[0]:.2f}x"
         w(f"| every spec in specs/ faster per frame than PyTorch | slowest: {slowest[1]}, "
           f"{slowest[0]:.2f}x | {v} | |")
+    compressed = {}  # (cell, type) -> (speed-up over float32, weight bytes ratio)
+    for cell in ("lstm512", "gru512"):
+        for wt in ("int8", "bf16"):
+            if f"avx2-{wt}" not in wtargets or cell not in models:
+                continue
+            rec = reel[f"avx2-{wt}"].get((cell, "step"), {})
+            f32 = reel_us("avx2", cell, "step")
+            x = ratio(f32, rec.get("median_us")) if "error" not in rec else None
+            info = os.path.join(raw, f"info-{cell}-{wt}.txt")
+            wb = parse_info(info)[1] if os.path.exists(info) else None
+            compressed[(cell, wt)] = (x, models[cell].total_weights / wb if wb else None, rec)
+            goal, bytes_goal = (2.5, 3.9) if wt == "int8" else (1.6, 2.0)
+            m, v = verdict(x, goal, lambda y: f"{y:.2f}x")
+            w(f"| {cell}: the step with {wt} weights >= {goal}x faster than with float32 "
+              f"| {m} | {v} | |")
+            m, v = verdict(compressed[(cell, wt)][1], bytes_goal * 0.995, lambda y: f"{y:.2f}x")
+            w(f"| {cell}: {wt} weights {bytes_goal}x smaller (bytes packed) | {m} | {v} | |")
     w("| all goldens pass on `--target avx2` with the same tolerances | not timed here | "
       "`make test` (golden.test, oracle.test on both targets) | |")
     w("")
+
+    # ---- compressed weights ------------------------------------------------------------------
+    if compressed:
+        w("## Compressed weights")
+        w("")
+        w("The batch-1 recurrent cells built for avx2 with `--weight-type int8` (one float scale "
+          "per row) and `bf16`: the same step reading a quarter or a half of the weight bytes, "
+          "widened to float32 as they are loaded. Speed-up: the float32 step's median time over "
+          "this one's.")
+        w("")
+        w("| cell | weights | bytes packed | step us (median) | p10..p90 us | speed-up over "
+          "float32 | bytes vs float32 |")
+        w("|---|---|---|---|---|---|---|")
+        for cell in ("lstm512", "gru512"):
+            if cell not in models:
+                continue
+            rec = reel["avx2"].get((cell, "step"), {})
+            w(f"| {cell} | float32 | {fmt_bytes(models[cell].total_weights)} | "
+              f"{fmt_us(rec.get('median_us', 'n/a'))} | {fmt_us(rec.get('p10_us', 'n/a'))}.."
+              f"{fmt_us(rec.get('p90_us', 'n/a'))} | 1x | 1x |")
+            for wt in ("int8", "bf16"):
+                if (cell, wt) not in compressed:
+                    continue
+                x, br, rec = compressed[(cell, wt)]
+                wb = models[cell].total_weights / br if br else None
+                w(f"| {cell} | {wt} | {fmt_bytes(wb) if wb else 'n/a'} | "
+                  f"{fmt_us(rec.get('median_us', 'n/a'))} | {fmt_us(rec.get('p10_us', 'n/a'))}.."
+                  f"{fmt_us(rec.get('p90_us', 'n/a'))} | "
+                  f"{f'{x:.2f}x' if x else 'n/a'} | {f'{br:.2f}x smaller' if br else 'n/a'} |")
+        w("")
 
     # ---- the cells ---------------------------------------------------------------------------
     bl = f"reel {best}"

@@ -161,6 +161,31 @@ for spec in $SPECS; do
   done
 done
 
+# Compressed weights (--weight-type) for the batch-1 recurrent cells, whose steps are bound by
+# reading the weights: their avx2 builds again with int8 and with bf16 weights.
+WTARGETS=""
+case " $TARGETS " in *" avx2 "*)
+  for wt in int8 bf16; do
+    for m in lstm512 gru512; do
+      case " $models " in *" $m "*) ;; *) continue ;; esac
+      spec=$(cat "$RAW/spec-$m.txt"); d=$B/avx2-$wt/$m
+      rm -rf "$d" && mkdir -p "$d"
+      say "compile $spec --target avx2 --weight-type $wt"
+      $REELC info "$spec" --target avx2 --weight-type "$wt" >"$RAW/info-$m-$wt.txt"
+      if ! $REELC compile "$spec" --random-weights 1 --target avx2 --weight-type "$wt" -o "$d" \
+             2>"$d/error.log" ||
+         ! $CC -std=c99 $CFLAGS_avx2 -DREEL_MODEL="$m" \
+             -DREEL_MODEL_UP="$(echo "$m" | tr 'a-z' 'A-Z')" -DREEL_MODEL_H="\"$m.h\"" \
+             -I"$d" -o "$d/time_model" bench/time_model.c "$d"/*.c -lm 2>>"$d/error.log"; then
+        say "FAILED: $spec --weight-type $wt (see $d/error.log)"
+        rm -f "$d/time_model"
+      fi
+    done
+    WTARGETS="$WTARGETS avx2-$wt"
+  done ;;
+esac
+echo "weight_targets=${WTARGETS# }" >>"$RAW/meta.txt"
+
 # ---- measure --------------------------------------------------------------
 # How busy each CPU was over one second, before and after the timings (other
 # work on the pinned core shows as noise: wide p10..p90, a low median FMA rate).
@@ -191,7 +216,7 @@ $PIN "$B/bandwidth" --seconds 0.5 $sizes >"$RAW/bandwidth.jsonl"
 # Rounds: reel, then PyTorch, then oneDNN, ROUNDS times over (see BENCH_ROUNDS).
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
-  for t in $TARGETS; do
+  for t in $TARGETS $WTARGETS; do
     # the portable target is for reference, not the targets: one round
     [ "$r" -eq 1 ] || [ "$t" != generic ] || [ "$TARGETS" = generic ] || continue
     for m in $models; do

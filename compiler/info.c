@@ -56,9 +56,9 @@ static Figures figures(Arena *a, const Graph *g, const Program *p, const EmitOpt
   }
   for (int v = 0; v < p->nv; v++)
     fg.state += p->v[v].kind == V_STATE ? p->v[v].size * 4 : 0;
-  fg.weights = opt->float_literals ? (p->weight_floats ? p->weight_floats : 1) * 4 /* a struct */
+  fg.weights_packed = weight_bytes(p);
+  fg.weights = opt->float_literals ? fg.weights_packed + (p->weight_floats ? 0 : 4) /* a struct */
                                     : weight_chunks(p) * WEIGHT_CHUNK; /* 1024-byte chunks */
-  fg.weights_packed = p->weight_floats * 4;
   fg.context = context_bytes(p);
   fg.arena = p->arena_floats * 4;
   fg.code = code_estimate(a, p);

@@ -5,7 +5,9 @@
  *   X(ENUM, "name", "C symbol", "runtime file", ISAS, "signature")
  *
  * The C function is SYMBOL_<isa> in runtime/<isa>/FILE_<isa>.c, with isa
- * generic or avx2 as ISAS allows (K_GENERIC, K_AVX2 or both).  The
+ * generic or avx2 as ISAS allows (K_GENERIC, K_AVX2 or both).  K_TYPED: it also
+ * reads compressed weights, as SYMBOL_bf16_<isa> and SYMBOL_i8_<isa>, where each
+ * int8 weight tensor is followed by its float scales (reel_runtime.h).  The
  * signature lists the C arguments in order, each one of:
  *   name     a tensor: the call's next value argument (arg[]), NULL if absent
  *   [name]   a tensor passed only when the call has it (the AVX2 conv's scratch)
@@ -25,81 +27,81 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum { K_GENERIC = 1, K_AVX2 = 2 };
+enum { K_GENERIC = 1, K_AVX2 = 2, K_TYPED = 4 };
 
 #define REEL_KERNELS(X)                                                                           \
-  X(GEMV, "gemv", "reel_f32_gemv", "reel_gemv", K_GENERIC | K_AVX2,                              \
+  X(GEMV, "gemv", "reel_f32_gemv", "reel_gemv", K_GENERIC | K_AVX2 | K_TYPED,                     \
     "y w b x #rows #cols act alpha")                                                              \
-  X(GEMV_ROWS, "gemv_rows", "reel_f32_gemv_rows", "reel_gemv", K_GENERIC | K_AVX2,              \
+  X(GEMV_ROWS, "gemv_rows", "reel_f32_gemv_rows", "reel_gemv", K_GENERIC | K_AVX2 | K_TYPED,      \
     "y w b x #rows #cols #n act alpha")                                                           \
-  X(GEMV_CAT2, "gemv_cat2", "reel_f32_gemv_cat2", "reel_gemv", K_GENERIC | K_AVX2,               \
+  X(GEMV_CAT2, "gemv_cat2", "reel_f32_gemv_cat2", "reel_gemv", K_GENERIC | K_AVX2 | K_TYPED,      \
     "y w b x0 #n0 x1 #n1 #rows")                                                                  \
-  X(ACTIVATION, "activation", "reel_f32_activation", "reel_pointwise", K_GENERIC | K_AVX2,      \
+  X(ACTIVATION, "activation", "reel_f32_activation", "reel_pointwise", K_GENERIC | K_AVX2,        \
     "y x #n act alpha")                                                                           \
-  X(SOFTMAX, "softmax", "reel_f32_softmax", "reel_pointwise", K_GENERIC, "y x #n")               \
+  X(SOFTMAX, "softmax", "reel_f32_softmax", "reel_pointwise", K_GENERIC, "y x #n")                \
   X(PRELU, "prelu", "reel_f32_prelu", "reel_pointwise", K_GENERIC | K_AVX2, "y x w #c #hw")       \
-  X(LSTM_CELL, "lstm_cell", "reel_lstm_cell", "reel_cells", K_GENERIC | K_AVX2,                  \
+  X(LSTM_CELL, "lstm_cell", "reel_lstm_cell", "reel_cells", K_GENERIC | K_AVX2,                   \
     "h c gates #n")                                                                               \
-  X(LSTM_PEEPHOLE_CELL, "lstm_peephole_cell", "reel_lstm_peephole_cell", "reel_cells",           \
+  X(LSTM_PEEPHOLE_CELL, "lstm_peephole_cell", "reel_lstm_peephole_cell", "reel_cells",            \
     K_GENERIC | K_AVX2, "h c gates wci wcf wco #n")                                               \
-  X(GRU_CELL, "gru_cell", "reel_gru_cell", "reel_cells", K_GENERIC, "h gi gh #n")                \
-  X(CONV2D, "conv2d", "reel_f32_conv2d", "reel_conv", K_GENERIC | K_AVX2,                        \
+  X(GRU_CELL, "gru_cell", "reel_gru_cell", "reel_cells", K_GENERIC, "h gi gh #n")                 \
+  X(CONV2D, "conv2d", "reel_f32_conv2d", "reel_conv", K_GENERIC | K_AVX2 | K_TYPED,               \
     "&conv y w b x0 x1 [scratch]")                                                                \
-  X(MAXPOOL, "maxpool", "reel_f32_maxpool2d", "reel_conv", K_GENERIC | K_AVX2, "&pool y x")      \
-  X(AVGPOOL, "avgpool", "reel_f32_avgpool2d", "reel_conv", K_GENERIC, "&pool y x")               \
-  X(GLOBAL_AVGPOOL, "global_avgpool", "reel_f32_global_avgpool", "reel_conv", K_GENERIC,         \
+  X(MAXPOOL, "maxpool", "reel_f32_maxpool2d", "reel_conv", K_GENERIC | K_AVX2, "&pool y x")       \
+  X(AVGPOOL, "avgpool", "reel_f32_avgpool2d", "reel_conv", K_GENERIC, "&pool y x")                \
+  X(GLOBAL_AVGPOOL, "global_avgpool", "reel_f32_global_avgpool", "reel_conv", K_GENERIC,          \
     "y x #c #hw")                                                                                 \
-  X(CHANNEL_AFFINE, "channel_affine", "reel_f32_channel_affine", "reel_conv", K_GENERIC,         \
+  X(CHANNEL_AFFINE, "channel_affine", "reel_f32_channel_affine", "reel_conv", K_GENERIC,          \
     "y x scale shift #c #hw")                                                                     \
-  X(NORM, "norm", "reel_f32_norm", "reel_norm", K_GENERIC, "y x w b #blocks #n #per #nw eps")    \
-  X(CONV_TRANSPOSE2D, "conv_transpose2d", "reel_f32_conv_transpose2d", "reel_conv_transpose",    \
-    K_GENERIC | K_AVX2, "&conv y w b x [scratch]")                                               \
-  X(UPSAMPLE_NEAREST, "upsample_nearest", "reel_f32_upsample_nearest", "reel_upsample",          \
+  X(NORM, "norm", "reel_f32_norm", "reel_norm", K_GENERIC, "y x w b #blocks #n #per #nw eps")     \
+  X(CONV_TRANSPOSE2D, "conv_transpose2d", "reel_f32_conv_transpose2d", "reel_conv_transpose",     \
+    K_GENERIC | K_AVX2 | K_TYPED, "&conv y w b x [scratch]")                                      \
+  X(UPSAMPLE_NEAREST, "upsample_nearest", "reel_f32_upsample_nearest", "reel_upsample",           \
     K_GENERIC | K_AVX2, "y x table #c #h #w #oh #ow")                                             \
-  X(UPSAMPLE_BILINEAR, "upsample_bilinear", "reel_f32_upsample_bilinear", "reel_upsample",       \
+  X(UPSAMPLE_BILINEAR, "upsample_bilinear", "reel_f32_upsample_bilinear", "reel_upsample",        \
     K_GENERIC | K_AVX2, "y x table #c #h #w #oh #ow")                                             \
-  X(ADD2, "add2", "reel_f32_add2", "reel_pointwise", K_GENERIC, "y a b #n")                      \
-  X(MUL2, "mul2", "reel_f32_mul2", "reel_pointwise", K_GENERIC | K_AVX2, "y a b #n")             \
+  X(ADD2, "add2", "reel_f32_add2", "reel_pointwise", K_GENERIC, "y a b #n")                       \
+  X(MUL2, "mul2", "reel_f32_mul2", "reel_pointwise", K_GENERIC | K_AVX2, "y a b #n")              \
   X(COPY, "copy", NULL, NULL, K_GENERIC, "y x #n #offset")                                        \
-  X(PIXEL_SHUFFLE, "pixel_shuffle", "reel_f32_pixel_shuffle", "reel_conv", K_GENERIC,            \
+  X(PIXEL_SHUFFLE, "pixel_shuffle", "reel_f32_pixel_shuffle", "reel_conv", K_GENERIC,             \
     "y x #c #h #w #r")                                                                            \
-  X(PIXEL_UNSHUFFLE, "pixel_unshuffle", "reel_f32_pixel_unshuffle", "reel_conv", K_GENERIC,      \
+  X(PIXEL_UNSHUFFLE, "pixel_unshuffle", "reel_f32_pixel_unshuffle", "reel_conv", K_GENERIC,       \
     "y x #c #h #w #r")                                                                            \
-  X(CONVGRU_RESET, "convgru_reset", "reel_convgru_reset", "reel_cells", K_GENERIC | K_AVX2,      \
+  X(CONVGRU_RESET, "convgru_reset", "reel_convgru_reset", "reel_cells", K_GENERIC | K_AVX2,       \
     "rh gates h #n")                                                                              \
-  X(CONVGRU_UPDATE, "convgru_update", "reel_convgru_update", "reel_cells", K_GENERIC | K_AVX2,   \
+  X(CONVGRU_UPDATE, "convgru_update", "reel_convgru_update", "reel_cells", K_GENERIC | K_AVX2,    \
     "h gates cand #n")                                                                            \
-  X(LSTM_STEP, "lstm_step", "reel_lstm_step", "reel_cells", K_AVX2,                              \
+  X(LSTM_STEP, "lstm_step", "reel_lstm_step", "reel_cells", K_AVX2 | K_TYPED,                     \
     "h c scratch w b x #nx #hidden wci wcf wco parity")                                           \
-  X(GRU_STEP, "gru_step", "reel_gru_step", "reel_cells", K_AVX2,                                 \
+  X(GRU_STEP, "gru_step", "reel_gru_step", "reel_cells", K_AVX2 | K_TYPED,                        \
     "h scratch w b x #nx #hidden parity")                                                         \
-  X(LSTM_SEQ, "lstm_seq", "reel_lstm_seq", "reel_rnn_seq", K_GENERIC | K_AVX2,                  \
-    "y w b x scratch #nx #hidden #n #reverse frames")                                            \
-  X(GRU_SEQ, "gru_seq", "reel_gru_seq", "reel_rnn_seq", K_GENERIC | K_AVX2,                      \
-    "y wi bi wh bh x scratch #nx #hidden #n #reverse frames")                                    \
+  X(LSTM_SEQ, "lstm_seq", "reel_lstm_seq", "reel_rnn_seq", K_GENERIC | K_AVX2 | K_TYPED,          \
+    "y w b x scratch #nx #hidden #n #reverse frames")                                             \
+  X(GRU_SEQ, "gru_seq", "reel_gru_seq", "reel_rnn_seq", K_GENERIC | K_AVX2 | K_TYPED,             \
+    "y wi bi wh bh x scratch #nx #hidden #n #reverse frames")                                     \
   X(INPUT_U8, "input_u8", "reel_input_u8", "reel_input", K_GENERIC, "y x #c #p #hwc a b")         \
   X(INPUT_F32, "input_f32", "reel_input_f32", "reel_input", K_GENERIC, "y x #c #p #hwc a b")      \
-  X(WINDOW_PUSH, "window_push", "reel_window_push", "reel_temporal", K_GENERIC,                  \
+  X(WINDOW_PUSH, "window_push", "reel_window_push", "reel_temporal", K_GENERIC,                   \
     "ring x #size #n frames")                                                                     \
-  X(WINDOW_GATHER, "window_gather", "reel_window_gather", "reel_temporal", K_GENERIC,            \
+  X(WINDOW_GATHER, "window_gather", "reel_window_gather", "reel_temporal", K_GENERIC,             \
     "y ring #size #n frames")                                                                     \
-  X(WINDOW_MAX, "window_max", "reel_window_max", "reel_temporal", K_GENERIC,                     \
+  X(WINDOW_MAX, "window_max", "reel_window_max", "reel_temporal", K_GENERIC,                      \
     "y ring #size #n frames")                                                                     \
-  X(WINDOW_MEAN, "window_mean", "reel_window_mean", "reel_temporal", K_GENERIC,                  \
+  X(WINDOW_MEAN, "window_mean", "reel_window_mean", "reel_temporal", K_GENERIC,                   \
     "y ring #size #n frames")                                                                     \
-  X(ATTN_DOT, "attention_dot", "reel_attention_dot", "reel_temporal", K_GENERIC,                 \
+  X(ATTN_DOT, "attention_dot", "reel_attention_dot", "reel_temporal", K_GENERIC,                  \
     "&attn e keys q frames")                                                                      \
-  X(ATTN_ADDITIVE, "attention_additive", "reel_attention_additive", "reel_temporal", K_GENERIC,  \
+  X(ATTN_ADDITIVE, "attention_additive", "reel_attention_additive", "reel_temporal", K_GENERIC,   \
     "&attn e keys hq wx bx v #hidden frames")                                                     \
-  X(ATTN_APPLY, "attention_apply", "reel_attention_apply", "reel_temporal", K_GENERIC,           \
+  X(ATTN_APPLY, "attention_apply", "reel_attention_apply", "reel_temporal", K_GENERIC,            \
     "&attn out weights e values frames")                                                          \
-  X(MHA, "mha", "reel_mha", "reel_temporal", K_GENERIC,                                          \
-    "&attn out weights e q keys values kb vb #heads #key_padding frames")                        \
-  X(TPOOL_FOLD, "tpool_fold", "reel_tpool_fold", "reel_temporal", K_GENERIC,                     \
+  X(MHA, "mha", "reel_mha", "reel_temporal", K_GENERIC,                                           \
+    "&attn out weights e q keys values kb vb #heads #key_padding frames")                         \
+  X(TPOOL_FOLD, "tpool_fold", "reel_tpool_fold", "reel_temporal", K_GENERIC,                      \
     "acc x #size mode #count seen")                                                               \
-  X(TPOOL_READ, "tpool_read", "reel_tpool_read", "reel_temporal", K_GENERIC,                     \
+  X(TPOOL_READ, "tpool_read", "reel_tpool_read", "reel_temporal", K_GENERIC,                      \
     "y acc #size mode #count seen")                                                               \
-  X(TPOOL_FIRST, "tpool_first", "reel_tpool_first", "reel_temporal", K_GENERIC,                  \
+  X(TPOOL_FIRST, "tpool_first", "reel_tpool_first", "reel_temporal", K_GENERIC,                   \
     "y x #size mode #count")                                                                      \
   X(CONV2D_WINOGRAD, "conv2d_winograd", "reel_f32_conv2d_winograd", "reel_conv_winograd", K_AVX2, \
     "&conv y w b x0 x1 scratch")

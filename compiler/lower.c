@@ -22,12 +22,8 @@ int add_value(Lowering *lw, ValueKind kind, int layer, int64_t size, const char 
     p->cap_v = cap;
   }
   Value *v = &p->v[p->nv];
-  *v = (Value){.kind = kind, .name = name, .size = size, .first = -1, .last = -1, .layer = layer};
-  if (kind == V_WEIGHT) {
-    v->offset = lw->weight_pos;
-    /* 8-float (32-byte) steps: every tensor starts on a vector boundary */
-    lw->weight_pos += (size + 7) / 8 * 8;
-  }
+  *v = (Value){.kind = kind, .name = name, .size = size, .first = -1, .last = -1, .layer = layer,
+               .scale = -1};
   if (kind == V_STATE)
     p->state_floats += size;
   return p->nv++;
@@ -70,8 +66,16 @@ Call *add_call(Lowering *lw, KernelOp op, int layer, int sublayer, const int *ar
                lw->avx2 ? "avx2" : "generic");
   Call c = {.op = op, .layer = layer, .sublayer = sublayer, .guard = lw->guard, .gate = lw->gate,
             .avx2 = lw->avx2 && (k->isas & K_AVX2)};
-  for (int i = 0; i < MAX_ARGS; i++)
+  for (int i = 0; i < MAX_ARGS; i++) {
     c.arg[i] = i < nargs ? arg[i] : -1;
+    const Value *v = c.arg[i] >= 0 ? &lw->p->v[c.arg[i]] : NULL;
+    if (v && v->kind == V_WEIGHT && v->wtype != WT_F32) {
+      if ((c.wtype != WT_F32 && c.wtype != v->wtype) || !(k->isas & K_TYPED))
+        diag_error((Loc){lw->g->file, 0, 0}, "internal error: a %s call with %s weights", k->name,
+                   weight_type_name[v->wtype]);
+      c.wtype = v->wtype;
+    }
+  }
   for (int i = 0; i < ndims && i < MAX_DIMS; i++)
     c.dim[i] = dim[i];
   return append_call(lw, c);
@@ -87,11 +91,35 @@ float *weight_data(Lowering *lw, int v, bool bound) {
   return data;
 }
 
+/* A copy of a compressible tensor [rows][cols] (rows apart by `stride` floats) quantized as
+ * the layer's weight type, with its scales per row at scale[0..rows) (int8). */
+static float *quantized(Lowering *lw, const float *w, int64_t rows, int64_t cols, float *scale) {
+  float *q = arena_alloc(lw->a, (size_t)(rows * cols) * sizeof *q);
+  memcpy(q, w, (size_t)(rows * cols) * sizeof *q);
+  quantize_rows(q, rows, cols, lw->wtype, scale);
+  return q;
+}
+
+/* Value v stored as the layer's weight type; int8 adds its value of n scales, named after it,
+ * whose data this returns (NULL when unbound or not int8). */
+static float *typed_value(Lowering *lw, int li, int v, int64_t n, bool bound) {
+  lw->p->v[v].wtype = lw->wtype;
+  if (lw->wtype != WT_I8)
+    return NULL;
+  int s = add_value(lw, V_WEIGHT, li, n, arena_printf(lw->a, "%s_scale", lw->p->v[v].name));
+  lw->p->v[v].scale = s;
+  return weight_data(lw, s, bound);
+}
+
 int weight_copy(Lowering *lw, int layer, const Param *param, const char *name) {
   int v = add_value(lw, V_WEIGHT, layer, shape_elems(param->shape), name);
   float *d = weight_data(lw, v, param->data != NULL);
+  bool typed = param->compress && lw->wtype != WT_F32;
+  int64_t rows = param->shape.dim[0], cols = lw->p->v[v].size / (rows ? rows : 1);
+  float *scale = typed ? typed_value(lw, layer, v, rows, d != NULL) : NULL;
   if (d)
-    memcpy(d, param->data, (size_t)lw->p->v[v].size * sizeof(float));
+    memcpy(d, typed ? quantized(lw, param->data, rows, cols, scale) : param->data,
+           (size_t)lw->p->v[v].size * sizeof(float));
   return v;
 }
 
@@ -129,44 +157,91 @@ int inplace_output(Lowering *lw, int li, int64_t size) {
   return add_value(lw, V_TRANSIENT, li, size, vname(lw, l, "out", -1));
 }
 
-/* y = W x (+ b) for parameters w, b (b may be NULL) named NAME_weight,
- * NAME_bias; AVX2 stores W in panels of 8 rows, b padded to them. */
-/* The weight (and bias) values of a matrix-vector product, laid out for the target's kernel:
- * panels of 8 rows for AVX2, as they are for generic. */
-int gemv_weights(Lowering *lw, int li, const char *name, const Param *w, const Param *b,
-                 int *bias) {
-  int rows = w->shape.dim[0], cols = w->shape.dim[1], wv, bv = -1;
+/* The weight (and bias) values of y = W x + b, or of y = [W0 | W1] [x0; x1] + b when `split`
+ * (the columns of W0) is not 0, laid out for the target's kernel: panels of 8 rows for AVX2,
+ * as they are for generic.  Compressed, W0 and W1 have scales of their own per row: at r for
+ * one matrix, at (r / 8) 16 + part 8 + r % 8 for two, so a panel's are one vector each. */
+static int matrix_weights(Lowering *lw, int li, const char *name, const Param *w, const Param *b,
+                          int split, int *bias) {
+  int rows = w->shape.dim[0], cols = w->shape.dim[1], padded = (int)round8(rows), bv = -1;
   const char *wname = arena_printf(lw->a, "%s_weight", name), *bname = arena_printf(lw->a, "%s_bias", name);
-  if (lw->avx2) {
-    wv = add_value(lw, V_WEIGHT, li, round8(rows) * cols, wname);
-    float *wd = weight_data(lw, wv, w->data);
-    if (wd)
-      pack_panels8(wd, w->data, rows, cols);
-    if (b) {
-      bv = add_value(lw, V_WEIGHT, li, round8(rows), bname);
-      float *bd = weight_data(lw, bv, b->data);
-      if (bd)
-        memcpy(bd, b->data, (size_t)rows * sizeof *bd);
+  int wv = add_value(lw, V_WEIGHT, li, (lw->avx2 ? padded : rows) * (int64_t)cols, wname);
+  float *wd = weight_data(lw, wv, w->data);
+  const float *src = w->data;
+  if (w->compress && lw->wtype != WT_F32) {
+    float *sd = typed_value(lw, li, wv, (split ? 2 : 1) * (int64_t)padded, wd != NULL);
+    if (wd) {
+      float *q = arena_alloc(lw->a, (size_t)rows * cols * sizeof *q), *s = NULL; /* row scales */
+      memcpy(q, w->data, (size_t)rows * cols * sizeof *q);
+      if (lw->wtype == WT_I8)
+        s = arena_alloc(lw->a, 2 * (size_t)rows * sizeof *s);
+      for (int part = 0; part < (split ? 2 : 1); part++) { /* each part a matrix of its own */
+        int c0 = part ? split : 0, n = split ? (part ? cols - split : split) : cols;
+        for (int r = 0; r < rows; r++)
+          quantize_rows(q + (int64_t)r * cols + c0, 1, n, lw->wtype, s ? s + (int64_t)part * rows + r : NULL);
+      }
+      for (int part = 0; sd && part < (split ? 2 : 1); part++)
+        for (int r = 0; r < rows; r++)
+          sd[split ? r / 8 * 16 + part * 8 + r % 8 : r] = s[(int64_t)part * rows + r];
+      src = q;
     }
-  } else {
-    wv = weight_copy(lw, li, w, wname);
-    bv = b ? weight_copy(lw, li, b, bname) : -1;
+  }
+  if (wd && lw->avx2)
+    pack_panels8(wd, src, rows, cols);
+  else if (wd)
+    memcpy(wd, src, (size_t)rows * cols * sizeof *wd);
+  if (b) {
+    bv = add_value(lw, V_WEIGHT, li, lw->avx2 ? padded : rows, bname);
+    float *bd = weight_data(lw, bv, b->data);
+    if (bd)
+      memcpy(bd, b->data, (size_t)rows * sizeof *bd);
   }
   *bias = bv;
   return wv;
+}
+
+int gemv_weights(Lowering *lw, int li, const char *name, const Param *w, const Param *b,
+                 int *bias) {
+  return matrix_weights(lw, li, name, w, b, 0, bias);
+}
+
+int gate_weights(Lowering *lw, int li, const char *name, const Param *wih, const Param *whh,
+                 const Param *bih, const Param *bhh, int *bias) {
+  int rows = wih->shape.dim[0], in = wih->shape.dim[1], H = whh->shape.dim[1];
+  Param cat = {.name = "cat", .shape = mat(rows, in + H), .compress = wih->compress};
+  Param sum = {.name = "sum", .shape = vec(rows)};
+  if (wih->data) { /* rows of [W_ih | W_hh], and b_ih + b_hh */
+    float *w = arena_alloc(lw->a, (size_t)rows * (in + H) * sizeof *w);
+    float *b = arena_alloc(lw->a, (size_t)rows * sizeof *b);
+    for (int r = 0; r < rows; r++) {
+      memcpy(w + (size_t)r * (in + H), wih->data + (size_t)r * in, (size_t)in * sizeof *w);
+      memcpy(w + (size_t)r * (in + H) + in, whh->data + (size_t)r * H, (size_t)H * sizeof *w);
+      b[r] = bih->data[r] + bhh->data[r];
+    }
+    cat.data = w, sum.data = b;
+  }
+  return matrix_weights(lw, li, name, &cat, &sum, in, bias);
+}
+
+void compress_cell_weights(Lowering *lw, int li, int w, const float **wih, const float **whh,
+                           int in, int H, int gates) {
+  int64_t rows = (int64_t)gates * H, blocks = (H + 7) / 8;
+  float *scale = typed_value(lw, li, w, blocks * 2 * gates * 8, *wih != NULL);
+  if (!*wih)
+    return;
+  float *s = arena_alloc(lw->a, 2 * (size_t)rows * sizeof *s); /* ih rows', then hh rows' */
+  *wih = quantized(lw, *wih, rows, in, s);
+  *whh = quantized(lw, *whh, rows, H, s + rows);
+  for (int part = 0; scale && part < 2; part++)
+    for (int64_t g = 0; g < gates; g++)
+      for (int k = 0; k < H; k++)
+        scale[(int64_t)(k / 8 * 2 + part) * gates * 8 + g * 8 + k % 8] = s[part * rows + g * H + k];
 }
 
 Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y, int x) {
   int bv, wv = gemv_weights(lw, li, name, w, b, &bv);
   return add_call(lw, K_GEMV, li, -1, (int[]){y, wv, bv, x}, 4,
                   (int[]){w->shape.dim[0], w->shape.dim[1]}, 2);
-}
-
-Call *gemv_cat2_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y,
-                     int x0, int n0, int x1) {
-  int bv, wv = gemv_weights(lw, li, name, w, b, &bv), rows = w->shape.dim[0];
-  return add_call(lw, K_GEMV_CAT2, li, -1, (int[]){y, wv, bv, x0, x1}, 5,
-                  (int[]){n0, w->shape.dim[1] - n0, rows}, 3);
 }
 
 /* The activation fused into layer l (fuse.c), as the activation's own
@@ -202,18 +277,25 @@ static bool conv_fits_winograd(const Geom *g) {
          g->out_c >= WINOGRAD_MIN_OUT_C;
 }
 
-/* A conv call y (+)= conv([x0; x1]) + b, its weights given in PyTorch's
- * layout (NULL when unbound) and stored as the chosen kernel reads them. */
+/* A conv call y (+)= conv([x0; x1]) + b, its weights given in PyTorch's layout (NULL when
+ * unbound) and stored as the chosen kernel reads them.  Compressed filters (a scale per output
+ * channel for int8) run the direct kernels: Winograd's transformed filters are other numbers. */
 Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *wt, int b, int y,
                 int x0, int x1, Geom geom) {
   enum { B = REEL_CONV_AVX2_OC_BLOCK };
   int groups = geom.groups ? geom.groups : 1, in_c = geom.in_c0 + geom.in_c1;
   int64_t taps = (int64_t)in_c / groups * geom.win.kh * geom.win.kw;
-  bool avx2 = lw->avx2 && conv_fits_avx2(&geom), wino = avx2 && conv_fits_winograd(&geom);
+  bool typed = lw->wtype != WT_F32;
+  bool avx2 = lw->avx2 && conv_fits_avx2(&geom), wino = avx2 && !typed && conv_fits_winograd(&geom);
   int64_t blocks = (int64_t)(geom.out_c + B - 1) / B * B;
   int64_t size = wino ? blocks * 16 * in_c : avx2 ? blocks * taps : geom.out_c * taps;
   int w = add_value(lw, V_WEIGHT, li, size, wname);
   float *wd = weight_data(lw, w, wt != NULL);
+  if (typed) {
+    float *scale = typed_value(lw, li, w, avx2 ? blocks : geom.out_c, wd != NULL);
+    if (wd) /* the scales per output channel, zeros for the last block's padding */
+      wt = quantized(lw, wt, geom.out_c, taps, scale);
+  }
   if (wd && wino)
     pack_conv_winograd(wd, wt, geom.out_c, in_c);
   else if (wd && avx2)
@@ -222,8 +304,9 @@ Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *w
     memcpy(wd, wt, (size_t)size * sizeof *wd);
   Call *c;
   if (avx2) { /* scratch: the zero-bordered input, and Winograd's transforms */
+    int64_t widened = typed ? (int64_t)B * taps : 0; /* one block of compressed filters */
     int scratch = add_value(lw, V_TRANSIENT, li,
-                            wino ? conv_scratch_winograd(&geom) : conv_scratch_avx2(&geom),
+                            wino ? conv_scratch_winograd(&geom) : conv_scratch_avx2(&geom) + widened,
                             arena_printf(lw->a, "%s_scratch", lw->p->v[y].name));
     c = add_call(lw, wino ? K_CONV2D_WINOGRAD : K_CONV2D, li, sub,
                  (int[]){y, w, b, x0, x1, scratch}, 6, NULL, 0);
@@ -278,10 +361,25 @@ Call *repeat_call(Lowering *lw, int c) {
   return append_call(lw, copy);
 }
 
+/* Each weight value's place in its type's section of the weights, in the order they were made,
+ * each on a 32-byte line so the kernels' vector loads start aligned. */
+static void layout_weights(Program *p) {
+  int64_t *end[WT_COUNT] = {&p->weight_floats, &p->weight_halves, &p->weight_int8s};
+  for (int i = 0; i < p->nv; i++) {
+    Value *v = &p->v[i];
+    if (v->kind != V_WEIGHT)
+      continue;
+    int64_t line = 32 / weight_type_bytes(v->wtype);
+    v->offset = *end[v->wtype];
+    *end[v->wtype] += (v->size + line - 1) / line * line;
+  }
+}
+
 static int lower_layer(Lowering *lw, int i) {
   const Layer *l = &lw->g->layer[i];
   if (l->fused_into >= 0)
     return lw->out[l->fused_into];
+  lw->wtype = (WeightType)l->weight_type;
   return l->op->lower(lw, i);
 }
 
@@ -463,7 +561,7 @@ Program *lower(Arena *a, const Graph *g, Target t) {
     p->clip_value = lw.out[g->n_step_layers - 1];
   else
     p->out_value = lw.out[g->n_step_layers - 1];
-  p->weight_floats = lw.weight_pos;
+  layout_weights(p);
   check_finite_weights(p);
   unique_names(a, p);
   fill_lifetimes(p);

@@ -11,9 +11,9 @@
 static const char usage[] =
     "usage: reelc compile SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
     "                     [-o DIR] [--target avx2|generic] [--endian little|big]\n"
-    "                     [--weights-format strings|floats]\n"
+    "                     [--weights-format strings|floats] [--weight-type f32|bf16|int8]\n"
     "       reelc check SPEC.yaml [-w WEIGHTS.safetensors]\n"
-    "       reelc info SPEC.yaml [--target avx2|generic] [--json]\n"
+    "       reelc info SPEC.yaml [--target avx2|generic] [--weight-type T] [--json]\n"
     "       reelc run SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
     "                 --input IN.safetensors -o OUT.safetensors\n"
     "\n"
@@ -41,6 +41,10 @@ static const char usage[] =
     "  --weights-format F   strings (the default: bytes in string literals, fast to compile)\n"
     "                       or floats (a hexadecimal float literal per weight: no union, no\n"
     "                       string, as MISRA reviews want; slow to compile for large models)\n"
+    "  --weight-type T      how weight matrices and filters are stored: f32 (the default), bf16\n"
+    "                       (rounded to nearest even) or int8 (one float scale per row);\n"
+    "                       a layer's 'weight_type:' overrides it.  Activations, state and\n"
+    "                       sums stay float32; run computes with the same rounded weights\n"
     "  --dump=PASS          print the IR after PASS (spec, shapes, fuse, lower, plan) to stdout\n"
     "  --no-reuse           give every transient its own arena slot (A/B checks)\n"
     "  -h, --help           this text;  --version  the version\n";
@@ -57,6 +61,7 @@ typedef struct {
   bool big_endian; /* --endian big */
   bool float_literals; /* --weights-format floats */
   bool json;       /* info --json */
+  WeightType weight_type; /* --weight-type */
 } Options;
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
@@ -96,7 +101,7 @@ static int parse_args(int argc, char **argv, Options *o) {
       slot = &o->input;
     if (slot || strcmp(arg, "--random-weights") == 0 || strcmp(arg, "--target") == 0 ||
         strcmp(arg, "--strip-prefix") == 0 || strcmp(arg, "--endian") == 0 ||
-        strcmp(arg, "--weights-format") == 0) {
+        strcmp(arg, "--weights-format") == 0 || strcmp(arg, "--weight-type") == 0) {
       if (i + 1 == argc)
         return usage_error("option '%s' needs a value", arg);
       const char *value = argv[++i];
@@ -123,6 +128,13 @@ static int parse_args(int argc, char **argv, Options *o) {
         if (strcmp(value, "strings") != 0 && strcmp(value, "floats") != 0)
           return usage_error("unknown weights format '%s': expected strings or floats", value);
         o->float_literals = strcmp(value, "floats") == 0;
+      } else if (strcmp(arg, "--weight-type") == 0) {
+        int t = 0;
+        while (t < WT_COUNT && strcmp(value, weight_type_name[t]) != 0)
+          t++;
+        if (t == WT_COUNT)
+          return usage_error("unknown weight type '%s': expected f32, bf16 or int8", value);
+        o->weight_type = (WeightType)t;
       } else {
         char *end;
         errno = 0;
@@ -180,6 +192,7 @@ static int pipeline(const Options *o, Arena *a) {
     dump_graph(stdout, g);
   if (!infer_shapes(a, g))
     return 1;
+  resolve_weight_types(g, o->weight_type);
   if (o->dump && strcmp(o->dump, "shapes") == 0)
     dump_graph(stdout, g);
   if (o->weights) {
@@ -190,6 +203,7 @@ static int pipeline(const Options *o, Arena *a) {
   } else if (o->random) {
     bind_random_weights(a, g, o->seed);
   }
+  dequantize_params(a, g);
   if (strcmp(o->command, "check") == 0)
     return 0;
   if (strcmp(o->command, "run") == 0) {

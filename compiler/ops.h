@@ -74,6 +74,8 @@ enum {
   OP_READS_WINDOWS = 1 << 8, /* may read another chain's layer through its window */
   OP_OWN_WINDOW = 1 << 9,    /* keeps its own window of what it makes of its input's window
                                 (mha's projected keys): that raw window need not be stored */
+  OP_MATRICES = 1 << 10,     /* has weight matrices or filters (Param.compress) that its
+                                `weight_type` or --weight-type stores compressed */
 };
 
 struct OpDesc {
@@ -165,7 +167,7 @@ struct Lowering {
   Arena *a;
   Program *p;
   const Graph *g;
-  int64_t weight_pos;
+  WeightType wtype; /* the layer being lowered: how its compressible tensors are stored */
   int *out;    /* per layer: the value holding its output */
   int *ring;   /* per layer: the value holding its window, or -1 */
   bool avx2;   /* --target avx2 */
@@ -198,9 +200,14 @@ Call *gemv_call(Lowering *lw, int li, const char *name, const Param *w, const Pa
                 int x);
 /* The weight value (and *bias, or -1) of y = W x + b as the target's gemv reads them. */
 int gemv_weights(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int *bias);
-/* y = w [x0; x1] + b, w's first n0 columns over x0 and the rest over x1 */
-Call *gemv_cat2_call(Lowering *lw, int li, const char *name, const Param *w, const Param *b, int y,
-                     int x0, int n0, int x1);
+/* The weight value [W_ih | W_hh] (and *bias, b_ih + b_hh) of a gemv_cat2 over [x; h]. */
+int gate_weights(Lowering *lw, int li, const char *name, const Param *wih, const Param *whh,
+                 const Param *bih, const Param *bhh, int *bias);
+/* A fused AVX2 cell step's weight value w compressed: *wih and *whh (NULL when unbound) become
+ * quantized copies, and int8 scales go per block of 8 units, the gate rows' of W_ih [gates][8]
+ * then of W_hh [gates][8]. */
+void compress_cell_weights(Lowering *lw, int li, int w, const float **wih, const float **whh,
+                           int in, int H, int gates);
 Geom cell_geom(int in_c0, int in_c1, int rows, int cols, int out_c, int k);
 Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *wt, int b, int y,
                 int x0, int x1, Geom geom);

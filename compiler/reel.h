@@ -126,6 +126,7 @@ typedef struct {
   const float *data; /* bound by weights.c; NULL for check/info */
   ParamInit init;
   int64_t fan_in;    /* INIT_FAN_IN */
+  bool compress;     /* a weight matrix or filter: stored as its layer's weight_type says */
 } Param;
 
 /* Convolution and pooling geometry, PyTorch's conventions. */
@@ -201,6 +202,7 @@ typedef struct {
     bool bilinear, align_corners;
   } resize;
   int dims;      /* layernorm: trailing dims normalised over (0: all) */
+  int weight_type; /* OP_MATRICES ops: how its matrices are stored (WeightType), -1 until set */
 
   Shape in_shape, out_shape; /* shape.c; in_shape of the first input */
   Param *param;              /* shape.c */
@@ -305,8 +307,11 @@ typedef struct {
   const char *about; /* attention: how its floats are ordered, for the header */
   int64_t size;     /* floats */
   int first, last;  /* call indices of first definition and last use */
-  int64_t offset;   /* floats: into the arena (plan.c) or weight blob */
-  const float *data; /* V_WEIGHT, packed (NULL when unbound) */
+  int64_t offset;   /* floats into the arena (plan.c); elements into its type's section of the
+                       weights (lower.c's layout_weights) */
+  const float *data; /* V_WEIGHT, packed (NULL when unbound); int8: the integers q */
+  int wtype;         /* V_WEIGHT: its storage (WeightType) */
+  int scale;         /* V_WEIGHT int8: the value of its float scales, else -1 */
   int layer;         /* -1: the frame kept for a forecast's feedback */
   bool attention;    /* V_STATE: an attention layer's weights, read by attention() */
 } Value;
@@ -347,6 +352,7 @@ typedef struct {
   Guard guard;
   int gate;    /* G_CLOSE, G_PARTIAL, and a clip pool's fold: the temporal layer, else -1 */
   bool avx2;    /* the AVX2 kernel (with its packed weights), else generic */
+  int wtype;    /* its weights' WeightType: the kernel's bf16 or i8 form (K_TYPED) */
   int layer;
   int sublayer; /* inside a stack, for comments; -1 otherwise */
   const char *note; /* what the call does, for its comment (else its kernel's name) */
@@ -368,12 +374,32 @@ typedef struct {
   int64_t arena_floats;  /* plan.c */
   int64_t transient_sum; /* sum of every transient's slot */
   int64_t lower_bound;   /* largest set of slots alive at once */
-  int64_t weight_floats;
+  int64_t weight_floats; /* the weights' sections: float32, bfloat16 and int8 elements, */
+  int64_t weight_halves; /* each a whole number of 32-byte lines */
+  int64_t weight_int8s;
   int64_t state_floats;
 } Program;
 
 typedef enum { TARGET_GENERIC, TARGET_AVX2 } Target;
 Program *lower(Arena *a, const Graph *g, Target t);
+
+/* ---- quantize.c: compressed weights (--weight-type, a layer's weight_type) ---- */
+/* float32 as trained; bfloat16, each weight rounded to nearest even; int8, symmetric with one
+ * float scale per row (the first dimension of the PyTorch tensor): scale = max|row| / 127,
+ * q = round_half_even(w / scale).  Activations, state and sums stay float32. */
+typedef enum { WT_F32, WT_BF16, WT_I8, WT_COUNT } WeightType;
+extern const char *const weight_type_name[WT_COUNT]; /* f32, bf16, int8 */
+int weight_type_bytes(WeightType t);
+float bf16_round(float x);
+/* w [rows][cols] in place: bf16 rounds each weight; int8 leaves each row's integers q (as
+ * floats) and its scale in scale[r] (0 for an all-zero row). */
+void quantize_rows(float *w, int64_t rows, int64_t cols, WeightType t, float *scale);
+/* Each OP_MATRICES layer without a weight_type of its own takes t. */
+void resolve_weight_types(Graph *g, WeightType t);
+/* The compressible parameters of compressed layers replaced by their dequantized values: the
+ * float32 model the compiled code computes, which the interpreter then runs too. */
+void dequantize_params(Arena *a, Graph *g);
+int64_t weight_bytes(const Program *p); /* all three sections */
 
 /* ---- pack.c: the AVX2 kernels' weight layouts and conv scratch ---- */
 int64_t round8(int64_t n);

@@ -357,7 +357,7 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
     return false;
   l->loc = n->loc;
   l->init_state = l->init_from = l->query = l->values = l->gate = -1;
-  l->fused_into = l->fused_bn = l->fused_act = -1;
+  l->fused_into = l->fused_bn = l->fused_act = l->weight_type = -1;
   const YNode *op = require(n, "op", "the layer");
   if (!op)
     return false;
@@ -367,9 +367,17 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
     return false;
   }
   char allowed[256];
-  snprintf(allowed, sizeof allowed, "op name from window%s%s", *l->op->keys ? " " : "", l->op->keys);
+  snprintf(allowed, sizeof allowed, "op name from window%s%s%s", *l->op->keys ? " " : "", l->op->keys,
+           l->op->flags & OP_MATRICES ? " weight_type" : "");
   char where[64];
   snprintf(where, sizeof where, "%s %s layer", article(l->op->name), l->op->name);
+  const YNode *wt = yaml_get(n, "weight_type");
+  if (wt && !(l->op->flags & OP_MATRICES)) {
+    diag_error(wt->loc, "'weight_type' stores weight matrices and filters compressed: %s %s layer "
+               "has none (linear, lstm, gru, conv2d, conv_transpose2d, convlstm, convgru, "
+               "temporal_conv, attention and mha do)", article(l->op->name), l->op->name);
+    return false;
+  }
   if (!check_keys(n, allowed, where))
     return false;
 
@@ -404,6 +412,8 @@ static bool parse_layer(Arena *a, const YNode *n, int index, Layer *l) {
       return false;
     }
   }
+  if (wt && !read_choice(wt, "weight_type", weight_type_name, WT_COUNT, &l->weight_type))
+    return false;
   return !l->op->parse || l->op->parse(n, l);
 }
 

@@ -5,6 +5,9 @@
 #ifndef REEL_RUNTIME_H
 #define REEL_RUNTIME_H
 
+#include <stdint.h>
+#include <string.h>
+
 #ifdef __cplusplus
 extern "C" { /* the runtime is C: C++ code links it as C */
 #endif
@@ -248,6 +251,88 @@ void reel_tpool_read_generic(float *y, const float *acc, int size, int mode, int
 /* y = the pool of x alone */
 void reel_tpool_first_generic(float *y, const float *x, int size, int mode, int count);
 
+/* ---- Compressed weights (reelc --weight-type): the kernels that read weight matrices or
+ * filters have a _bf16_ and an _i8_ form of each ISA, with the f32 form's contract and layout:
+ *   bf16  const uint16_t *w: each weight a float's upper 16 bits (rounded to nearest even);
+ *   i8    const int8_t *w then const float *w_scale: weight = w * w_scale[row], row = the
+ *         output row (gemv), output channel (conv2d), input channel (conv_transpose2d, as
+ *         PyTorch's weight[in][out]).  gemv_cat2 and the seq kernels' [W_ih | W_hh] rows have
+ *         two scales, at (r / 8) 16 + r % 8 for the x0 part and 8 more for the x1 part; the
+ *         AVX2 cell steps per block of 8 units, the ih rows' [gates][8] then the hh rows'.
+ * Sums are float32: sum_j w_q[j] x[j], times the scale, plus the bias. */
+typedef enum { REEL_W_F32, REEL_W_BF16, REEL_W_I8 } reel_weight_type;
+
+/* A weight tensor of any storage type, as the kernels read it. */
+typedef struct {
+  const void *w;
+  const float *scale; /* int8: per row */
+  reel_weight_type type;
+} reel_weights;
+
+static inline float reel_bf16_to_f32(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+/* Element k of w as stored (int8 unscaled). */
+static inline float reel_weight_raw(const reel_weights *w, long k) {
+  return w->type == REEL_W_I8    ? (float)((const int8_t *)w->w)[k]
+         : w->type == REEL_W_BF16 ? reel_bf16_to_f32(((const uint16_t *)w->w)[k])
+                                  : ((const float *)w->w)[k];
+}
+
+/* Element k of row `row` of w, as a float weight. */
+static inline float reel_weight_at(const reel_weights *w, long k, long row) {
+  float v = reel_weight_raw(w, k);
+  return w->type == REEL_W_I8 ? v * w->scale[row] : v;
+}
+
+void reel_f32_gemv_bf16_generic(float *y, const uint16_t *w, const float *b, const float *x,
+                                int rows, int cols, int act, float alpha);
+void reel_f32_gemv_i8_generic(float *y, const int8_t *w, const float *w_scale, const float *b,
+                              const float *x, int rows, int cols, int act, float alpha);
+void reel_f32_gemv_rows_bf16_generic(float *y, const uint16_t *w, const float *b,
+                                     const float *x, int rows, int cols, int n, int act,
+                                     float alpha);
+void reel_f32_gemv_rows_i8_generic(float *y, const int8_t *w, const float *w_scale,
+                                   const float *b, const float *x, int rows, int cols, int n,
+                                   int act, float alpha);
+void reel_f32_gemv_cat2_bf16_generic(float *y, const uint16_t *w, const float *b,
+                                     const float *x0, int n0, const float *x1, int n1, int rows);
+void reel_f32_gemv_cat2_i8_generic(float *y, const int8_t *w, const float *w_scale,
+                                   const float *b, const float *x0, int n0, const float *x1,
+                                   int n1, int rows);
+void reel_f32_conv2d_bf16_generic(const reel_conv2d_desc *d, float *y, const uint16_t *w,
+                                  const float *b, const float *x0, const float *x1);
+void reel_f32_conv2d_i8_generic(const reel_conv2d_desc *d, float *y, const int8_t *w,
+                                const float *w_scale, const float *b, const float *x0,
+                                const float *x1);
+void reel_f32_conv_transpose2d_bf16_generic(const reel_conv2d_desc *d, float *y,
+                                            const uint16_t *w, const float *b, const float *x);
+void reel_f32_conv_transpose2d_i8_generic(const reel_conv2d_desc *d, float *y, const int8_t *w,
+                                          const float *w_scale, const float *b, const float *x);
+void reel_lstm_seq_bf16_generic(float *y, const uint16_t *w, const float *b, const float *x,
+                                float *scratch, int nx, int hidden, int n, int reverse,
+                                unsigned long long frames);
+void reel_lstm_seq_i8_generic(float *y, const int8_t *w, const float *w_scale, const float *b,
+                              const float *x, float *scratch, int nx, int hidden, int n,
+                              int reverse, unsigned long long frames);
+void reel_gru_seq_bf16_generic(float *y, const uint16_t *wi, const float *bi,
+                               const uint16_t *wh, const float *bh, const float *x,
+                               float *scratch, int nx, int hidden, int n, int reverse,
+                               unsigned long long frames);
+void reel_gru_seq_i8_generic(float *y, const int8_t *wi, const float *wi_scale, const float *bi,
+                             const int8_t *wh, const float *wh_scale, const float *bh,
+                             const float *x, float *scratch, int nx, int hidden, int n,
+                             int reverse, unsigned long long frames);
+/* The shared bodies, over any storage type. */
+void reel_gemv_any_generic(float *y, const reel_weights *w, const float *b, const float *x,
+                           int rows, int cols, int act, float alpha);
+void reel_gemv_cat2_any_generic(float *y, const reel_weights *w, const float *b,
+                                const float *x0, int n0, const float *x1, int n1, int rows);
+
 /* ---- AVX2 (+FMA) kernels: runtime/avx2/, built with -mavx2 -mfma ---- */
 
 /* reel_gemv_avx2.c: weights in panels of 8 rows ([row/8][col][8], zero rows
@@ -321,6 +406,59 @@ long reel_conv2d_winograd_scratch_avx2(const reel_conv2d_desc *d);
 void reel_f32_conv2d_winograd_avx2(const reel_conv2d_desc *d, float *y, const float *u,
                                    const float *b, const float *x0, const float *x1,
                                    float *scratch);
+
+/* The AVX2 kernels' compressed-weight forms (the f32 forms' layouts, 2- or 1-byte elements;
+ * the conv's scratch holds 6 x taps more floats for one block of widened filters). */
+void reel_gemv_any_avx2(float *y, const reel_weights *w, const float *b, const float *x, int rows,
+                        int cols, int act, float alpha);
+void reel_gemv_cat2_any_avx2(float *y, const reel_weights *w, const float *b, const float *x0,
+                             int n0, const float *x1, int n1, int rows);
+void reel_f32_gemv_bf16_avx2(float *y, const uint16_t *w, const float *b, const float *x,
+                             int rows, int cols, int act, float alpha);
+void reel_f32_gemv_i8_avx2(float *y, const int8_t *w, const float *w_scale, const float *b,
+                           const float *x, int rows, int cols, int act, float alpha);
+void reel_f32_gemv_cat2_bf16_avx2(float *y, const uint16_t *w, const float *b, const float *x0,
+                                  int n0, const float *x1, int n1, int rows);
+void reel_f32_gemv_cat2_i8_avx2(float *y, const int8_t *w, const float *w_scale, const float *b,
+                                const float *x0, int n0, const float *x1, int n1, int rows);
+void reel_f32_gemv_rows_bf16_avx2(float *y, const uint16_t *w, const float *b, const float *x,
+                                  int rows, int cols, int n, int act, float alpha);
+void reel_f32_gemv_rows_i8_avx2(float *y, const int8_t *w, const float *w_scale, const float *b,
+                                const float *x, int rows, int cols, int n, int act, float alpha);
+void reel_lstm_step_bf16_avx2(float *h, float *c, float *scratch, const uint16_t *w,
+                              const float *b, const float *x, int nx, int hidden,
+                              const float *wci, const float *wcf, const float *wco, int reverse);
+void reel_lstm_step_i8_avx2(float *h, float *c, float *scratch, const int8_t *w,
+                            const float *w_scale, const float *b, const float *x, int nx,
+                            int hidden, const float *wci, const float *wcf, const float *wco,
+                            int reverse);
+void reel_gru_step_bf16_avx2(float *h, float *scratch, const uint16_t *w, const float *b,
+                             const float *x, int nx, int hidden, int reverse);
+void reel_gru_step_i8_avx2(float *h, float *scratch, const int8_t *w, const float *w_scale,
+                           const float *b, const float *x, int nx, int hidden, int reverse);
+void reel_f32_conv2d_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16_t *w,
+                               const float *b, const float *x0, const float *x1, float *scratch);
+void reel_f32_conv2d_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,
+                             const float *w_scale, const float *b, const float *x0,
+                             const float *x1, float *scratch);
+void reel_f32_conv_transpose2d_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16_t *w,
+                                         const float *b, const float *x, float *scratch);
+void reel_f32_conv_transpose2d_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,
+                                       const float *w_scale, const float *b, const float *x,
+                                       float *scratch);
+void reel_lstm_seq_bf16_avx2(float *y, const uint16_t *w, const float *b, const float *x,
+                             float *scratch, int nx, int hidden, int n, int reverse,
+                             unsigned long long frames);
+void reel_lstm_seq_i8_avx2(float *y, const int8_t *w, const float *w_scale, const float *b,
+                           const float *x, float *scratch, int nx, int hidden, int n, int reverse,
+                           unsigned long long frames);
+void reel_gru_seq_bf16_avx2(float *y, const uint16_t *wi, const float *bi, const uint16_t *wh,
+                            const float *bh, const float *x, float *scratch, int nx, int hidden,
+                            int n, int reverse, unsigned long long frames);
+void reel_gru_seq_i8_avx2(float *y, const int8_t *wi, const float *wi_scale, const float *bi,
+                          const int8_t *wh, const float *wh_scale, const float *bh, const float *x,
+                          float *scratch, int nx, int hidden, int n, int reverse,
+                          unsigned long long frames);
 
 #ifdef __cplusplus
 }

@@ -800,7 +800,227 @@ static void rnn_seq(void) {
   report("rnn_seq", &e);
 }
 
+/* ---- compressed weights: each kernel's bf16 and i8 forms, AVX2 against generic ---- */
+
+/* n random weights that the type holds exactly: bf16 (floats with 8 mantissa bits) or int8
+ * (integers in [-127, 127]). */
+static float *representable(int type, long n) {
+  float *f = rnd((size_t)n);
+  for (long k = 0; k < n; k++) {
+    uint32_t bits;
+    memcpy(&bits, &f[k], 4);
+    bits &= 0xffff0000u;
+    memcpy(&f[k], &bits, 4);
+    if (type == REEL_W_I8)
+      f[k] = (float)(int)(f[k] * 127.5f);
+  }
+  return f;
+}
+
+/* Those weights (or packed copies of them) as the kernels read them. */
+static void *stored(int type, const float *f, long n) {
+  void *w = malloc((size_t)n * (type == REEL_W_I8 ? 1 : 2) + 1);
+  for (long k = 0; k < n; k++) {
+    uint32_t bits;
+    memcpy(&bits, &f[k], 4);
+    if (type == REEL_W_I8)
+      ((int8_t *)w)[k] = (int8_t)f[k];
+    else
+      ((uint16_t *)w)[k] = (uint16_t)(bits >> 16);
+  }
+  return w;
+}
+
+static float *scales(long n) { /* positive per-row scales */
+  float *s = rnd((size_t)n);
+  for (long k = 0; k < n; k++)
+    s[k] = 0.01f + fabsf(s[k]) * 0.02f;
+  return s;
+}
+
+static const char *const type_name[] = {"f32", "bf16", "i8"};
+
+/* max |a - b| / max(1, |a|): compressed weights' sums reach tens. */
+static double maxreldiff(const float *a, const float *b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++)
+    m = fmax(m, fabs((double)a[i] - b[i]) / fmax(1.0, fabs((double)a[i])));
+  return m;
+}
+
+static void typed_gemv(void) {
+  Worst e = {0};
+  for (int type = REEL_W_BF16; type <= REEL_W_I8; type++)
+    for (int a = 0; a < NS; a++)
+      for (int c = 0; c < NS; c += 3) {
+        int rows = sizes[a], n0 = sizes[c], n1 = sizes[(a + c) % NS], cols = n0 + n1, R = round8(rows);
+        float *w = representable(type, (long)rows * cols), *wp = calloc((size_t)R * cols, 4);
+        float *b = rnd((size_t)R), *x = rnd(cols), *s = scales(2L * R);
+        float *y0 = calloc(rows, 4), *y1 = calloc(rows, 4);
+        void *q = stored(type, w, (long)rows * cols);
+        pack_panels8(wp, w, rows, cols);
+        void *qp = stored(type, wp, (long)R * cols); /* the same values, in panels */
+        if (type == REEL_W_I8) {
+          reel_f32_gemv_i8_generic(y0, q, s, b, x, rows, cols, REEL_ACT_TANH, 0.1f);
+          reel_f32_gemv_i8_avx2(y1, qp, s, b, x, rows, cols, REEL_ACT_TANH, 0.1f);
+          note(&e, maxreldiff(y0, y1, rows), "i8 gemv rows=%d cols=%d", rows, cols);
+          reel_f32_gemv_cat2_i8_generic(y0, q, s, b, x, n0, x + n0, n1, rows);
+        } else {
+          reel_f32_gemv_bf16_generic(y0, q, b, x, rows, cols, REEL_ACT_TANH, 0.1f);
+          reel_f32_gemv_bf16_avx2(y1, qp, b, x, rows, cols, REEL_ACT_TANH, 0.1f);
+          note(&e, maxreldiff(y0, y1, rows), "bf16 gemv rows=%d cols=%d", rows, cols);
+          reel_f32_gemv_cat2_bf16_generic(y0, q, b, x, n0, x + n0, n1, rows);
+        }
+        free(qp);
+        /* cat2: the two parts side by side in each panel */
+        float *wa = calloc((size_t)rows * n0, 4), *wb = calloc((size_t)rows * n1, 4);
+        for (int r = 0; r < rows; r++) {
+          memcpy(wa + (size_t)r * n0, w + (size_t)r * cols, (size_t)n0 * 4);
+          memcpy(wb + (size_t)r * n1, w + (size_t)r * cols + n0, (size_t)n1 * 4);
+        }
+        pack_panels8_cat2(wp, wa, n0, wb, n1, rows);
+        qp = stored(type, wp, (long)R * cols);
+        if (type == REEL_W_I8)
+          reel_f32_gemv_cat2_i8_avx2(y1, qp, s, b, x, n0, x + n0, n1, rows);
+        else
+          reel_f32_gemv_cat2_bf16_avx2(y1, qp, b, x, n0, x + n0, n1, rows);
+        note(&e, maxreldiff(y0, y1, rows), "%s gemv_cat2 rows=%d n0=%d n1=%d", type_name[type], rows,
+             n0, n1);
+        free(w), free(wp), free(b), free(x), free(s), free(y0), free(y1), free(q), free(qp);
+        free(wa), free(wb);
+      }
+  report("typed_gemv", &e);
+}
+
+/* The fused AVX2 cell steps on compressed weights against gemv_cat2 (lstm) or two gemvs (gru)
+ * and the generic cells, with per-row scales laid out for each. */
+static void typed_cells(void) {
+  Worst e = {0};
+  for (int type = REEL_W_BF16; type <= REEL_W_I8; type++)
+    for (int a = 0; a < NS; a++)
+      for (int c = 0; c < NS; c += 3)
+        for (int lstm = 0; lstm < 2; lstm++) {
+          int H = sizes[a], nx = sizes[c], G = lstm ? 4 : 3, rows = G * H, R = round8(rows);
+          int blocks = (H + 7) / 8;
+          float *wih = representable(type, (long)rows * nx), *whh = representable(type, (long)rows * H);
+          float *bih = rnd(rows), *bhh = rnd(rows), *x = rnd(nx), *sih = scales(rows), *shh = scales(rows);
+          void *qih = stored(type, wih, (long)rows * nx), *qhh = stored(type, whh, (long)rows * H);
+          float *h0 = rnd(H), *c0 = rnd(H), *h1 = malloc(H * 4), *c1 = malloc(H * 4), *sc = malloc(H * 4);
+          float *wp = calloc((size_t)blocks * 8 * G * (nx + H), 4), *bp = calloc((size_t)blocks * 32, 4);
+          float *bs = calloc((size_t)blocks * 16 * G, 4); /* the step's scales */
+          memcpy(h1, h0, H * 4), memcpy(c1, c0, H * 4);
+          for (int g = 0; g < G; g++)
+            for (int k = 0; k < H; k++) {
+              bs[(k / 8 * 2) * G * 8 + g * 8 + k % 8] = sih[g * H + k];
+              bs[(k / 8 * 2 + 1) * G * 8 + g * 8 + k % 8] = shh[g * H + k];
+            }
+          (lstm ? pack_lstm : pack_gru)(wp, bp, wih, whh, bih, bhh, nx, H);
+          void *qp = stored(type, wp, (long)blocks * 8 * G * (nx + H));
+          if (lstm) {
+            float *cat = malloc((size_t)rows * (nx + H) * 4), *cs = calloc(2 * (size_t)R, 4);
+            float *bsum = malloc(rows * 4), *g = malloc(rows * 4);
+            for (int r = 0; r < rows; r++) {
+              memcpy(cat + (size_t)r * (nx + H), wih + (size_t)r * nx, (size_t)nx * 4);
+              memcpy(cat + (size_t)r * (nx + H) + nx, whh + (size_t)r * H, (size_t)H * 4);
+              bsum[r] = bih[r] + bhh[r];
+              cs[r / 8 * 16 + r % 8] = sih[r], cs[r / 8 * 16 + 8 + r % 8] = shh[r];
+            }
+            void *qc = stored(type, cat, (long)rows * (nx + H));
+            if (type == REEL_W_I8) {
+              reel_f32_gemv_cat2_i8_generic(g, qc, cs, bsum, x, nx, h0, H, rows);
+              reel_lstm_step_i8_avx2(h1, c1, sc, qp, bs, bp, x, nx, H, NULL, NULL, NULL, c & 1);
+            } else {
+              reel_f32_gemv_cat2_bf16_generic(g, qc, bsum, x, nx, h0, H, rows);
+              reel_lstm_step_bf16_avx2(h1, c1, sc, qp, bp, x, nx, H, NULL, NULL, NULL, c & 1);
+            }
+            reel_lstm_cell_generic(h0, c0, g, H);
+            free(cat), free(cs), free(bsum), free(g), free(qc);
+          } else {
+            float *gi = malloc(rows * 4), *gh = malloc(rows * 4);
+            if (type == REEL_W_I8) {
+              reel_f32_gemv_i8_generic(gi, qih, sih, bih, x, rows, nx, REEL_ACT_NONE, 0.0f);
+              reel_f32_gemv_i8_generic(gh, qhh, shh, bhh, h0, rows, H, REEL_ACT_NONE, 0.0f);
+              reel_gru_step_i8_avx2(h1, sc, qp, bs, bp, x, nx, H, c & 1);
+            } else {
+              reel_f32_gemv_bf16_generic(gi, qih, bih, x, rows, nx, REEL_ACT_NONE, 0.0f);
+              reel_f32_gemv_bf16_generic(gh, qhh, bhh, h0, rows, H, REEL_ACT_NONE, 0.0f);
+              reel_gru_step_bf16_avx2(h1, sc, qp, bp, x, nx, H, c & 1);
+            }
+            reel_gru_cell_generic(h0, gi, gh, H);
+            free(gi), free(gh);
+          }
+          note(&e, fmax(maxreldiff(h0, h1, H), lstm ? maxreldiff(c0, c1, H) : 0.0),
+               "%s %s_step hidden=%d nx=%d", type_name[type], lstm ? "lstm" : "gru", H, nx);
+          free(wih), free(whh), free(bih), free(bhh), free(x), free(sih), free(shh), free(qih);
+          free(qhh), free(h0), free(c0), free(h1), free(c1), free(sc), free(wp), free(bp), free(bs);
+          free(qp);
+        }
+  report("typed_cells", &e);
+}
+
+/* The convs on compressed filters: direct conv (a scale per output channel) and the
+ * transposed conv (a scale per input channel), AVX2 against generic. */
+static void typed_convs(void) {
+  Worst e = {0};
+  enum { B = REEL_CONV_AVX2_OC_BLOCK };
+  for (int type = REEL_W_BF16; type <= REEL_W_I8; type++)
+    for (int trial = 0; trial < 40; trial++) {
+      reel_conv2d_desc d = {0};
+      d.in_c0 = 1 + trial % 5, d.in_c1 = trial % 3 ? trial % 4 : 0;
+      d.in_h = 2 + trial % 7, d.in_w = 3 + (trial * 5) % 23;
+      d.k_h = d.k_w = 1 + 2 * (trial % 2);
+      d.stride_h = d.stride_w = 1 + trial % 3 / 2;
+      d.dil_h = d.dil_w = d.groups = 1;
+      d.pad_top = d.pad_left = d.k_h / 2;
+      d.out_h = conv_out(d.in_h, 2 * d.pad_top, d.k_h, d.stride_h, 1);
+      d.out_w = conv_out(d.in_w, 2 * d.pad_left, d.k_w, d.stride_w, 1);
+      d.out_c = 1 + trial % 13;
+      d.act = trial % REEL_ACT_COUNT, d.alpha = 0.1f;
+      int in_c = d.in_c0 + d.in_c1, taps = in_c * d.k_h * d.k_w, n = d.out_c * d.out_h * d.out_w;
+      int oc_pad = (d.out_c + B - 1) / B * B;
+      Geom g = geom_of(&d);
+      float *w = representable(type, (long)d.out_c * taps), *wp = calloc((size_t)oc_pad * taps, 4);
+      float *b = rnd(d.out_c), *s = scales(oc_pad);
+      float *x0 = rnd((size_t)d.in_c0 * d.in_h * d.in_w), *x1 = rnd((size_t)d.in_c1 * d.in_h * d.in_w + 1);
+      float *y0 = malloc((size_t)n * 4), *y1 = malloc((size_t)n * 4);
+      float *sc = malloc((size_t)(conv_scratch_avx2(&g) + (long)B * taps) * 4);
+      void *q = stored(type, w, (long)d.out_c * taps);
+      pack_conv_avx2(wp, w, d.out_c, in_c, d.k_h, d.k_w);
+      void *qp = stored(type, wp, (long)oc_pad * taps);
+      if (type == REEL_W_I8) {
+        reel_f32_conv2d_i8_generic(&d, y0, q, s, b, x0, d.in_c1 ? x1 : NULL);
+        reel_f32_conv2d_i8_avx2(&d, y1, qp, s, b, x0, d.in_c1 ? x1 : NULL, sc);
+      } else {
+        reel_f32_conv2d_bf16_generic(&d, y0, q, b, x0, d.in_c1 ? x1 : NULL);
+        reel_f32_conv2d_bf16_avx2(&d, y1, qp, b, x0, d.in_c1 ? x1 : NULL, sc);
+      }
+      note(&e, maxreldiff(y0, y1, n), "%s conv2d %s", type_name[type], conv_shape(&d));
+      /* transposed: the same input as out_c channels, weights [in][out][kh][kw] */
+      reel_conv2d_desc t = d;
+      t.in_c0 = d.out_c, t.in_c1 = 0, t.out_c = in_c;
+      t.in_h = d.out_h, t.in_w = d.out_w, t.pad_top = t.pad_left = 0;
+      t.out_h = (t.in_h - 1) * t.stride_h + t.k_h, t.out_w = (t.in_w - 1) * t.stride_w + t.k_w;
+      float *ty0 = malloc((size_t)in_c * t.out_h * t.out_w * 4), *ty1 = malloc((size_t)in_c * t.out_h * t.out_w * 4);
+      float *ts = malloc((size_t)reel_conv_transpose2d_scratch_avx2(&t) * 4);
+      if (type == REEL_W_I8) {
+        reel_f32_conv_transpose2d_i8_generic(&t, ty0, q, s, NULL, y0);
+        reel_f32_conv_transpose2d_i8_avx2(&t, ty1, q, s, NULL, y0, ts);
+      } else {
+        reel_f32_conv_transpose2d_bf16_generic(&t, ty0, q, NULL, y0);
+        reel_f32_conv_transpose2d_bf16_avx2(&t, ty1, q, NULL, y0, ts);
+      }
+      note(&e, maxreldiff(ty0, ty1, (size_t)in_c * t.out_h * t.out_w), "%s conv_transpose2d of %s",
+           type_name[type], conv_shape(&d));
+      free(w), free(wp), free(b), free(s), free(x0), free(x1), free(y0), free(y1), free(sc), free(q);
+      free(qp), free(ty0), free(ty1), free(ts);
+    }
+  report("typed_convs", &e);
+}
+
 int main(void) {
+  typed_gemv();
+  typed_cells();
+  typed_convs();
   gemv();
   rnn_seq();
   lstm_gru();

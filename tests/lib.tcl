@@ -435,9 +435,9 @@ proc write_safetensors {path tensors} {
 
 # compile_model SPEC WEIGHTS_OR_SEED DIR ?TARGET?: run reelc compile into a
 # fresh DIR and return the model name.  An integer selects random weights.
-proc compile_model {spec w dir {target {}}} {
+proc compile_model {spec w dir {target {}} {wtype f32}} {
     if {$target eq ""} {set target $::reel_target}
-    set args [list compile $spec -o $dir]
+    set args [list compile $spec -o $dir --weight-type $wtype]
     if {[string is entier -strict $w]} {
         lappend args --random-weights $w
     } else {
@@ -487,16 +487,18 @@ proc build_driver {dir args} {
     return $exe
 }
 
-# build_model ?-cc CC? ?-target T? SPEC WEIGHTS_OR_SEED DIR ?CFLAGS? ?EXTRA?
+# build_model ?-cc CC? ?-target T? ?-weight-type W? SPEC WEIGHTS_OR_SEED DIR ?CFLAGS? ?EXTRA?
 # Compile SPEC with reelc into DIR, build the driver, return its path.
 proc build_model {args} {
     set cc $::reel_cc
     set target ""
+    set wtype f32
     while {[string match -* [lindex $args 0]]} {
         set args [lassign $args opt val]
         switch -- $opt {
             -cc     {set cc $val}
             -target {set target $val}
+            -weight-type {set wtype $val}
             default {error "build_model: unknown option $opt"}
         }
     }
@@ -504,7 +506,7 @@ proc build_model {args} {
         error "usage: build_model ?-cc CC? ?-target T? spec weights_or_seed dir ?cflags? ?extra_sources?"
     }
     lassign $args spec w dir cflags extra
-    compile_model $spec $w $dir $target
+    compile_model $spec $w $dir $target $wtype
     return [build_driver $dir -cc $cc -cflags $cflags -extra $extra]
 }
 

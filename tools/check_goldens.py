@@ -704,7 +704,59 @@ def model_frame(inp, x):
     return (x * scale - mean.reshape(shape)) / std.reshape(shape)
 
 
+# Weight matrices and filters reelc --weight-type compresses, per op: the tensor names after
+# "<layer>." (everything else, biases, norms, peepholes, w_x and v, stays float32).
+MATRICES = {"linear": ("weight",), "conv2d": ("weight",), "conv_transpose2d": ("weight",),
+            "temporal_conv": ("weight",), "attention": ("w_q.weight", "w_h.weight", "weight"),
+            "mha": ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight",
+                    "out_proj.weight")}
+
+
+def is_matrix(op, suffix):
+    if op in ("lstm", "gru"):
+        return suffix.startswith(("weight_ih", "weight_hh", "weight_hr")) or \
+            suffix in ("init_h.weight", "init_c.weight")
+    if op == "convlstm":
+        return suffix.startswith("cell_list.") and suffix.endswith(".conv.weight")
+    if op == "convgru":
+        return suffix.startswith("cell_list.") and suffix.endswith(
+            (".conv_gates.weight", ".conv_can.weight", ".conv_below.weight"))
+    return suffix in MATRICES.get(op, ())
+
+
+def compress(spec, w, default):
+    """The weights a model compiled with --weight-type default computes with (numpy, float32):
+    bf16 rounds each weight to nearest even; int8 per row of the first dimension, scale =
+    max|row| / 127, q = rint(w / scale), q * scale.  A layer's weight_type wins."""
+    out = dict(w)
+    for L in spec["layers"] + spec.get("forecast", {}).get("layers", []):
+        wt = L.get("weight_type", default)
+        for k, t in w.items():
+            if wt == "f32" or "name" not in L or not k.startswith(L["name"] + ".") or t.ndim < 2 or \
+                    not is_matrix(L["op"], k[len(L["name"]) + 1:]):
+                continue
+            t = t.astype(np.float32)
+            if wt == "bf16":
+                bits = t.view(np.uint32).astype(np.uint64)
+                bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+                out[k] = bits.astype(np.uint32).view(np.float32).astype(np.float64)
+            else:
+                rows = t.reshape(t.shape[0], -1)
+                scale = np.abs(rows).max(axis=1) / np.float32(127)
+                q = np.where(scale[:, None] > 0, np.rint(rows / np.where(scale > 0, scale, 1)[:, None]), 0)
+                out[k] = (q.astype(np.float32) * scale[:, None]).reshape(t.shape).astype(np.float64)
+    return out
+
+
 def check(stem):
+    ok = check_one(stem, "f32", "io")
+    if os.path.exists(os.path.join(GOLDEN, f"{stem}.compressed.safetensors")):
+        ok = check_one(stem, "int8", "compressed") and ok
+        ok = check_one(stem, "bf16", "compressed") and ok
+    return ok
+
+
+def check_one(stem, wtype, kind):
     spec_base = stem[:-4] if stem.endswith("_f16") else stem[:-5] if stem.endswith("_bf16") \
         else stem
     for d in ("specs", "tests/specs"):
@@ -714,7 +766,11 @@ def check(stem):
     spec = yaml.safe_load(open(path))
     w = read_st(os.path.join(GOLDEN, f"{stem}.weights.safetensors"))
     io = read_st(os.path.join(GOLDEN, f"{stem}.io.safetensors"))
-    r = Runner(spec, w)
+    if kind == "compressed":  # that type's outputs, on the io input
+        typed = read_st(os.path.join(GOLDEN, f"{stem}.compressed.safetensors"))
+        io = dict({k.split(".", 1)[1]: v for k, v in typed.items() if k.startswith(wtype + ".")},
+                  input=io["input"])
+    r = Runner(spec, compress(spec, w, wtype))
     mode = spec.get("output", {}).get("clip")
     attn, clips = [], []
     for t in range(io["input"].shape[0]):
@@ -744,7 +800,8 @@ def check(stem):
             d = float(np.abs(io[k] - got[k]).max())
             worst = max(worst, d)
             report.append(f"{k} {d:.2e} (|max| {np.abs(got[k]).max():.3g})")
-    print(f"{stem}: {'ok  ' if worst <= TOL else 'FAIL'} " + ", ".join(report))
+    name = stem if wtype == "f32" else f"{stem} ({wtype} weights)"
+    print(f"{name}: {'ok  ' if worst <= TOL else 'FAIL'} " + ", ".join(report))
     return worst <= TOL
 
 

@@ -20,7 +20,13 @@ it writes
                                       forecast (K, *FRAME) if the spec has a forecast: chain (run
                                       once, after all T observed frames)
 plus clip_max_f16 / clip_max_bf16: clip_max's weights stored as F16 / BF16, with the expected
-outputs computed from those rounded weights (reel converts them to f32 exactly) on clip_max's input.
+outputs computed from those rounded weights (reel converts them to f32 exactly) on clip_max's input,
+and for the stems of COMPRESSED
+  tests/golden/S.compressed.safetensors  int8.K and bf16.K for each output K of the io file: the
+                                      model with its weight matrices and filters stored as reelc
+                                      --weight-type int8 / bf16 stores them (compressed() below,
+                                      a layer's `weight_type:` winning), on the io input; its
+                                      metadata gives each type's max |output - float32 output|.
 T is 9 frames unless CLIP_FRAMES says otherwise. Weights are PyTorch's default init, with
 peepholes widened, batch norms given random affine parameters and running statistics, the
 gains of emphasise() (ConvLSTM/ConvGRU convs x3, a conv feeding relu6 x8) and of
@@ -83,6 +89,75 @@ WEIGHTS_DTYPE = {"convlstm_forecaster": "F16", "convlstm_unet": "F16", "convgru_
                  "lrcn_mha": "F16",
                  "multilstm": "F16", "snippets_lstm": "F16", "visual_attention": "F16"}
 HALF = {"F16": torch.float16, "BF16": torch.bfloat16}
+
+
+# Goldens of compressed weights (reelc --weight-type): every model spec, and the test specs
+# whose kernels or folds the models do not reach.
+COMPRESSED = {"convgru_stack", "convlstm_forecaster", "convlstm_unet", "fc_lstm", "gru_stack", "lrcn",
+              "lrcn_mha", "lstm_classifier", "multilstm", "seq2seq_attention", "snippets_convpool",
+              "snippets_lstm", "snippets_slowpool", "visual_attention", "bidirectional",
+              "conv_transpose", "lstm_proj", "temporal_conv", "mha", "conv_bn_pool",
+              "normalised_input", "lstm_init_from", "attention_additive_map", "weight_types"}
+# The tensors reelc compresses, by op (suffixes after "<layer>."): weight matrices and filters;
+# biases, norms, peepholes and the additive attention's w_x and v stay float32.
+COMPRESSIBLE = {
+    "linear": r"weight", "conv2d": r"weight", "conv_transpose2d": r"weight",
+    "temporal_conv": r"weight",
+    "lstm": r"weight_(ih|hh|hr)(_l\d+(_reverse)?)?|init_[hc]\.weight",
+    "gru": r"weight_(ih|hh)(_l\d+(_reverse)?)?|init_[hc]\.weight",
+    "convlstm": r"cell_list\.\d+\.conv\.weight",
+    "convgru": r"cell_list\.\d+\.conv_(gates|can|below)\.weight",
+    "attention": r"(w_q|w_h)\.weight|weight",
+    "mha": r"in_proj_weight|[qkv]_proj_weight|out_proj\.weight"}
+
+
+def compress(t, weight_type):
+    """A tensor as reelc stores it: bf16 rounded to nearest even; int8 symmetric per row of
+    its first dimension, scale = max|row| / 127, q = round_half_even(w / scale), read back as
+    q * scale (all float32 arithmetic)."""
+    if weight_type == "bf16":
+        return t.to(torch.bfloat16).float()
+    rows = t.reshape(t.shape[0], -1)
+    scale = rows.abs().amax(1) / 127
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+    q = torch.where(scale[:, None] > 0, torch.round(rows / safe[:, None]), torch.zeros_like(rows))
+    return (q * scale[:, None]).reshape(t.shape)
+
+
+def compressed(spec, state, weight_type):
+    """The state_dict a model compiled with --weight-type weight_type computes with."""
+    layers = spec["layers"] + spec.get("forecast", {}).get("layers", [])
+    out = dict(state)
+    for layer in layers:
+        pattern = COMPRESSIBLE.get(layer["op"])
+        wt = layer.get("weight_type", weight_type)
+        if pattern is None or wt == "f32":
+            continue
+        for key, t in state.items():
+            name = layer["name"] + "."
+            if key.startswith(name) and t.dim() >= 2 and re.fullmatch(pattern, key[len(name):]):
+                out[key] = compress(t, wt)
+    return out
+
+
+def write_compressed(stem, spec, model, x, io):
+    """tests/golden/S.compressed.safetensors (see the module docstring)."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}  # (not the live parameters)
+    tensors, meta = {}, {"reference": f"torch {torch.__version__}"}
+    for wt in ("int8", "bf16"):
+        model.load_state_dict(compressed(spec, state, wt))
+        res = reference.run_all(model, spec, x)
+        dev = 0.0
+        for k in io:
+            if k != "input":
+                tensors[f"{wt}.{k}"] = res[k]
+                dev = max(dev, float((res[k] - io[k]).abs().max()))
+        meta[f"deviation_{wt}"] = f"{dev:.3g}"
+    model.load_state_dict(state)
+    path = os.path.join(GOLDEN, f"{stem}.compressed.safetensors")
+    safetensors_io.write(path, tensors, meta)
+    print(f"{stem}: compressed weights, max output deviation from float32: int8 "
+          f"{meta['deviation_int8']}, bf16 {meta['deviation_bf16']}; {os.path.getsize(path)} bytes")
 
 
 def load_spec(path):
@@ -424,8 +499,11 @@ def generate(spec_path):
         p, clip = peephole_zero(spec, model, x)
         assert clip is None
         res = {"output": p, "clip": clip}
-    else:
+    else:  # (a layer's own weight_type applies without --weight-type too)
+        raw = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(compressed(spec, raw, "f32"))
         res = reference.run_all(model, spec, x)
+        model.load_state_dict(raw)
     return spec, model, x, res, seed
 
 
@@ -509,7 +587,7 @@ def write_golden(stem, spec, spec_path, model, x, res, seed, dtype="F32", exact=
     assert io_back.keys() == io.keys() and all(torch.equal(io_back[k], io[k]) for k in io)
     w_back, _ = safetensors_io.read(w_path)
     fresh = reference.build_model(spec)
-    fresh.load_state_dict(w_back, strict=True)
+    fresh.load_state_dict(compressed(spec, w_back, "f32"), strict=True)
     res2 = reference.run_all(fresh, spec, io_back["input"])
     same = torch.equal if exact else (lambda a, b: torch.allclose(a, b, rtol=0, atol=1e-6))
     for k in ("output", "clip", "clip_steps", "attention", "forecast"):
@@ -553,6 +631,9 @@ def main():
                      exact=stem not in ("peephole_zero", "lrcn_resnet18_narrow"))
         if stem != "lrcn_resnet18_narrow":
             check_visible(stem, path, spec, model, x, res)
+        if stem in COMPRESSED:
+            io, _ = safetensors_io.read(os.path.join(GOLDEN, f"{stem}.io.safetensors"))
+            write_compressed(stem, spec, model, x, io)
 
         if stem == "clip_max":
             # Half-precision weight files: expected outputs from the rounded weights, same input.

@@ -153,13 +153,13 @@ static bool infer_attention(Arena *a, Graph *g, Layer *l) {
     }
     break;
   case SCORE_GENERAL:
-    add_param(a, l, mat(dk, dq), "w_q.weight");
+    add_param(a, l, mat(dk, dq), "w_q.weight")->compress = true;
     l->macs += (int64_t)dk * dq;
     break;
   case SCORE_ADDITIVE:
     add_param(a, l, mat(A, dk), "w_x.weight");
     add_param(a, l, vec(A), "w_x.bias");
-    add_param(a, l, mat(A, dq), "w_h.weight");
+    add_param(a, l, mat(A, dq), "w_h.weight")->compress = true;
     add_param(a, l, mat(1, A), "v.weight");
     l->macs += (int64_t)A * dq + (int64_t)n * A * (dk + 1);
     break;
@@ -169,7 +169,7 @@ static bool infer_attention(Arena *a, Graph *g, Layer *l) {
                  "are a window", l->name);
       return false;
     }
-    add_param(a, l, mat(n, dq), "weight");
+    add_param(a, l, mat(n, dq), "weight")->compress = true;
     add_param(a, l, vec(n), "bias");
     l->macs += (int64_t)n * dq;
     break;
@@ -333,6 +333,6 @@ static void interp_attention(Interp *in, int li) {
 
 const OpDesc op_attention = {
     .name = "attention", .keys = "query values score scale hidden",
-    .flags = OP_WEIGHTED | OP_EVERY_FRAME | OP_READS_WINDOWS, .min_inputs = 1, .max_inputs = 1,
+    .flags = OP_WEIGHTED | OP_EVERY_FRAME | OP_READS_WINDOWS | OP_MATRICES, .min_inputs = 1, .max_inputs = 1,
     .parse = parse_attention, .resolve = resolve_attention, .infer = infer_attention,
     .lower = lower_attention, .interp_init = interp_init_attention, .interp = interp_attention};

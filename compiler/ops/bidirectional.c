@@ -58,8 +58,8 @@ bool infer_bidirectional(Arena *a, Graph *g, Layer *l) {
       return false;
     for (int dir = 0; dir < 2; dir++) {
       const char *rev = dir ? "_reverse" : "";
-      add_param(a, l, mat(gates, in_k), "weight_ih_l%d%s", k, rev);
-      add_param(a, l, mat(gates, H), "weight_hh_l%d%s", k, rev);
+      add_param(a, l, mat(gates, in_k), "weight_ih_l%d%s", k, rev)->compress = true;
+      add_param(a, l, mat(gates, H), "weight_hh_l%d%s", k, rev)->compress = true;
       add_param(a, l, vec(gates), "bias_ih_l%d%s", k, rev)->zero = !l->bias;
       add_param(a, l, vec(gates), "bias_hh_l%d%s", k, rev)->zero = !l->bias;
     }
@@ -87,21 +87,9 @@ static const char *dir_name(Lowering *lw, const Layer *l, const char *what, int 
 /* lstm: rows of [W_ih | W_hh] and b_ih + b_hh, packed as the gemv packs them. */
 static int lstm_weights(Lowering *lw, int li, int k, int dir, int *bias) {
   const Layer *l = &lw->g->layer[li];
-  const Param *wih = dir_param(l, "weight_ih", k, dir), *whh = dir_param(l, "weight_hh", k, dir);
-  const Param *bih = dir_param(l, "bias_ih", k, dir), *bhh = dir_param(l, "bias_hh", k, dir);
-  int rows = wih->shape.dim[0], in = wih->shape.dim[1], H = whh->shape.dim[1];
-  Param cat = {.name = "cat", .shape = mat(rows, in + H)}, sum = {.name = "sum", .shape = vec(rows)};
-  if (wih->data) {
-    float *w = arena_alloc(lw->a, (size_t)rows * (in + H) * sizeof *w);
-    float *b = arena_alloc(lw->a, (size_t)rows * sizeof *b);
-    for (int r = 0; r < rows; r++) {
-      memcpy(w + (size_t)r * (in + H), wih->data + (size_t)r * in, (size_t)in * sizeof *w);
-      memcpy(w + (size_t)r * (in + H) + in, whh->data + (size_t)r * H, (size_t)H * sizeof *w);
-      b[r] = bih->data[r] + bhh->data[r];
-    }
-    cat.data = w, sum.data = b;
-  }
-  return gemv_weights(lw, li, dir_name(lw, l, "l", k, dir), &cat, &sum, bias);
+  return gate_weights(lw, li, dir_name(lw, l, "l", k, dir), dir_param(l, "weight_ih", k, dir),
+                      dir_param(l, "weight_hh", k, dir), dir_param(l, "bias_ih", k, dir),
+                      dir_param(l, "bias_hh", k, dir), bias);
 }
 
 int lower_bidirectional(Lowering *lw, int li) {

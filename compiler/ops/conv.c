@@ -84,7 +84,7 @@ static bool infer_conv2d(Arena *a, Graph *g, Layer *l) {
   if (!fits(l, (int64_t)l->out * (c / l->groups) * w->kh * w->kw, "weight") ||
       !fits(l, shape_elems(l->out_shape), "output"))
     return false;
-  add_param(a, l, oihw(l->out, c / l->groups, w->kh, w->kw), "weight");
+  add_param(a, l, oihw(l->out, c / l->groups, w->kh, w->kw), "weight")->compress = true;
   if (l->bias)
     add_param(a, l, vec(l->out), "bias");
   l->macs = shape_elems(l->out_shape) * (c / l->groups) * w->kh * w->kw;
@@ -159,7 +159,7 @@ static void interp_conv2d(Interp *in, int li) {
 
 const OpDesc op_conv2d = {
     .name = "conv2d", .keys = "out kernel stride padding dilation groups bias",
-    .flags = OP_WEIGHTED | OP_EPILOGUE | OP_FOLDS_NORM, .min_inputs = 1, .max_inputs = 1,
+    .flags = OP_WEIGHTED | OP_EPILOGUE | OP_FOLDS_NORM | OP_MATRICES, .min_inputs = 1, .max_inputs = 1,
     .parse = parse_conv2d, .infer = infer_conv2d, .lower = lower_conv2d, .interp = interp_conv2d};
 
 /* ---- batchnorm: {name, op: batchnorm, eps: 1e-5} over [N] or [C, H, W]:

@@ -68,7 +68,7 @@ static bool infer_convlstm(Arena *a, Graph *g, Layer *l) {
     if (!fits(l, (int64_t)4 * hid * (in + hid) * k * k, "gate weight") ||
         !fits(l, (int64_t)4 * hid * rows * cols, "gate tensor"))
       return false;
-    add_param(a, l, oihw(4 * hid, in + hid, k, k), "cell_list.%d.conv.weight", s);
+    add_param(a, l, oihw(4 * hid, in + hid, k, k), "cell_list.%d.conv.weight", s)->compress = true;
     add_param(a, l, vec(4 * hid), "cell_list.%d.conv.bias", s);
     if (l->peephole) {
       Shape p = l->peephole == PEEPHOLE_CHANNEL ? chw(hid, 1, 1) : chw(hid, rows, cols);
@@ -108,13 +108,15 @@ static bool infer_convgru(Arena *a, Graph *g, Layer *l) {
     if (!fits(l, (int64_t)2 * hid * (in + hid) * k * k, "gate weight") ||
         !fits(l, (int64_t)2 * hid * rows * cols, "gate tensor"))
       return false;
-    add_param(a, l, oihw(2 * hid, in + hid, k, k), "cell_list.%d.conv_gates.weight", s);
+    add_param(a, l, oihw(2 * hid, in + hid, k, k), "cell_list.%d.conv_gates.weight", s)->compress =
+        true;
     add_param(a, l, vec(2 * hid), "cell_list.%d.conv_gates.bias", s);
-    add_param(a, l, oihw(hid, in + hid, k, k), "cell_list.%d.conv_can.weight", s);
+    add_param(a, l, oihw(hid, in + hid, k, k), "cell_list.%d.conv_can.weight", s)->compress = true;
     add_param(a, l, vec(hid), "cell_list.%d.conv_can.bias", s);
     l->macs += (int64_t)rows * cols * 3 * hid * (in + hid) * k * k;
     if (l->rcn && s > 0) {
-      add_param(a, l, oihw(2 * hid, l->hidden[s - 1], k, k), "cell_list.%d.conv_below.weight", s);
+      add_param(a, l, oihw(2 * hid, l->hidden[s - 1], k, k), "cell_list.%d.conv_below.weight", s)
+          ->compress = true;
       l->macs += (int64_t)rows * cols * 2 * hid * l->hidden[s - 1] * k * k;
     }
     if (rows < 1 || cols < 1)
@@ -350,12 +352,12 @@ static void interp_convgru(Interp *in, int li) {
 /* A convlstm with init_state may start a forecast chain with no input. */
 const OpDesc op_convlstm = {
     .name = "convlstm", .keys = "hidden kernel layers peephole output init_state",
-    .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 0, .max_inputs = 1,
+    .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME | OP_MATRICES, .min_inputs = 0, .max_inputs = 1,
     .parse = parse_conv_cell, .infer = infer_convlstm, .lower = lower_convlstm,
     .interp_init = interp_init_conv_cell, .interp = interp_convlstm};
 
 const OpDesc op_convgru = {
     .name = "convgru", .keys = "hidden kernel layers",
-    .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1, .max_inputs = MAX_INPUTS,
+    .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME | OP_MATRICES, .min_inputs = 1, .max_inputs = MAX_INPUTS,
     .parse = parse_conv_cell, .check_inputs = check_convgru_inputs, .infer = infer_convgru,
     .lower = lower_convgru, .interp_init = interp_init_conv_cell, .interp = interp_convgru};

@@ -64,8 +64,9 @@ static bool infer_conv_transpose2d(Arena *a, Graph *g, Layer *l) {
   if (!fits(l, (int64_t)c * (l->out / l->groups) * w->kh * w->kw, "weight") ||
       !fits(l, shape_elems(l->out_shape), "output"))
     return false;
-  add_param(a, l, oihw(c, l->out / l->groups, w->kh, w->kw), "weight")->fan_in =
-      (int64_t)(l->out / l->groups) * w->kh * w->kw; /* PyTorch's: weight.size(1) kh kw */
+  Param *wp = add_param(a, l, oihw(c, l->out / l->groups, w->kh, w->kw), "weight");
+  wp->fan_in = (int64_t)(l->out / l->groups) * w->kh * w->kw; /* PyTorch's: weight.size(1) kh kw */
+  wp->compress = true;
   if (l->bias)
     add_param(a, l, vec(l->out), "bias")->fan_in = (int64_t)(l->out / l->groups) * w->kh * w->kw;
   l->macs = shape_elems(l->in_shape) * (l->out / l->groups) * w->kh * w->kw;
@@ -124,6 +125,6 @@ static void interp_conv_transpose2d(Interp *in, int li) {
 const OpDesc op_conv_transpose2d = {
     .name = "conv_transpose2d",
     .keys = "out kernel stride padding output_padding dilation groups bias",
-    .flags = OP_WEIGHTED | OP_EPILOGUE, .min_inputs = 1, .max_inputs = 1,
+    .flags = OP_WEIGHTED | OP_EPILOGUE | OP_MATRICES, .min_inputs = 1, .max_inputs = 1,
     .parse = parse_conv_transpose2d, .infer = infer_conv_transpose2d,
     .lower = lower_conv_transpose2d, .interp = interp_conv_transpose2d};

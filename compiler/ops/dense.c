@@ -25,7 +25,7 @@ static bool infer_linear(Arena *a, Graph *g, Layer *l) {
   if (!fits(l, (int64_t)l->out * in, "weight"))
     return false;
   l->out_shape = l->in_shape.rank == 2 ? mat(rows, l->out) : vec(l->out);
-  add_param(a, l, mat(l->out, in), "weight");
+  add_param(a, l, mat(l->out, in), "weight")->compress = true;
   if (l->bias)
     add_param(a, l, vec(l->out), "bias");
   l->macs = (int64_t)rows * l->out * in;
@@ -58,6 +58,6 @@ static void interp_linear(Interp *in, int li) {
                   l->out, cols);
 }
 
-const OpDesc op_linear = {.name = "linear", .keys = "out bias", .flags = OP_WEIGHTED | OP_EPILOGUE,
+const OpDesc op_linear = {.name = "linear", .keys = "out bias", .flags = OP_WEIGHTED | OP_EPILOGUE | OP_MATRICES,
                           .min_inputs = 1, .max_inputs = 1, .parse = parse_linear,
                           .infer = infer_linear, .lower = lower_linear, .interp = interp_linear};

@@ -89,16 +89,18 @@ static bool infer_mha(Arena *a, Graph *g, Layer *l) {
                        "size, nn.MultiheadAttention's embed_dim)", l->heads, E);
   l->out = E;
   if (dk == E && dv == E) { /* PyTorch packs the three when kdim == vdim == embed_dim */
-    add_param(a, l, mat(3 * E, E), "in_proj_weight")->fan_in = E;
+    Param *w = add_param(a, l, mat(3 * E, E), "in_proj_weight");
+    w->fan_in = E;
+    w->compress = true;
   } else {
-    add_param(a, l, mat(E, E), "q_proj_weight");
-    add_param(a, l, mat(E, dk), "k_proj_weight");
-    add_param(a, l, mat(E, dv), "v_proj_weight");
+    add_param(a, l, mat(E, E), "q_proj_weight")->compress = true;
+    add_param(a, l, mat(E, dk), "k_proj_weight")->compress = true;
+    add_param(a, l, mat(E, dv), "v_proj_weight")->compress = true;
   }
   Param *b = add_param(a, l, vec(3 * E), "in_proj_bias");
   b->zero = !l->bias;
   b->init = INIT_NEAR_ZERO;
-  add_param(a, l, mat(E, E), "out_proj.weight");
+  add_param(a, l, mat(E, E), "out_proj.weight")->compress = true;
   Param *ob = add_param(a, l, vec(E), "out_proj.bias");
   ob->zero = !l->bias;
   ob->init = INIT_NEAR_ZERO;
@@ -230,6 +232,6 @@ static void interp_mha(Interp *in, int li) {
 
 const OpDesc op_mha = {
     .name = "mha", .keys = "heads query values bias key_padding",
-    .flags = OP_WEIGHTED | OP_EVERY_FRAME | OP_OWN_WINDOW, .min_inputs = 1, .max_inputs = 1,
+    .flags = OP_WEIGHTED | OP_EVERY_FRAME | OP_OWN_WINDOW | OP_MATRICES, .min_inputs = 1, .max_inputs = 1,
     .parse = parse_mha, .resolve = resolve_mha, .infer = infer_mha, .lower = lower_mha,
     .interp_init = interp_init_mha, .interp = interp_mha};

@@ -110,7 +110,8 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
     if (!fits(l, (int64_t)gates * (in_k + P), "weight"))
       return false;
     Param *p = add_param(a, l, mat(gates, in_k), "weight_ih_l%d", k);
-    add_param(a, l, mat(gates, P), "weight_hh_l%d", k);
+    p->compress = true;
+    add_param(a, l, mat(gates, P), "weight_hh_l%d", k)->compress = true;
     add_param(a, l, vec(gates), "bias_ih_l%d", k)->zero = !l->bias;
     add_param(a, l, vec(gates), "bias_hh_l%d", k)->zero = !l->bias;
     if (l->stack == 1) /* nn.LSTMCell and nn.GRUCell: the same tensors without "_l0" */
@@ -122,7 +123,7 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
       add_param(a, l, vec(H), "weight_co_l%d", k);
     }
     if (l->proj)
-      add_param(a, l, mat(P, H), "weight_hr_l%d", k);
+      add_param(a, l, mat(P, H), "weight_hr_l%d", k)->compress = true;
     l->macs += (int64_t)gates * (in_k + P) + (l->proj ? (int64_t)P * H : 0);
   }
   for (int j = 0; j < l->n_param; j++) /* nn.LSTM and nn.GRU: U(-1/sqrt(H), 1/sqrt(H)) */
@@ -139,9 +140,9 @@ static bool infer_dense_cell(Arena *a, Graph *g, Layer *l) {
       return false;
     }
     int d = f->out_shape.dim[0];
-    add_param(a, l, mat(H, d), "init_h.weight");
+    add_param(a, l, mat(H, d), "init_h.weight")->compress = true;
     add_param(a, l, vec(H), "init_h.bias");
-    add_param(a, l, mat(H, d), "init_c.weight");
+    add_param(a, l, mat(H, d), "init_c.weight")->compress = true;
     add_param(a, l, vec(H), "init_c.bias");
   }
   l->out_shape = vec(P);
@@ -200,9 +201,11 @@ static int lower_dense_cell_avx2(Lowering *lw, int li, const int *h, const int *
                       vname(lw, l, "weight_l", k));
     int b = add_value(lw, V_WEIGHT, li, (int64_t)blocks * 32, vname(lw, l, "bias_l", k));
     float *wd = weight_data(lw, w, wih->data), *bd = weight_data(lw, b, wih->data);
+    const float *wi = wih->data, *wh = find_param(l, "weight_hh_l%d", k)->data;
+    if (lw->wtype != WT_F32)
+      compress_cell_weights(lw, li, w, &wi, &wh, in, H, lstm ? 4 : 3);
     if (wd)
-      (lstm ? pack_lstm : pack_gru)(wd, bd, wih->data, find_param(l, "weight_hh_l%d", k)->data,
-                                   find_param(l, "bias_ih_l%d", k)->data,
+      (lstm ? pack_lstm : pack_gru)(wd, bd, wi, wh, find_param(l, "bias_ih_l%d", k)->data,
                                    find_param(l, "bias_hh_l%d", k)->data, in, H);
     int scratch = add_value(lw, V_TRANSIENT, li, H, vname(lw, l, "h_new", k));
     if (lstm) {
@@ -229,14 +232,7 @@ static int lower_lstm_generic(Lowering *lw, int li, const int *h, const int *c) 
     const Param *wih = find_param(l, "weight_ih_l%d", k), *whh = find_param(l, "weight_hh_l%d", k);
     const Param *bih = find_param(l, "bias_ih_l%d", k), *bhh = find_param(l, "bias_hh_l%d", k);
     int in = wih->shape.dim[1];
-    int w = add_value(lw, V_WEIGHT, li, (int64_t)4 * H * (in + H), vname(lw, l, "weight_l", k));
-    int b = add_value(lw, V_WEIGHT, li, (int64_t)4 * H, vname(lw, l, "bias_l", k));
-    float *wd = weight_data(lw, w, wih->data), *bd = weight_data(lw, b, wih->data);
-    for (int r = 0; wd && r < 4 * H; r++) {
-      memcpy(wd + (size_t)r * (in + H), wih->data + (size_t)r * in, (size_t)in * 4);
-      memcpy(wd + (size_t)r * (in + H) + in, whh->data + (size_t)r * H, (size_t)H * 4);
-      bd[r] = bih->data[r] + bhh->data[r];
-    }
+    int b, w = gate_weights(lw, li, vname(lw, l, "l", k), wih, whh, bih, bhh, &b);
     int gates = add_value(lw, V_TRANSIENT, li, (int64_t)4 * H, vname(lw, l, "gates", k));
     add_call(lw, K_GEMV_CAT2, li, k, (int[]){gates, w, b, x, h[k]}, 5, (int[]){in, H, 4 * H}, 3);
     if (l->peephole == PEEPHOLE_DIAGONAL) {
@@ -281,19 +277,9 @@ static int lower_lstm_proj(Lowering *lw, int li, const int *h, const int *c) {
     const Param *wih = find_param(l, "weight_ih_l%d", k), *whh = find_param(l, "weight_hh_l%d", k);
     const Param *bih = find_param(l, "bias_ih_l%d", k), *bhh = find_param(l, "bias_hh_l%d", k);
     int in = wih->shape.dim[1];
-    Param cat = {.shape = mat(4 * H, in + P)}, bias = {.shape = vec(4 * H)};
-    if (wih->data) { /* rows of [W_ih | W_hh], and b_ih + b_hh */
-      float *w = arena_alloc(lw->a, (size_t)4 * H * (in + P) * sizeof *w);
-      float *b = arena_alloc(lw->a, (size_t)4 * H * sizeof *b);
-      for (int r = 0; r < 4 * H; r++) {
-        memcpy(w + (size_t)r * (in + P), wih->data + (size_t)r * in, (size_t)in * 4);
-        memcpy(w + (size_t)r * (in + P) + in, whh->data + (size_t)r * P, (size_t)P * 4);
-        b[r] = bih->data[r] + bhh->data[r];
-      }
-      cat.data = w, bias.data = b;
-    }
     int gates = add_value(lw, V_TRANSIENT, li, (int64_t)4 * H, vname(lw, l, "gates", k));
-    gemv_cat2_call(lw, li, vname(lw, l, "l", k), &cat, &bias, gates, x, in, h[k]);
+    int b, w = gate_weights(lw, li, vname(lw, l, "l", k), wih, whh, bih, bhh, &b);
+    add_call(lw, K_GEMV_CAT2, li, k, (int[]){gates, w, b, x, h[k]}, 5, (int[]){in, P, 4 * H}, 3);
     int full = add_value(lw, V_TRANSIENT, li, H, vname(lw, l, "h_full", k));
     add_call(lw, K_LSTM_CELL, li, k, (int[]){full, c[k], gates}, 3, &H, 1);
     gemv_call(lw, li, vname(lw, l, "hr_l", k), find_param(l, "weight_hr_l%d", k), NULL, h[k], full);
@@ -459,7 +445,7 @@ static const char *explain_dense_cell(Arena *a, const Layer *l, const char *suff
 const OpDesc op_lstm = {.name = "lstm",
                         .keys = "hidden layers peephole bias proj init_state init_from "
                                 "bidirectional frames stride",
-                        .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
+                        .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME | OP_MATRICES, .min_inputs = 1,
                         .max_inputs = 1, .parse = parse_dense_cell, .resolve = resolve_lstm,
                         .infer = infer_dense_cell, .lower = lower_dense_cell,
                         .interp_init = interp_init_dense_cell, .interp = interp_lstm,
@@ -467,7 +453,7 @@ const OpDesc op_lstm = {.name = "lstm",
                         .explain_tensor = explain_dense_cell};
 
 const OpDesc op_gru = {.name = "gru", .keys = "hidden layers bias init_state bidirectional frames stride",
-                       .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME, .min_inputs = 1,
+                       .flags = OP_WEIGHTED | OP_RECURRENT | OP_EVERY_FRAME | OP_MATRICES, .min_inputs = 1,
                        .max_inputs = 1, .parse = parse_dense_cell, .infer = infer_dense_cell,
                        .lower = lower_dense_cell, .interp_init = interp_init_dense_cell,
                        .interp = interp_gru, .interp_frame = interp_frame_dense_cell,

@@ -97,7 +97,7 @@ static bool infer_temporal_conv(Arena *a, Graph *g, Layer *l) {
   int64_t taps = (int64_t)c * l->frames * w->kh * w->kw;
   if (!fits(l, l->out * taps, "weight") || !fits(l, (int64_t)l->frames * c * h * wd, "window"))
     return false;
-  add_param(a, l, (Shape){5, {l->out, c, l->frames, w->kh, w->kw}}, "weight");
+  add_param(a, l, (Shape){5, {l->out, c, l->frames, w->kh, w->kw}}, "weight")->compress = true;
   if (l->bias)
     add_param(a, l, vec(l->out), "bias");
   l->macs = shape_elems(l->out_shape) * taps;
@@ -300,6 +300,6 @@ const OpDesc op_temporal_pool = {
 
 const OpDesc op_temporal_conv = {
     .name = "temporal_conv", .keys = "out frames stride kernel padding bias",
-    .flags = OP_WEIGHTED | OP_TEMPORAL, .min_inputs = 1, .max_inputs = 1, .parse = parse_temporal,
-    .infer = infer_temporal_conv, .lower = lower_temporal, .interp_init = interp_init_temporal,
+    .flags = OP_WEIGHTED | OP_TEMPORAL | OP_MATRICES, .min_inputs = 1, .max_inputs = 1,
+    .parse = parse_temporal, .infer = infer_temporal_conv, .lower = lower_temporal, .interp_init = interp_init_temporal,
     .interp = interp_temporal, .interp_frame = interp_temporal_frame};

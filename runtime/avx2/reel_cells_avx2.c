@@ -18,6 +18,11 @@
  * on the blocks the previous one read last, which are still in L2 when the
  * weights are too large for it (measured: 15-25% less time on 6-8 MiB).
  *
+ * Compressed weights (bf16, int8) keep this layout with 2- or 1-byte
+ * elements, widened as they are loaded; the x and h sweeps then sum apart,
+ * for int8 each times its rows' scales (per block: the ih rows' [gates][8],
+ * then the hh rows').
+ *
  * The pointwise kernels (lstm_cell, lstm_peephole_cell, convgru_*) are the
  * generic ones' vector twins, for the convolutional cells. */
 #include <immintrin.h>
@@ -83,19 +88,107 @@ static void sweep3(__m256 *acc, const float *w, const float *x, int n) {
   acc[2] = _mm256_add_ps(a2, b2);
 }
 
-void reel_lstm_step_avx2(float *h, float *c, float *scratch, const float *w, const float *b,
-                         const float *x, int nx, int hidden, const float *wci, const float *wcf,
-                         const float *wco, int reverse) {
+/* The sweeps over compressed weights: LOAD widens 8 stored weights to floats. */
+#define SWEEP4(NAME, T, LOAD)                                                                    \
+  static void NAME(__m256 *acc, const T *w, const float *x, int n) {                             \
+    __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                   \
+    __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;                                  \
+    int j;                                                                                       \
+    for (j = 0; j + 1 < n; j += 2, w += 64) {                                                    \
+      __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);               \
+      a0 = _mm256_fmadd_ps(LOAD(w), x0, a0);                                                     \
+      a1 = _mm256_fmadd_ps(LOAD(w + 8), x0, a1);                                                 \
+      a2 = _mm256_fmadd_ps(LOAD(w + 16), x0, a2);                                                \
+      a3 = _mm256_fmadd_ps(LOAD(w + 24), x0, a3);                                                \
+      b0 = _mm256_fmadd_ps(LOAD(w + 32), x1, b0);                                                \
+      b1 = _mm256_fmadd_ps(LOAD(w + 40), x1, b1);                                                \
+      b2 = _mm256_fmadd_ps(LOAD(w + 48), x1, b2);                                                \
+      b3 = _mm256_fmadd_ps(LOAD(w + 56), x1, b3);                                                \
+    }                                                                                            \
+    if (j < n) {                                                                                 \
+      __m256 x0 = _mm256_broadcast_ss(x + j);                                                    \
+      a0 = _mm256_fmadd_ps(LOAD(w), x0, a0);                                                     \
+      a1 = _mm256_fmadd_ps(LOAD(w + 8), x0, a1);                                                 \
+      a2 = _mm256_fmadd_ps(LOAD(w + 16), x0, a2);                                                \
+      a3 = _mm256_fmadd_ps(LOAD(w + 24), x0, a3);                                                \
+    }                                                                                            \
+    acc[0] = _mm256_add_ps(a0, b0);                                                              \
+    acc[1] = _mm256_add_ps(a1, b1);                                                              \
+    acc[2] = _mm256_add_ps(a2, b2);                                                              \
+    acc[3] = _mm256_add_ps(a3, b3);                                                              \
+  }
+#define SWEEP3(NAME, T, LOAD)                                                                    \
+  static void NAME(__m256 *acc, const T *w, const float *x, int n) {                             \
+    __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2];                                                \
+    __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0;                                           \
+    int j;                                                                                       \
+    for (j = 0; j + 1 < n; j += 2, w += 48) {                                                    \
+      __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);               \
+      a0 = _mm256_fmadd_ps(LOAD(w), x0, a0);                                                     \
+      a1 = _mm256_fmadd_ps(LOAD(w + 8), x0, a1);                                                 \
+      a2 = _mm256_fmadd_ps(LOAD(w + 16), x0, a2);                                                \
+      b0 = _mm256_fmadd_ps(LOAD(w + 24), x1, b0);                                                \
+      b1 = _mm256_fmadd_ps(LOAD(w + 32), x1, b1);                                                \
+      b2 = _mm256_fmadd_ps(LOAD(w + 40), x1, b2);                                                \
+    }                                                                                            \
+    if (j < n) {                                                                                 \
+      __m256 x0 = _mm256_broadcast_ss(x + j);                                                    \
+      a0 = _mm256_fmadd_ps(LOAD(w), x0, a0);                                                     \
+      a1 = _mm256_fmadd_ps(LOAD(w + 8), x0, a1);                                                 \
+      a2 = _mm256_fmadd_ps(LOAD(w + 16), x0, a2);                                                \
+    }                                                                                            \
+    acc[0] = _mm256_add_ps(a0, b0);                                                              \
+    acc[1] = _mm256_add_ps(a1, b1);                                                              \
+    acc[2] = _mm256_add_ps(a2, b2);                                                              \
+  }
+SWEEP4(sweep4_bf16, uint16_t, reel_load_bf16x8_avx2)
+SWEEP4(sweep4_i8, int8_t, reel_load_i8x8_avx2)
+SWEEP3(sweep3_bf16, uint16_t, reel_load_bf16x8_avx2)
+SWEEP3(sweep3_i8, int8_t, reel_load_i8x8_avx2)
+
+/* acc[g] = sum over one block's x columns (from element `at`) and, into hacc, over its h
+ * columns, of compressed weights, times the rows' scales for int8 (from scale s). */
+static void sweep_typed(const reel_weights *w, int gates, long at, const float *x, int nx,
+                        const float *h, int hidden, __m256 *acc, __m256 *hacc, long s) {
+  int g;
+  for (g = 0; g < gates; g++)
+    acc[g] = hacc[g] = _mm256_setzero_ps();
+  if (w->type == REEL_W_I8) {
+    const int8_t *q = (const int8_t *)w->w + at;
+    (gates == 4 ? sweep4_i8 : sweep3_i8)(acc, q, x, nx);
+    (gates == 4 ? sweep4_i8 : sweep3_i8)(hacc, q + 8L * gates * nx, h, hidden);
+    for (g = 0; g < gates; g++) {
+      acc[g] = _mm256_mul_ps(acc[g], _mm256_loadu_ps(w->scale + s + 8L * g));
+      hacc[g] = _mm256_mul_ps(hacc[g], _mm256_loadu_ps(w->scale + s + 8L * (gates + g)));
+    }
+  } else {
+    const uint16_t *p = (const uint16_t *)w->w + at;
+    (gates == 4 ? sweep4_bf16 : sweep3_bf16)(acc, p, x, nx);
+    (gates == 4 ? sweep4_bf16 : sweep3_bf16)(hacc, p + 8L * gates * nx, h, hidden);
+  }
+}
+
+/* One LSTM step over any weights (acc: gates i f g o before the cell). */
+static void lstm_step(float *h, float *c, float *scratch, const reel_weights *w, const float *b,
+                      const float *x, int nx, int hidden, const float *wci, const float *wcf,
+                      const float *wco, int reverse) {
   int blocks = (hidden + 7) / 8, k;
   for (k = 0; k < blocks; k++) {
     int u = 8 * (reverse ? blocks - 1 - k : k), n = hidden - u < 8 ? hidden - u : 8;
-    const float *wb = w + 4L * u * (nx + hidden), *bb = b + 4L * u;
-    __m256 acc[4], cell, i, f, g, o;
+    long at = 4L * u * (nx + hidden);
+    const float *bb = b + 4L * u;
+    __m256 acc[4], hacc[4], cell, i, f, g, o;
     int t;
-    for (t = 0; t < 4; t++)
-      acc[t] = _mm256_loadu_ps(bb + 8L * t);
-    sweep4(acc, wb, x, nx);
-    sweep4(acc, wb + 32L * nx, h, hidden);
+    if (w->type == REEL_W_F32) {
+      for (t = 0; t < 4; t++)
+        acc[t] = _mm256_loadu_ps(bb + 8L * t);
+      sweep4(acc, (const float *)w->w + at, x, nx);
+      sweep4(acc, (const float *)w->w + at + 32L * nx, h, hidden);
+    } else {
+      sweep_typed(w, 4, at, x, nx, h, hidden, acc, hacc, 8L * u);
+      for (t = 0; t < 4; t++)
+        acc[t] = _mm256_add_ps(_mm256_add_ps(acc[t], hacc[t]), _mm256_loadu_ps(bb + 8L * t));
+    }
     cell = reel_load_part_avx2(c + u, n);
     i = acc[0];
     f = acc[1];
@@ -114,20 +207,26 @@ void reel_lstm_step_avx2(float *h, float *c, float *scratch, const float *w, con
   memcpy(h, scratch, (size_t)hidden * sizeof *h);
 }
 
-void reel_gru_step_avx2(float *h, float *scratch, const float *w, const float *b, const float *x,
-                        int nx, int hidden, int reverse) {
+/* One GRU step over any weights. */
+static void gru_step(float *h, float *scratch, const reel_weights *w, const float *b,
+                     const float *x, int nx, int hidden, int reverse) {
   int blocks = (hidden + 7) / 8, k;
   for (k = 0; k < blocks; k++) {
     int u = 8 * (reverse ? blocks - 1 - k : k), n = hidden - u < 8 ? hidden - u : 8;
-    const float *wb = w + 3L * u * (nx + hidden), *bb = b + 4L * u;
+    long at = 3L * u * (nx + hidden);
+    const float *bb = b + 4L * u;
     __m256 ax[3], ah[3], r, z, cand, hv;
     int t;
-    for (t = 0; t < 3; t++) {
-      ax[t] = _mm256_setzero_ps();
-      ah[t] = _mm256_setzero_ps();
+    if (w->type == REEL_W_F32) {
+      for (t = 0; t < 3; t++) {
+        ax[t] = _mm256_setzero_ps();
+        ah[t] = _mm256_setzero_ps();
+      }
+      sweep3(ax, (const float *)w->w + at, x, nx);
+      sweep3(ah, (const float *)w->w + at + 24L * nx, h, hidden);
+    } else {
+      sweep_typed(w, 3, at, x, nx, h, hidden, ax, ah, 6L * u);
     }
-    sweep3(ax, wb, x, nx);
-    sweep3(ah, wb + 24L * nx, h, hidden);
     r = reel_sigmoid_avx2(_mm256_add_ps(_mm256_add_ps(ax[0], ah[0]), _mm256_loadu_ps(bb)));
     z = reel_sigmoid_avx2(_mm256_add_ps(_mm256_add_ps(ax[1], ah[1]), _mm256_loadu_ps(bb + 8)));
     cand = _mm256_add_ps(ax[2], _mm256_loadu_ps(bb + 16));
@@ -137,6 +236,46 @@ void reel_gru_step_avx2(float *h, float *scratch, const float *w, const float *b
     reel_store_part_avx2(scratch + u, _mm256_fmadd_ps(z, _mm256_sub_ps(hv, cand), cand), n);
   }
   memcpy(h, scratch, (size_t)hidden * sizeof *h);
+}
+
+void reel_lstm_step_avx2(float *h, float *c, float *scratch, const float *w, const float *b,
+                         const float *x, int nx, int hidden, const float *wci, const float *wcf,
+                         const float *wco, int reverse) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  lstm_step(h, c, scratch, &wt, b, x, nx, hidden, wci, wcf, wco, reverse);
+}
+
+void reel_lstm_step_bf16_avx2(float *h, float *c, float *scratch, const uint16_t *w,
+                              const float *b, const float *x, int nx, int hidden,
+                              const float *wci, const float *wcf, const float *wco, int reverse) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  lstm_step(h, c, scratch, &wt, b, x, nx, hidden, wci, wcf, wco, reverse);
+}
+
+void reel_lstm_step_i8_avx2(float *h, float *c, float *scratch, const int8_t *w,
+                            const float *w_scale, const float *b, const float *x, int nx,
+                            int hidden, const float *wci, const float *wcf, const float *wco,
+                            int reverse) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  lstm_step(h, c, scratch, &wt, b, x, nx, hidden, wci, wcf, wco, reverse);
+}
+
+void reel_gru_step_avx2(float *h, float *scratch, const float *w, const float *b, const float *x,
+                        int nx, int hidden, int reverse) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  gru_step(h, scratch, &wt, b, x, nx, hidden, reverse);
+}
+
+void reel_gru_step_bf16_avx2(float *h, float *scratch, const uint16_t *w, const float *b,
+                             const float *x, int nx, int hidden, int reverse) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  gru_step(h, scratch, &wt, b, x, nx, hidden, reverse);
+}
+
+void reel_gru_step_i8_avx2(float *h, float *scratch, const int8_t *w, const float *w_scale,
+                           const float *b, const float *x, int nx, int hidden, int reverse) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  gru_step(h, scratch, &wt, b, x, nx, hidden, reverse);
 }
 
 void reel_lstm_cell_avx2(float *h, float *c, const float *gates, int n) {

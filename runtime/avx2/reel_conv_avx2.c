@@ -21,7 +21,10 @@
  * spare, and 8 loads per 12 FMAs leave the load ports idle a third of the
  * time (4 output channels and 8 accumulators measured 68 GFLOP/s on a
  * 128->256 3x3 32x32 conv; 6 and 12: 84).  The bias, accumulate and
- * activation epilogue is vectorised and writes NCHW directly.
+ * activation epilogue is vectorised and writes NCHW directly.  Compressed
+ * filters (bf16, int8 with a scale per output channel) are widened one block
+ * at a time into floats after the padded input in `scratch` (6 x the taps
+ * more floats), once per block for the whole output plane.
  *
  * Max pooling, the other windowed kernel with an AVX2 twin, ends the file. */
 #include <immintrin.h>
@@ -200,8 +203,17 @@ static void store_tile(const reel_conv2d_desc *d, float *y, const float *b, int 
   }
 }
 
-void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
-                          const float *x0, const float *x1, float *scratch) {
+/* Block `ocb / 6` of compressed filters as floats in out: weight [tap][o] times the scale
+ * of output channel ocb + o for int8. */
+static const float *widen_block(const reel_weights *w, int ocb, long wblock, float *out) {
+  long at = (long)(ocb / 6) * wblock, t;
+  for (t = 0; t < wblock; t++)
+    out[t] = reel_weight_at(w, at + t, ocb + t % 6);
+  return out;
+}
+
+static void conv2d(const reel_conv2d_desc *d, float *y, const reel_weights *w, const float *b,
+                   const float *x0, const float *x1, float *scratch) {
   int in_c = d->in_c0 + d->in_c1, P = grid_cols(d), ocb, oh, ow;
   long wblock = 6L * in_c * d->k_h * d->k_w, last = (long)(d->out_h - 1) * P + d->out_w, q;
   long row_tiles = (long)d->out_h * ((d->out_w + 15) / 16), flat_tiles = (last + 15) / 16;
@@ -211,7 +223,9 @@ void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, c
   tap_offsets(d, row_off, col_off);
   for (ocb = 0; ocb < d->out_c; ocb += 6) {
     int nout = d->out_c - ocb < 6 ? d->out_c - ocb : 6;
-    const float *wb = w + (long)(ocb / 6) * wblock;
+    const float *wb = w->type == REEL_W_F32
+                          ? (const float *)w->w + (long)(ocb / 6) * wblock
+                          : widen_block(w, ocb, wblock, scratch + reel_conv2d_scratch_avx2(d));
     if (flat_tiles < row_tiles)
       for (q = 0; q < last; q += 16) {
         tile(d, scratch, wb, row_off, col_off, out, q);
@@ -225,6 +239,25 @@ void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, c
                      d->out_w - ow < 16 ? d->out_w - ow : 16);
         }
   }
+}
+
+void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
+                          const float *x0, const float *x1, float *scratch) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  conv2d(d, y, &wt, b, x0, x1, scratch);
+}
+
+void reel_f32_conv2d_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16_t *w,
+                               const float *b, const float *x0, const float *x1, float *scratch) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  conv2d(d, y, &wt, b, x0, x1, scratch);
+}
+
+void reel_f32_conv2d_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,
+                             const float *w_scale, const float *b, const float *x0,
+                             const float *x1, float *scratch) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  conv2d(d, y, &wt, b, x0, x1, scratch);
 }
 
 /* ---- max pooling ----

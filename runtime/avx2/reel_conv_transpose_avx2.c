@@ -47,8 +47,9 @@ static void input_span(int in, int out, int stride, int o0, int *lo, int *hi) {
     *hi = in;
 }
 
-void reel_f32_conv_transpose2d_avx2(const reel_conv2d_desc *d, float *y, const float *w,
-                                    const float *b, const float *x, float *scratch) {
+/* Over weights of any storage (int8: a scale per input channel). */
+static void conv_transpose2d(const reel_conv2d_desc *d, float *y, const reel_weights *w,
+                             const float *b, const float *x, float *scratch) {
   int sh = d->stride_h, sw = d->stride_w;
   int ph = phase_len(d->out_h, sh), pw = phase_len(d->out_w, sw);
   int ipg = d->in_c0 / d->groups, opg = d->out_c / d->groups;
@@ -61,7 +62,7 @@ void reel_f32_conv_transpose2d_avx2(const reel_conv2d_desc *d, float *y, const f
       scratch[i] = bias;
     for (ic = group * ipg; ic < (group + 1) * ipg; ic++) {
       const float *xc = x + (long)ic * d->in_h * d->in_w;
-      const float *wk = w + ((long)ic * opg + oc % opg) * d->k_h * d->k_w;
+      long wk = ((long)ic * opg + oc % opg) * d->k_h * d->k_w;
       for (u = 0; u < d->k_h; u++) {
         int oy0 = -d->pad_top + u * d->dil_h, i_lo, i_hi;
         input_span(d->in_h, d->out_h, sh, oy0, &i_lo, &i_hi);
@@ -73,7 +74,7 @@ void reel_f32_conv_transpose2d_avx2(const reel_conv2d_desc *d, float *y, const f
             continue;
           int px = ((ox0 % sw) + sw) % sw, rx = (ox0 - px) / sw;
           float *plane = scratch + (py * sw + px) * phase;
-          float wv = wk[u * d->k_w + v];
+          float wv = reel_weight_at(w, wk + (long)u * d->k_w + v, ic);
           for (i = i_lo; i < i_hi; i++)
             axpy(plane + (long)(ry + i) * pw + rx + j_lo, xc + (long)i * d->in_w + j_lo, wv,
                  j_hi - j_lo);
@@ -88,4 +89,23 @@ void reel_f32_conv_transpose2d_avx2(const reel_conv2d_desc *d, float *y, const f
     if (d->act != REEL_ACT_NONE)
       activate(yo, (long)d->out_h * d->out_w, d->act, d->alpha);
   }
+}
+
+void reel_f32_conv_transpose2d_avx2(const reel_conv2d_desc *d, float *y, const float *w,
+                                    const float *b, const float *x, float *scratch) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  conv_transpose2d(d, y, &wt, b, x, scratch);
+}
+
+void reel_f32_conv_transpose2d_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16_t *w,
+                                         const float *b, const float *x, float *scratch) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  conv_transpose2d(d, y, &wt, b, x, scratch);
+}
+
+void reel_f32_conv_transpose2d_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,
+                                       const float *w_scale, const float *b, const float *x,
+                                       float *scratch) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  conv_transpose2d(d, y, &wt, b, x, scratch);
 }

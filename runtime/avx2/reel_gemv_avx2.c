@@ -1,54 +1,128 @@
 /* AVX2 matrix-vector products over weights packed in panels of 8 rows:
  * for each block of 8 rows (zero rows pad the last), the 8 weights of
  * column j are contiguous, so a step is one broadcast of x[j] and one
- * 32-byte load per block: the weights stream through once, in order. */
+ * 32-byte load per block: the weights stream through once, in order.
+ * Compressed weights (bf16, int8) are the same panels of 2- or 1-byte
+ * elements, widened to floats as they are loaded; an int8 panel's sums are
+ * scaled per row at the end, so a step costs one conversion per 8 weights
+ * and reads a half or a quarter of the bytes. */
 #include <immintrin.h>
 
 #include "reel_runtime.h"
 #include "reel_vmath_avx2.h"
 
-/* acc += panel(8 x n) x, with four independent FMA chains. */
-static __m256 panel_dot(const float *p, const float *x, int n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-  int j = 0;
-  for (; j + 4 <= n; j += 4, p += 32) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p), _mm256_broadcast_ss(x + j), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 8), _mm256_broadcast_ss(x + j + 1), a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 16), _mm256_broadcast_ss(x + j + 2), a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 24), _mm256_broadcast_ss(x + j + 3), a3);
+/* acc = panel(8 x n) x, with four independent FMA chains; LOAD widens 8
+ * stored weights to floats. */
+#define PANEL_DOT(NAME, T, LOAD)                                                                 \
+  static __m256 NAME(const T *p, const float *x, int n) {                                        \
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                  \
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();                                  \
+    int j = 0;                                                                                   \
+    for (; j + 4 <= n; j += 4, p += 32) {                                                        \
+      a0 = _mm256_fmadd_ps(LOAD(p), _mm256_broadcast_ss(x + j), a0);                             \
+      a1 = _mm256_fmadd_ps(LOAD(p + 8), _mm256_broadcast_ss(x + j + 1), a1);                     \
+      a2 = _mm256_fmadd_ps(LOAD(p + 16), _mm256_broadcast_ss(x + j + 2), a2);                    \
+      a3 = _mm256_fmadd_ps(LOAD(p + 24), _mm256_broadcast_ss(x + j + 3), a3);                    \
+    }                                                                                            \
+    for (; j < n; j++, p += 8)                                                                   \
+      a0 = _mm256_fmadd_ps(LOAD(p), _mm256_broadcast_ss(x + j), a0);                             \
+    return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));                          \
   }
-  for (; j < n; j++, p += 8)
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p), _mm256_broadcast_ss(x + j), a0);
-  return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+PANEL_DOT(panel_dot_f32, float, _mm256_loadu_ps)
+PANEL_DOT(panel_dot_bf16, uint16_t, reel_load_bf16x8_avx2)
+PANEL_DOT(panel_dot_i8, int8_t, reel_load_i8x8_avx2)
+
+/* Panel columns [at, at + 8 n) of w, against x; int8 times the scales at s. */
+static __m256 panel_dot(const reel_weights *w, long at, const float *x, int n, long s) {
+  if (w->type == REEL_W_I8)
+    return _mm256_mul_ps(panel_dot_i8((const int8_t *)w->w + at, x, n),
+                         _mm256_loadu_ps(w->scale + s));
+  if (w->type == REEL_W_BF16)
+    return panel_dot_bf16((const uint16_t *)w->w + at, x, n);
+  return panel_dot_f32((const float *)w->w + at, x, n);
 }
 
-void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x, int rows,
+void reel_gemv_any_avx2(float *y, const reel_weights *w, const float *b, const float *x, int rows,
                         int cols, int act, float alpha) {
   int r;
   for (r = 0; r < rows; r += 8) {
-    __m256 acc = panel_dot(w + (long)r * cols, x, cols);
+    __m256 acc = panel_dot(w, (long)r * cols, x, cols, r);
     if (b)
       acc = _mm256_add_ps(acc, _mm256_loadu_ps(b + r));
     reel_store_part_avx2(y + r, reel_activate_avx2(act, alpha, acc), rows - r);
   }
 }
 
-void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const float *x0, int n0,
-                             const float *x1, int n1, int rows) {
+void reel_gemv_cat2_any_avx2(float *y, const reel_weights *w, const float *b, const float *x0,
+                             int n0, const float *x1, int n1, int rows) {
   int r;
   for (r = 0; r < rows; r += 8) {
-    const float *p = w + (long)r * (n0 + n1);
-    __m256 acc = _mm256_add_ps(panel_dot(p, x0, n0), panel_dot(p + 8L * n0, x1, n1));
+    long at = (long)r * (n0 + n1);
+    __m256 acc = _mm256_add_ps(panel_dot(w, at, x0, n0, 2L * r),
+                               panel_dot(w, at + 8L * n0, x1, n1, 2L * r + 8));
     if (b)
       acc = _mm256_add_ps(acc, _mm256_loadu_ps(b + r));
     reel_store_part_avx2(y + r, acc, rows - r);
   }
 }
 
-void reel_f32_gemv_rows_avx2(float *y, const float *w, const float *b, const float *x, int rows,
-                             int cols, int n, int act, float alpha) {
+static void gemv_rows(float *y, const reel_weights *w, const float *b, const float *x, int rows,
+                      int cols, int n, int act, float alpha) {
   int r;
   for (r = 0; r < n; r++)
-    reel_f32_gemv_avx2(y + (long)r * rows, w, b, x + (long)r * cols, rows, cols, act, alpha);
+    reel_gemv_any_avx2(y + (long)r * rows, w, b, x + (long)r * cols, rows, cols, act, alpha);
+}
+
+void reel_f32_gemv_avx2(float *y, const float *w, const float *b, const float *x, int rows,
+                        int cols, int act, float alpha) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  reel_gemv_any_avx2(y, &wt, b, x, rows, cols, act, alpha);
+}
+
+void reel_f32_gemv_bf16_avx2(float *y, const uint16_t *w, const float *b, const float *x,
+                             int rows, int cols, int act, float alpha) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  reel_gemv_any_avx2(y, &wt, b, x, rows, cols, act, alpha);
+}
+
+void reel_f32_gemv_i8_avx2(float *y, const int8_t *w, const float *w_scale, const float *b,
+                           const float *x, int rows, int cols, int act, float alpha) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  reel_gemv_any_avx2(y, &wt, b, x, rows, cols, act, alpha);
+}
+
+void reel_f32_gemv_cat2_avx2(float *y, const float *w, const float *b, const float *x0, int n0,
+                             const float *x1, int n1, int rows) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  reel_gemv_cat2_any_avx2(y, &wt, b, x0, n0, x1, n1, rows);
+}
+
+void reel_f32_gemv_cat2_bf16_avx2(float *y, const uint16_t *w, const float *b, const float *x0,
+                                  int n0, const float *x1, int n1, int rows) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  reel_gemv_cat2_any_avx2(y, &wt, b, x0, n0, x1, n1, rows);
+}
+
+void reel_f32_gemv_cat2_i8_avx2(float *y, const int8_t *w, const float *w_scale, const float *b,
+                                const float *x0, int n0, const float *x1, int n1, int rows) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  reel_gemv_cat2_any_avx2(y, &wt, b, x0, n0, x1, n1, rows);
+}
+
+void reel_f32_gemv_rows_avx2(float *y, const float *w, const float *b, const float *x, int rows,
+                             int cols, int n, int act, float alpha) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  gemv_rows(y, &wt, b, x, rows, cols, n, act, alpha);
+}
+
+void reel_f32_gemv_rows_bf16_avx2(float *y, const uint16_t *w, const float *b, const float *x,
+                                  int rows, int cols, int n, int act, float alpha) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  gemv_rows(y, &wt, b, x, rows, cols, n, act, alpha);
+}
+
+void reel_f32_gemv_rows_i8_avx2(float *y, const int8_t *w, const float *w_scale, const float *b,
+                                const float *x, int rows, int cols, int n, int act, float alpha) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  gemv_rows(y, &wt, b, x, rows, cols, n, act, alpha);
 }

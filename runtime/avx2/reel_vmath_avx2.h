@@ -37,6 +37,17 @@
 #endif
 
 /* n <= 8 floats into a vector (the rest zero), and back. */
+/* 8 compressed weights as floats: bfloat16 (a float's upper half) exactly; int8 unscaled. */
+static REEL_INLINE_ALWAYS __m256 reel_load_bf16x8_avx2(const uint16_t *p) {
+  __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+static REEL_INLINE_ALWAYS __m256 reel_load_i8x8_avx2(const int8_t *p) {
+  __m256i w = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+  return _mm256_cvtepi32_ps(w);
+}
+
 static __inline __m256 reel_load_part_avx2(const float *p, int n) {
   float tmp[8] = {0};
   if (n >= 8)

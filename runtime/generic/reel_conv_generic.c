@@ -12,8 +12,9 @@ static void valid_range(int out, int in, int stride, int pad, int offset, int *l
     *hi = o + 1;
 }
 
-void reel_f32_conv2d_generic(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
-                             const float *x0, const float *x1) {
+/* The conv over weights of any storage (int8: a scale per output channel). */
+static void conv2d(const reel_conv2d_desc *d, float *y, const reel_weights *w, const float *b,
+                   const float *x0, const float *x1) {
   int in_c = d->in_c0 + d->in_c1, cpg = in_c / d->groups, opg = d->out_c / d->groups;
   int plane = d->out_h * d->out_w, in_plane = d->in_h * d->in_w;
   int oc, icg, kh, kw, oh, ow, i;
@@ -31,7 +32,7 @@ void reel_f32_conv2d_generic(const reel_conv2d_desc *d, float *y, const float *w
         int oh_lo, oh_hi, ow_lo, ow_hi;
         valid_range(d->out_h, d->in_h, d->stride_h, d->pad_top, kh * d->dil_h, &oh_lo, &oh_hi);
         for (kw = 0; kw < d->k_w; kw++) {
-          float wv = w[(((long)oc * cpg + icg) * d->k_h + kh) * d->k_w + kw];
+          float wv = reel_weight_at(w, (((long)oc * cpg + icg) * d->k_h + kh) * d->k_w + kw, oc);
           valid_range(d->out_w, d->in_w, d->stride_w, d->pad_left, kw * d->dil_w, &ow_lo, &ow_hi);
           for (oh = oh_lo; oh < oh_hi; oh++) {
             const float *xr = xc + (long)(oh * d->stride_h - d->pad_top + kh * d->dil_h) * d->in_w;
@@ -47,6 +48,25 @@ void reel_f32_conv2d_generic(const reel_conv2d_desc *d, float *y, const float *w
       for (i = 0; i < plane; i++)
         yo[i] = reel_f32_activate_generic(d->act, d->alpha, yo[i]);
   }
+}
+
+void reel_f32_conv2d_generic(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
+                             const float *x0, const float *x1) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  conv2d(d, y, &wt, b, x0, x1);
+}
+
+void reel_f32_conv2d_bf16_generic(const reel_conv2d_desc *d, float *y, const uint16_t *w,
+                                  const float *b, const float *x0, const float *x1) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  conv2d(d, y, &wt, b, x0, x1);
+}
+
+void reel_f32_conv2d_i8_generic(const reel_conv2d_desc *d, float *y, const int8_t *w,
+                                const float *w_scale, const float *b, const float *x0,
+                                const float *x1) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  conv2d(d, y, &wt, b, x0, x1);
 }
 
 void reel_f32_maxpool2d_generic(const reel_pool2d_desc *d, float *y, const float *x) {
