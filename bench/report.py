@@ -12,7 +12,7 @@ The raw directory holds, all written by run.sh:
   spec-<model>.txt      the spec's path
   reel-<target>.rN.jsonl  time_model.c, one line per model (and per forecaster's forecast);
                         targets avx2-int8 and avx2-bf16: lstm512 and gru512 with compressed
-                        weights (--weight-type), info-<model>-<type>.txt their `reelc info`
+                        weights (--weight-type), typed-info-<model>-<type>.txt their `reelc info`
   torch.rN.jsonl        torch_bench.py: every spec, and the bare cells
   onednn.rN.jsonl       onednn_bench.c with the library's best ISA; onednn-avx2.rN.jsonl
                         capped at AVX2 (DNNL_MAX_CPU_ISA=AVX2)
@@ -435,7 +435,7 @@ def main():
             rec = reel[f"avx2-{wt}"].get((cell, "step"), {})
             f32 = reel_us("avx2", cell, "step")
             x = ratio(f32, rec.get("median_us")) if "error" not in rec else None
-            info = os.path.join(raw, f"info-{cell}-{wt}.txt")
+            info = os.path.join(raw, f"typed-info-{cell}-{wt}.txt")
             wb = parse_info(info)[1] if os.path.exists(info) else None
             compressed[(cell, wt)] = (x, models[cell].total_weights / wb if wb else None, rec)
             goal, bytes_goal = (2.5, 3.9) if wt == "int8" else (1.6, 2.0)

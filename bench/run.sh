@@ -171,7 +171,7 @@ case " $TARGETS " in *" avx2 "*)
       spec=$(cat "$RAW/spec-$m.txt"); d=$B/avx2-$wt/$m
       rm -rf "$d" && mkdir -p "$d"
       say "compile $spec --target avx2 --weight-type $wt"
-      $REELC info "$spec" --target avx2 --weight-type "$wt" >"$RAW/info-$m-$wt.txt"
+      $REELC info "$spec" --target avx2 --weight-type "$wt" >"$RAW/typed-info-$m-$wt.txt"
       if ! $REELC compile "$spec" --random-weights 1 --target avx2 --weight-type "$wt" -o "$d" \
              2>"$d/error.log" ||
          ! $CC -std=c99 $CFLAGS_avx2 -DREEL_MODEL="$m" \

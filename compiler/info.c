@@ -122,6 +122,16 @@ static void print_text(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
              "32-byte alignment%s)\n",
           (long long)fg->weights, g->model, (long long)fg->params, (long long)fg->weights_packed,
           fg->weights > fg->weights_packed ? ", in 1024-byte chunks" : "");
+  for (int t = WT_BF16; t < WT_COUNT; t++) { /* compressed layers, by type */
+    const char *names = NULL;
+    for (int i = 0; i < g->n_layer; i++)
+      if (g->layer[i].weight_type == t)
+        names = names ? arena_printf(a, "%s, %s", names, g->layer[i].name) : g->layer[i].name;
+    if (names)
+      fprintf(f, "         %s (%lld bytes%s): the matrices and filters of %s\n", weight_type_name[t],
+              (long long)(t == WT_I8 ? p->weight_int8s : 2 * p->weight_halves),
+              t == WT_I8 ? ", and a float scale per row" : "", names);
+  }
   fprintf(f, "code:    about %lld bytes: the runtime files it needs as %s builds them with -O2, and "
              "its step code\n", (long long)fg->code, runtime_sizes_cc);
   fprintf(f, "context: %lld bytes (sizeof %s_ctx, LP64 and 32-bit Arm alike: state %lld, arena "
@@ -160,16 +170,17 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
     fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
     json_str(f, l->name);
     fprintf(f, ", \"op\": \"%s\", \"input\": \"%s\", \"output\": \"%s\", \"params\": %lld, "
-               "\"macs\": %lld, \"state_bytes\": %lld}",
+               "\"macs\": %lld, \"state_bytes\": %lld, \"weight_type\": \"%s\"}",
             l->op->name, shape_str(a, l->in_shape), shape_str(a, l->out_shape),
-            (long long)layer_params(l), (long long)l->macs, (long long)layer_state(p, i));
+            (long long)layer_params(l), (long long)l->macs, (long long)layer_state(p, i),
+            weight_type_name[l->weight_type]);
   }
   fprintf(f, "],\n \"params\": %lld, \"macs\": %lld, \"flash_bytes\": %lld, \"ram_bytes\": %lld,\n"
-             " \"weights_bytes\": %lld, \"weights_packed_bytes\": %lld, \"code_bytes_estimate\": "
-             "%lld, \"code_compiler\": ",
+             " \"weights_bytes\": %lld, \"weights_packed_bytes\": %lld, \"weights_bf16_bytes\": %lld, "
+             "\"weights_int8_bytes\": %lld, \"code_bytes_estimate\": %lld, \"code_compiler\": ",
           (long long)fg->params, (long long)fg->macs, (long long)fg->flash, (long long)fg->ram,
-          (long long)fg->weights,
-          (long long)fg->weights_packed, (long long)fg->code);
+          (long long)fg->weights, (long long)fg->weights_packed, (long long)p->weight_halves * 2,
+          (long long)p->weight_int8s, (long long)fg->code);
   json_str(f, runtime_sizes_cc);
   fprintf(f, ",\n \"context_bytes\": %lld, \"state_bytes\": %lld, \"arena_bytes\": %lld, "
              "\"stack_bytes_max\": %d, \"arena_no_reuse_bytes\": %lld, \"arena_lower_bound_bytes\": "

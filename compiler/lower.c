@@ -186,9 +186,14 @@ static int matrix_weights(Lowering *lw, int li, const char *name, const Param *w
       src = q;
     }
   }
-  if (wd && lw->avx2)
+  if (wd && lw->avx2) {
     pack_panels8(wd, src, rows, cols);
-  else if (wd)
+    for (int r = 0; lw->p->v[wv].wtype == WT_BF16 && r < rows; r += 8) { /* per panel and part */
+      pair_bf16_vectors(wd + (int64_t)r * cols, split ? split : cols);
+      if (split)
+        pair_bf16_vectors(wd + (int64_t)r * cols + 8L * split, cols - split);
+    }
+  } else if (wd)
     memcpy(wd, src, (size_t)rows * cols * sizeof *wd);
   if (b) {
     bv = add_value(lw, V_WEIGHT, li, lw->avx2 ? padded : rows, bname);

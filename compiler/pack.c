@@ -62,6 +62,20 @@ void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, co
   }
 }
 
+/* The AVX2 kernels read bfloat16 panels two vectors of 8 at a time: each 32-bit lane holds
+ * a_i in its low half and b_i in its high half, so a is the lanes shifted up 16 bits and b
+ * the lanes with the low half cleared (no shuffle: those would compete with nothing but
+ * each other on one port).  So within each pair of vectors (a, b) of a run the 16 halves
+ * are stored a0 b0 a1 b1 ... a7 b7.  An odd last vector stays as it is. */
+void pair_bf16_vectors(float *v, int64_t nvec) {
+  for (int64_t k = 0; k + 1 < nvec; k += 2) {
+    float pair[16], *p = v + 8 * k;
+    for (int i = 0; i < 8; i++)
+      pair[2 * i] = p[i], pair[2 * i + 1] = p[8 + i];
+    memcpy(p, pair, sizeof pair);
+  }
+}
+
 enum { B = REEL_CONV_AVX2_OC_BLOCK }; /* output channels per block of the AVX2 convs */
 
 /* Conv weights (out_c, in_c, kh, kw) -> [out_c/B][in_c][kh][kw][B]; the

@@ -409,6 +409,7 @@ void pack_lstm(float *w_out, float *b_out, const float *wih, const float *whh, c
                const float *bhh, int nx, int hidden);
 void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, const float *bih,
               const float *bhh, int nx, int hidden);
+void pair_bf16_vectors(float *v, int64_t nvec);
 /* The fewest input and output channels a 3x3 conv needs to run as
  * Winograd F(2x2, 3x3) (reel_conv_winograd_avx2.c): below them, measured
  * on 16x16 to 32x32 maps, its transforms cost what its 2.25x fewer FMAs

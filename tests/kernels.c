@@ -859,6 +859,8 @@ static void typed_gemv(void) {
         float *y0 = calloc(rows, 4), *y1 = calloc(rows, 4);
         void *q = stored(type, w, (long)rows * cols);
         pack_panels8(wp, w, rows, cols);
+        for (int r = 0; type == REEL_W_BF16 && r < rows; r += 8) /* bf16: columns in pairs */
+          pair_bf16_vectors(wp + (long)r * cols, cols);
         void *qp = stored(type, wp, (long)R * cols); /* the same values, in panels */
         if (type == REEL_W_I8) {
           reel_f32_gemv_i8_generic(y0, q, s, b, x, rows, cols, REEL_ACT_TANH, 0.1f);
@@ -879,6 +881,10 @@ static void typed_gemv(void) {
           memcpy(wb + (size_t)r * n1, w + (size_t)r * cols + n0, (size_t)n1 * 4);
         }
         pack_panels8_cat2(wp, wa, n0, wb, n1, rows);
+        for (int r = 0; type == REEL_W_BF16 && r < rows; r += 8) { /* each part in pairs */
+          pair_bf16_vectors(wp + (long)r * cols, n0);
+          pair_bf16_vectors(wp + (long)r * cols + 8L * n0, n1);
+        }
         qp = stored(type, wp, (long)R * cols);
         if (type == REEL_W_I8)
           reel_f32_gemv_cat2_i8_avx2(y1, qp, s, b, x, n0, x + n0, n1, rows);
@@ -915,6 +921,10 @@ static void typed_cells(void) {
               bs[(k / 8 * 2 + 1) * G * 8 + g * 8 + k % 8] = shh[g * H + k];
             }
           (lstm ? pack_lstm : pack_gru)(wp, bp, wih, whh, bih, bhh, nx, H);
+          for (int u = 0; type == REEL_W_BF16 && u < blocks; u++) { /* x, h columns in pairs */
+            pair_bf16_vectors(wp + (long)u * 8 * G * (nx + H), (long)G * nx);
+            pair_bf16_vectors(wp + (long)u * 8 * G * (nx + H) + 8L * G * nx, (long)G * H);
+          }
           void *qp = stored(type, wp, (long)blocks * 8 * G * (nx + H));
           if (lstm) {
             float *cat = malloc((size_t)rows * (nx + H) * 4), *cs = calloc(2 * (size_t)R, 4);

@@ -207,6 +207,12 @@ static int lower_dense_cell_avx2(Lowering *lw, int li, const int *h, const int *
     if (wd)
       (lstm ? pack_lstm : pack_gru)(wd, bd, wi, wh, find_param(l, "bias_ih_l%d", k)->data,
                                    find_param(l, "bias_hh_l%d", k)->data, in, H);
+    int G = lstm ? 4 : 3; /* vectors per column: each block's x then h columns, in pairs */
+    for (int64_t u = 0; wd && lw->wtype == WT_BF16 && u < blocks; u++) {
+      float *block = wd + u * 8 * G * (in + H);
+      pair_bf16_vectors(block, (int64_t)G * in);
+      pair_bf16_vectors(block + 8L * G * in, (int64_t)G * H);
+    }
     int scratch = add_value(lw, V_TRANSIENT, li, H, vname(lw, l, "h_new", k));
     if (lstm) {
       int peep[3] = {-1, -1, -1};

@@ -19,7 +19,8 @@
  * weights are too large for it (measured: 15-25% less time on 6-8 MiB).
  *
  * Compressed weights (bf16, int8) keep this layout with 2- or 1-byte
- * elements, widened as they are loaded; the x and h sweeps then sum apart,
+ * elements, widened as they are loaded (bf16 gate vectors stored in pairs,
+ * widened by a shift and a mask: see reel_gemv_avx2.c); the sweeps sum apart,
  * for int8 each times its rows' scales (per block: the ih rows' [gates][8],
  * then the hh rows').
  *
@@ -141,10 +142,68 @@ static void sweep3(__m256 *acc, const float *w, const float *x, int n) {
     acc[1] = _mm256_add_ps(a1, b1);                                                              \
     acc[2] = _mm256_add_ps(a2, b2);                                                              \
   }
-SWEEP4(sweep4_bf16, uint16_t, reel_load_bf16x8_avx2)
 SWEEP4(sweep4_i8, int8_t, reel_load_i8x8_avx2)
-SWEEP3(sweep3_bf16, uint16_t, reel_load_bf16x8_avx2)
 SWEEP3(sweep3_i8, int8_t, reel_load_i8x8_avx2)
+
+/* bf16 columns in pairs of gate vectors (pair_bf16_vectors): lstm, [i f] and [g o] per
+ * column; gru, 3 pairs per 2 columns (an odd last column: one pair and its n as it is). */
+static void sweep4_bf16(__m256 *acc, const uint16_t *w, const float *x, int n) {
+  __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+  int j;
+  for (j = 0; j + 1 < n; j += 2, w += 64) { /* two columns: 8 chains hide the FMA latency */
+    __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);
+    __m256i p0 = reel_load_bf16_pair_avx2(w), p1 = reel_load_bf16_pair_avx2(w + 16);
+    __m256i p2 = reel_load_bf16_pair_avx2(w + 32), p3 = reel_load_bf16_pair_avx2(w + 48);
+    a0 = _mm256_fmadd_ps(reel_bf16_first_avx2(p0), x0, a0);
+    a1 = _mm256_fmadd_ps(reel_bf16_second_avx2(p0), x0, a1);
+    a2 = _mm256_fmadd_ps(reel_bf16_first_avx2(p1), x0, a2);
+    a3 = _mm256_fmadd_ps(reel_bf16_second_avx2(p1), x0, a3);
+    b0 = _mm256_fmadd_ps(reel_bf16_first_avx2(p2), x1, b0);
+    b1 = _mm256_fmadd_ps(reel_bf16_second_avx2(p2), x1, b1);
+    b2 = _mm256_fmadd_ps(reel_bf16_first_avx2(p3), x1, b2);
+    b3 = _mm256_fmadd_ps(reel_bf16_second_avx2(p3), x1, b3);
+  }
+  if (j < n) {
+    __m256 x0 = _mm256_broadcast_ss(x + j);
+    __m256i p0 = reel_load_bf16_pair_avx2(w), p1 = reel_load_bf16_pair_avx2(w + 16);
+    a0 = _mm256_fmadd_ps(reel_bf16_first_avx2(p0), x0, a0);
+    a1 = _mm256_fmadd_ps(reel_bf16_second_avx2(p0), x0, a1);
+    a2 = _mm256_fmadd_ps(reel_bf16_first_avx2(p1), x0, a2);
+    a3 = _mm256_fmadd_ps(reel_bf16_second_avx2(p1), x0, a3);
+  }
+  acc[0] = _mm256_add_ps(a0, b0);
+  acc[1] = _mm256_add_ps(a1, b1);
+  acc[2] = _mm256_add_ps(a2, b2);
+  acc[3] = _mm256_add_ps(a3, b3);
+}
+
+static void sweep3_bf16(__m256 *acc, const uint16_t *w, const float *x, int n) {
+  __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2];
+  __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0;
+  int j;
+  for (j = 0; j + 1 < n; j += 2, w += 48) {
+    __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);
+    __m256i p0 = reel_load_bf16_pair_avx2(w), p1 = reel_load_bf16_pair_avx2(w + 16);
+    __m256i p2 = reel_load_bf16_pair_avx2(w + 32);
+    a0 = _mm256_fmadd_ps(reel_bf16_first_avx2(p0), x0, a0);
+    a1 = _mm256_fmadd_ps(reel_bf16_second_avx2(p0), x0, a1);
+    a2 = _mm256_fmadd_ps(reel_bf16_first_avx2(p1), x0, a2);
+    b0 = _mm256_fmadd_ps(reel_bf16_second_avx2(p1), x1, b0);
+    b1 = _mm256_fmadd_ps(reel_bf16_first_avx2(p2), x1, b1);
+    b2 = _mm256_fmadd_ps(reel_bf16_second_avx2(p2), x1, b2);
+  }
+  if (j < n) {
+    __m256 x0 = _mm256_broadcast_ss(x + j);
+    __m256i p0 = reel_load_bf16_pair_avx2(w);
+    a0 = _mm256_fmadd_ps(reel_bf16_first_avx2(p0), x0, a0);
+    a1 = _mm256_fmadd_ps(reel_bf16_second_avx2(p0), x0, a1);
+    a2 = _mm256_fmadd_ps(reel_load_bf16x8_avx2(w + 16), x0, a2);
+  }
+  acc[0] = _mm256_add_ps(a0, b0);
+  acc[1] = _mm256_add_ps(a1, b1);
+  acc[2] = _mm256_add_ps(a2, b2);
+}
 
 /* acc[g] = sum over one block's x columns (from element `at`) and, into hacc, over its h
  * columns, of compressed weights, times the rows' scales for int8 (from scale s). */

@@ -5,7 +5,9 @@
  * Compressed weights (bf16, int8) are the same panels of 2- or 1-byte
  * elements, widened to floats as they are loaded; an int8 panel's sums are
  * scaled per row at the end, so a step costs one conversion per 8 weights
- * and reads a half or a quarter of the bytes. */
+ * and reads a quarter of the bytes.  A bf16 panel's columns are stored in
+ * pairs (pair_bf16_vectors): one 32-byte load, a shift and a mask give two
+ * columns. */
 #include <immintrin.h>
 
 #include "reel_runtime.h"
@@ -29,8 +31,30 @@
     return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));                          \
   }
 PANEL_DOT(panel_dot_f32, float, _mm256_loadu_ps)
-PANEL_DOT(panel_dot_bf16, uint16_t, reel_load_bf16x8_avx2)
 PANEL_DOT(panel_dot_i8, int8_t, reel_load_i8x8_avx2)
+
+/* The same over bf16 columns stored in pairs (an odd last column as it is). */
+static __m256 panel_dot_bf16(const uint16_t *p, const float *x, int n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int j = 0;
+  for (; j + 4 <= n; j += 4, p += 32) {
+    __m256i w01 = reel_load_bf16_pair_avx2(p), w23 = reel_load_bf16_pair_avx2(p + 16);
+    a0 = _mm256_fmadd_ps(reel_bf16_first_avx2(w01), _mm256_broadcast_ss(x + j), a0);
+    a1 = _mm256_fmadd_ps(reel_bf16_second_avx2(w01), _mm256_broadcast_ss(x + j + 1), a1);
+    a2 = _mm256_fmadd_ps(reel_bf16_first_avx2(w23), _mm256_broadcast_ss(x + j + 2), a2);
+    a3 = _mm256_fmadd_ps(reel_bf16_second_avx2(w23), _mm256_broadcast_ss(x + j + 3), a3);
+  }
+  if (j + 2 <= n) {
+    __m256i w01 = reel_load_bf16_pair_avx2(p);
+    a0 = _mm256_fmadd_ps(reel_bf16_first_avx2(w01), _mm256_broadcast_ss(x + j), a0);
+    a1 = _mm256_fmadd_ps(reel_bf16_second_avx2(w01), _mm256_broadcast_ss(x + j + 1), a1);
+    j += 2, p += 16;
+  }
+  if (j < n)
+    a2 = _mm256_fmadd_ps(reel_load_bf16x8_avx2(p), _mm256_broadcast_ss(x + j), a2);
+  return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+}
 
 /* Panel columns [at, at + 8 n) of w, against x; int8 times the scales at s. */
 static __m256 panel_dot(const reel_weights *w, long at, const float *x, int n, long s) {

@@ -43,6 +43,20 @@ static REEL_INLINE_ALWAYS __m256 reel_load_bf16x8_avx2(const uint16_t *p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
 
+/* Two vectors of 8 bfloat16 stored paired (a0 b0 a1 b1 ... a7 b7, the compiler's
+ * pair_bf16_vectors) as floats: a is each 32-bit lane shifted up 16 bits, b the lane with
+ * its low half cleared. */
+static REEL_INLINE_ALWAYS __m256i reel_load_bf16_pair_avx2(const uint16_t *p) {
+  return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+static REEL_INLINE_ALWAYS __m256 reel_bf16_first_avx2(__m256i pair) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(pair, 16));
+}
+static REEL_INLINE_ALWAYS __m256 reel_bf16_second_avx2(__m256i pair) {
+  return _mm256_and_ps(_mm256_castsi256_ps(pair),
+                       _mm256_castsi256_ps(_mm256_set1_epi32((int)0xffff0000u)));
+}
+
 static REEL_INLINE_ALWAYS __m256 reel_load_i8x8_avx2(const int8_t *p) {
   __m256i w = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
   return _mm256_cvtepi32_ps(w);
