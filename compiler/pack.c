@@ -70,7 +70,7 @@ void pack_gru(float *w_out, float *b_out, const float *wih, const float *whh, co
 void pair_bf16_vectors(float *v, int64_t nvec) {
   for (int64_t k = 0; k + 1 < nvec; k += 2) {
     float pair[16], *p = v + 8 * k;
-    for (int i = 0; i < 8; i++)
+    for (int64_t i = 0; i < 8; i++)
       pair[2 * i] = p[i], pair[2 * i + 1] = p[8 + i];
     memcpy(p, pair, sizeof pair);
   }
