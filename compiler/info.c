@@ -88,7 +88,7 @@ static const char *input_doc(Arena *a, const Graph *g) {
 static double kib(int64_t bytes) { return (double)bytes / 1024.0; }
 
 static void print_text(FILE *f, Arena *a, const Graph *g, const Program *p, Target t,
-                       const Figures *fg) {
+                       const Figures *fg, const Deviation *dev) {
   fprintf(f, "model %s (%s)\ntarget: %s\ninput: %s\n\n", g->model, g->file, target_doc(t),
           input_doc(a, g));
   int wn = 16, wo = 8, ws = 12; /* column widths: the longest name, op and shape */
@@ -143,6 +143,12 @@ static void print_text(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   fprintf(f, "arena:   %lld bytes planned; %lld bytes if every transient had its own; "
              "lower bound %lld bytes\n",
           (long long)fg->arena, (long long)p->transient_sum * 4, (long long)p->lower_bound * 4);
+  if (dev) { /* the reference interpreter, with the weights as given and as stored */
+    fprintf(f, "deviation: the stored weights move the outputs on %s by at most", dev->clip);
+    for (int i = 0; i < dev->n; i++)
+      fprintf(f, "%s %s %.3g", i ? "," : "", dev->name[i], dev->max_abs[i]);
+    fprintf(f, " (max |output - float32 weights' output|)\n");
+  }
 }
 
 /* A JSON string: the names and texts here hold no control characters. */
@@ -157,7 +163,7 @@ static void json_str(FILE *f, const char *s) {
 }
 
 static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Target t,
-                       const Figures *fg) {
+                       const Figures *fg, const Deviation *dev) {
   fprintf(f, "{\"model\": ");
   json_str(f, g->model);
   fprintf(f, ", \"spec\": ");
@@ -184,13 +190,20 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   json_str(f, runtime_sizes_cc);
   fprintf(f, ",\n \"context_bytes\": %lld, \"state_bytes\": %lld, \"arena_bytes\": %lld, "
              "\"stack_bytes_max\": %d, \"arena_no_reuse_bytes\": %lld, \"arena_lower_bound_bytes\": "
-             "%lld}\n",
+             "%lld",
           (long long)fg->context, (long long)fg->state, (long long)fg->arena, STACK_BOUND,
           (long long)p->transient_sum * 4, (long long)p->lower_bound * 4);
+  if (dev) {
+    fprintf(f, ",\n \"deviation\": {");
+    for (int i = 0; i < dev->n; i++)
+      fprintf(f, "%s\"%s\": %.9g", i ? ", " : "", dev->name[i], dev->max_abs[i]);
+    fprintf(f, "}");
+  }
+  fprintf(f, "}\n");
 }
 
 void print_info(FILE *f, Arena *a, const Graph *g, const Program *p, const EmitOptions *opt,
-                bool json) {
+                const Deviation *dev, bool json) {
   Figures fg = figures(a, g, p, opt);
-  (json ? print_json : print_text)(f, a, g, p, opt->target, &fg);
+  (json ? print_json : print_text)(f, a, g, p, opt->target, &fg, dev);
 }

@@ -227,20 +227,20 @@ static float *forecast(Interp *in, double *last) {
   return frames;
 }
 
-bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_path) {
+int interp_outputs(Arena *a, const Graph *g, TensorFile *inputs, Tensor result[INTERP_OUTPUTS]) {
   Tensor *x = tensors_find(inputs, "input");
   if (!x) {
     diag_error((Loc){inputs->path, 0, 0}, "no tensor 'input': expected [T, %s",
                shape_str(a, g->input) + 1);
-    return false;
+    return -1;
   }
   if (!x->data) {
     diag_error((Loc){inputs->path, 0, 0}, "tensor 'input' is %s: expected floats (F32, F16, BF16 "
                "or F64)", x->dtype);
-    return false;
+    return -1;
   }
   if (!input_fits(a, g, x, inputs->path))
-    return false;
+    return -1;
   int64_t frame = shape_elems(g->input);
   int T = x->shape.dim[0], out = graph_out_size(g);
 
@@ -291,7 +291,6 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
         weights[t * attention_floats + at++] = (float)in.s[i].weights[j];
   }
 
-  Tensor result[6];
   int n = 0;
   Shape out_shape = g->layer[g->n_step_layers - 1].out_shape;
   if (g->per_frame)
@@ -308,5 +307,11 @@ bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_pa
   if (fc)
     result[n++] = (Tensor){.name = "forecast", .shape = with_time(g->forecast_steps, fc->out_shape),
                            .data = forecast(&in, last)};
-  return safetensors_write(out_path, result, n);
+  return n;
+}
+
+bool interp_run(Arena *a, const Graph *g, TensorFile *inputs, const char *out_path) {
+  Tensor result[INTERP_OUTPUTS];
+  int n = interp_outputs(a, g, inputs, result);
+  return n >= 0 && safetensors_write(out_path, result, n);
 }

@@ -1,6 +1,7 @@
 /* reelc: the command line.  Reads like the pipeline:
  * spec -> shapes -> weights -> lower -> plan -> emit (or interpret). */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ static const char usage[] =
     "                     [--weights-format strings|floats] [--weight-type f32|bf16|int8]\n"
     "       reelc check SPEC.yaml [-w WEIGHTS.safetensors]\n"
     "       reelc info SPEC.yaml [--target avx2|generic] [--weight-type T] [--json]\n"
+    "                  [-w WEIGHTS.safetensors --input CLIP.safetensors]\n"
     "       reelc run SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
     "                 --input IN.safetensors -o OUT.safetensors\n"
     "\n"
@@ -23,7 +25,8 @@ static const char usage[] =
     "            (no -mavx2 -mfma for --target generic)\n"
     "  check     parse, validate and infer shapes (and check weights with -w); silent on success\n"
     "  info      per-layer table (shapes, parameters, MACs, state), flash and RAM for the\n"
-    "            target (--json: the same figures as one JSON object)\n"
+    "            target (--json: the same figures as one JSON object); with -w and --input,\n"
+    "            how far --weight-type moves each output from float32's on that clip\n"
     "  run       run the reference interpreter: 'input' [T, ...frame] -> 'output' [T, OUT]\n"
     "            'clip' [OUT], 'clip_steps' [T, OUT], 'attention' [T, A], 'forecast'\n"
     "\n"
@@ -176,12 +179,25 @@ static int parse_args(int argc, char **argv, Options *o) {
     return usage_error("%s takes no -o or --random-weights", o->command);
   if (o->json && strcmp(o->command, "info") != 0)
     return usage_error("--json is for info, not %s", o->command);
-  if (!run && o->input)
+  bool info = strcmp(o->command, "info") == 0;
+  if (!run && !info && o->input)
     return usage_error("%s takes no --input", o->command);
+  if (info && o->input && !o->weights)
+    return usage_error("%s", "info --input compares outputs: it needs -w WEIGHTS");
   if (!o->weights && (o->n_strip || o->allow_unused))
     return usage_error("%s applies to a weight file: it needs -w FILE",
                        o->n_strip ? "--strip-prefix" : "--allow-unused");
   return -1;
+}
+
+/* max |a - b| over two tensors of one shape; NaN wins. */
+static double max_abs_diff(const Tensor *a, const Tensor *b) {
+  double m = 0;
+  for (int64_t k = 0; k < shape_elems(a->shape); k++) {
+    double d = fabs((double)a->data[k] - b->data[k]);
+    m = d > m || isnan(d) ? d : m;
+  }
+  return m;
 }
 
 static int pipeline(const Options *o, Arena *a) {
@@ -203,7 +219,21 @@ static int pipeline(const Options *o, Arena *a) {
   } else if (o->random) {
     bind_random_weights(a, g, o->seed);
   }
+  Deviation dev = {.clip = o->input};
+  TensorFile *clip = NULL;
+  Tensor f32[INTERP_OUTPUTS];
+  if (strcmp(o->command, "info") == 0 && o->input) { /* the float32 model's outputs first */
+    clip = safetensors_read(a, o->input, false);
+    if (!clip || (dev.n = interp_outputs(a, g, clip, f32)) < 0)
+      return 1;
+  }
   dequantize_params(a, g);
+  if (clip) { /* ... then the stored weights' */
+    Tensor typed[INTERP_OUTPUTS];
+    interp_outputs(a, g, clip, typed);
+    for (int i = 0; i < dev.n; i++)
+      dev.name[i] = f32[i].name, dev.max_abs[i] = max_abs_diff(&typed[i], &f32[i]);
+  }
   if (strcmp(o->command, "check") == 0)
     return 0;
   if (strcmp(o->command, "run") == 0) {
@@ -224,7 +254,7 @@ static int pipeline(const Options *o, Arena *a) {
     dump_program(stdout, p);
   if (strcmp(o->command, "info") == 0) {
     EmitOptions eo = {o->target, o->big_endian, o->float_literals};
-    print_info(stdout, a, g, p, &eo, o->json);
+    print_info(stdout, a, g, p, &eo, clip ? &dev : NULL, o->json);
     return 0;
   }
   EmitOptions eo = {o->target, o->big_endian, o->float_literals};
