@@ -7,7 +7,11 @@
  * The C function is SYMBOL_<isa> in runtime/<isa>/FILE_<isa>.c, with isa
  * generic or avx2 as ISAS allows (K_GENERIC, K_AVX2 or both).  K_TYPED: it also
  * reads compressed weights, as SYMBOL_bf16_<isa> and SYMBOL_i8_<isa>, where each
- * int8 weight tensor is followed by its float scales (reel_runtime.h).  The
+ * int8 weight tensor is followed by its float scales (reel_runtime.h).  K_MANY:
+ * it also steps n streams at once, as SYMBOL_many[_bf16|_i8]_<isa>(n, ...),
+ * where each tensor that is not a weight is an array of n pointers, one per
+ * stream (`const float *const x[]` for the tensors named x, which it only
+ * reads; `float *const name[]` for the others).  The
  * signature lists the C arguments in order, each one of:
  *   name     a tensor: the call's next value argument (arg[]), NULL if absent
  *   [name]   a tensor passed only when the call has it (the AVX2 conv's scratch)
@@ -27,10 +31,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum { K_GENERIC = 1, K_AVX2 = 2, K_TYPED = 4 };
+enum { K_GENERIC = 1, K_AVX2 = 2, K_TYPED = 4, K_MANY = 8 };
 
 #define REEL_KERNELS(X)                                                                           \
-  X(GEMV, "gemv", "reel_f32_gemv", "reel_gemv", K_GENERIC | K_AVX2 | K_TYPED,                     \
+  X(GEMV, "gemv", "reel_f32_gemv", "reel_gemv", K_GENERIC | K_AVX2 | K_TYPED | K_MANY,            \
     "y w b x #rows #cols act alpha")                                                              \
   X(GEMV_ROWS, "gemv_rows", "reel_f32_gemv_rows", "reel_gemv", K_GENERIC | K_AVX2 | K_TYPED,      \
     "y w b x #rows #cols #n act alpha")                                                           \
@@ -71,9 +75,9 @@ enum { K_GENERIC = 1, K_AVX2 = 2, K_TYPED = 4 };
     "rh gates h #n")                                                                              \
   X(CONVGRU_UPDATE, "convgru_update", "reel_convgru_update", "reel_cells", K_GENERIC | K_AVX2,    \
     "h gates cand #n")                                                                            \
-  X(LSTM_STEP, "lstm_step", "reel_lstm_step", "reel_cells", K_AVX2 | K_TYPED,                     \
+  X(LSTM_STEP, "lstm_step", "reel_lstm_step", "reel_dense_cells", K_AVX2 | K_TYPED | K_MANY,      \
     "h c scratch w b x #nx #hidden wci wcf wco parity")                                           \
-  X(GRU_STEP, "gru_step", "reel_gru_step", "reel_cells", K_AVX2 | K_TYPED,                        \
+  X(GRU_STEP, "gru_step", "reel_gru_step", "reel_dense_cells", K_AVX2 | K_TYPED | K_MANY,         \
     "h scratch w b x #nx #hidden parity")                                                         \
   X(LSTM_SEQ, "lstm_seq", "reel_lstm_seq", "reel_rnn_seq", K_GENERIC | K_AVX2 | K_TYPED,          \
     "y w b x scratch #nx #hidden #n #reverse frames")                                             \
@@ -117,7 +121,7 @@ typedef struct {
   const char *name;      /* in dumps */
   const char *symbol;    /* C name before _<isa>; NULL: memcpy */
   const char *file;      /* runtime file before _<isa>.c */
-  int isas;              /* K_GENERIC, K_AVX2 */
+  int isas;              /* K_GENERIC, K_AVX2, and K_TYPED, K_MANY: the forms it has */
   const char *signature; /* the C arguments, as above */
 } KernelInfo;
 

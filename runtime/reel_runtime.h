@@ -332,6 +332,20 @@ void reel_gemv_any_generic(float *y, const reel_weights *w, const float *b, cons
                            int rows, int cols, int act, float alpha);
 void reel_gemv_cat2_any_generic(float *y, const reel_weights *w, const float *b,
                                 const float *x0, int n0, const float *x1, int n1, int rows);
+/* n >= 1 streams through one matrix (stream k: y[k], x[k]), each weight read once for several
+ * streams: bit-identical to n calls of the one-stream kernel, on either target. */
+void reel_gemv_many_any_generic(int n, float *const y[], const reel_weights *w, const float *b,
+                                const float *const x[], int rows, int cols, int act,
+                                float alpha);
+void reel_f32_gemv_many_generic(int n, float *const y[], const float *w, const float *b,
+                                const float *const x[], int rows, int cols, int act,
+                                float alpha);
+void reel_f32_gemv_many_bf16_generic(int n, float *const y[], const uint16_t *w, const float *b,
+                                     const float *const x[], int rows, int cols, int act,
+                                     float alpha);
+void reel_f32_gemv_many_i8_generic(int n, float *const y[], const int8_t *w, const float *w_scale,
+                                   const float *b, const float *const x[], int rows, int cols,
+                                   int act, float alpha);
 
 /* ---- AVX2 (+FMA) kernels: runtime/avx2/, built with -mavx2 -mfma ---- */
 
@@ -356,15 +370,25 @@ void reel_f32_activation_avx2(float *y, const float *x, int n, int act, float al
 void reel_f32_prelu_avx2(float *y, const float *x, const float *w, int c, int hw);
 void reel_f32_mul2_avx2(float *y, const float *a, const float *b, int n);
 
-/* reel_cells_avx2.c: a whole LSTM or GRU step in one pass over its weights
- * (layouts in that file); scratch holds `hidden` floats.  The peephole
- * vectors may be NULL.  `reverse` (0 or 1) only orders the pass: alternate
- * it from step to step. */
+/* reel_dense_cells_avx2.c: a whole LSTM or GRU step in one pass over its
+ * weights (layouts in that file); scratch holds `hidden` floats.  The
+ * peephole vectors may be NULL.  `reverse` (0 or 1) only orders the pass:
+ * alternate it from step to step.  The _many forms step n >= 1 independent
+ * streams, stream k with h[k], c[k], scratch[k] and x[k] (distinct streams,
+ * anywhere in memory), reading each weight once for all of them: the same
+ * results as n single steps up to the rounding of the gate sums. */
 void reel_lstm_step_avx2(float *h, float *c, float *scratch, const float *w, const float *b,
                          const float *x, int nx, int hidden, const float *wci, const float *wcf,
                          const float *wco, int reverse);
 void reel_gru_step_avx2(float *h, float *scratch, const float *w, const float *b, const float *x,
                         int nx, int hidden, int reverse);
+void reel_lstm_step_many_avx2(int n, float *const h[], float *const c[], float *const scratch[],
+                              const float *w, const float *b, const float *const x[], int nx,
+                              int hidden, const float *wci, const float *wcf, const float *wco,
+                              int reverse);
+void reel_gru_step_many_avx2(int n, float *const h[], float *const scratch[], const float *w,
+                             const float *b, const float *const x[], int nx, int hidden,
+                             int reverse);
 void reel_lstm_cell_avx2(float *h, float *c, const float *gates, int n);
 void reel_lstm_peephole_cell_avx2(float *h, float *c, const float *gates, const float *wci,
                                   const float *wcf, const float *wco, int n);
@@ -413,6 +437,16 @@ void reel_gemv_any_avx2(float *y, const reel_weights *w, const float *b, const f
                         int cols, int act, float alpha);
 void reel_gemv_cat2_any_avx2(float *y, const reel_weights *w, const float *b, const float *x0,
                              int n0, const float *x1, int n1, int rows);
+void reel_gemv_many_any_avx2(int n, float *const y[], const reel_weights *w, const float *b,
+                             const float *const x[], int rows, int cols, int act, float alpha);
+void reel_f32_gemv_many_avx2(int n, float *const y[], const float *w, const float *b,
+                             const float *const x[], int rows, int cols, int act, float alpha);
+void reel_f32_gemv_many_bf16_avx2(int n, float *const y[], const uint16_t *w, const float *b,
+                                  const float *const x[], int rows, int cols, int act,
+                                  float alpha);
+void reel_f32_gemv_many_i8_avx2(int n, float *const y[], const int8_t *w, const float *w_scale,
+                                const float *b, const float *const x[], int rows, int cols,
+                                int act, float alpha);
 void reel_f32_gemv_bf16_avx2(float *y, const uint16_t *w, const float *b, const float *x,
                              int rows, int cols, int act, float alpha);
 void reel_f32_gemv_i8_avx2(float *y, const int8_t *w, const float *w_scale, const float *b,
@@ -436,6 +470,21 @@ void reel_gru_step_bf16_avx2(float *h, float *scratch, const uint16_t *w, const 
                              const float *x, int nx, int hidden, int reverse);
 void reel_gru_step_i8_avx2(float *h, float *scratch, const int8_t *w, const float *w_scale,
                            const float *b, const float *x, int nx, int hidden, int reverse);
+void reel_lstm_step_many_bf16_avx2(int n, float *const h[], float *const c[],
+                                   float *const scratch[], const uint16_t *w, const float *b,
+                                   const float *const x[], int nx, int hidden, const float *wci,
+                                   const float *wcf, const float *wco, int reverse);
+void reel_lstm_step_many_i8_avx2(int n, float *const h[], float *const c[],
+                                 float *const scratch[], const int8_t *w, const float *w_scale,
+                                 const float *b, const float *const x[], int nx, int hidden,
+                                 const float *wci, const float *wcf, const float *wco,
+                                 int reverse);
+void reel_gru_step_many_bf16_avx2(int n, float *const h[], float *const scratch[],
+                                  const uint16_t *w, const float *b, const float *const x[],
+                                  int nx, int hidden, int reverse);
+void reel_gru_step_many_i8_avx2(int n, float *const h[], float *const scratch[], const int8_t *w,
+                                const float *w_scale, const float *b, const float *const x[],
+                                int nx, int hidden, int reverse);
 void reel_f32_conv2d_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16_t *w,
                                const float *b, const float *x0, const float *x1, float *scratch);
 void reel_f32_conv2d_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,

@@ -1027,7 +1027,150 @@ static void typed_convs(void) {
   report("typed_convs", &e);
 }
 
+/* ---- many streams: each _many kernel against its one-stream form, stream by stream ---- */
+
+/* Stream counts: a single, a pair, a pair and a single, two pairs and one, and past the
+ * generic kernel's tile of 8. */
+static const int stream_counts[] = {1, 2, 3, 5, 9};
+enum { MAX_N = 9, NN = sizeof stream_counts / sizeof stream_counts[0] };
+
+/* Weights of TYPE as the kernels read them: float (f32) or the stored form. */
+static void *as_type(int type, float *f, long n) {
+  return type == REEL_W_F32 ? memcpy(malloc((size_t)n * 4), f, (size_t)n * 4) : stored(type, f, n);
+}
+
+/* gemv_many on both targets: bit-identical to the one-stream gemv, stream by stream. */
+static void many_gemv(void) {
+  Worst e = {0};
+  for (int type = REEL_W_F32; type <= REEL_W_I8; type++)
+    for (int a = 0; a < NS; a++)
+      for (int c = 0; c < NS; c += 2)
+        for (int t = 0; t < NN; t++) {
+          int n = stream_counts[t], rows = sizes[a], cols = sizes[c], R = round8(rows), act = (a + n) % REEL_ACT_COUNT;
+          float *w = representable(type, (long)rows * cols), *wp = calloc((size_t)R * cols, 4);
+          float *b = rnd((size_t)R), *s = scales(R), *x[MAX_N], *y[4][MAX_N];
+          pack_panels8(wp, w, rows, cols);
+          for (int r = 0; type == REEL_W_BF16 && r < rows; r += 8)
+            pair_bf16_vectors(wp + (long)r * cols, cols);
+          void *q = as_type(type, w, (long)rows * cols), *qp = as_type(type, wp, (long)R * cols);
+          for (int k = 0; k < n; k++) { /* each stream's vectors in a block of its own */
+            x[k] = rnd(cols);
+            for (int v = 0; v < 4; v++)
+              y[v][k] = calloc(rows, 4);
+          }
+          const float *const *xs = (const float *const *)x;
+          if (type == REEL_W_F32) {
+            for (int k = 0; k < n; k++) {
+              reel_f32_gemv_generic(y[0][k], q, b, x[k], rows, cols, act, 0.1f);
+              reel_f32_gemv_avx2(y[2][k], qp, b, x[k], rows, cols, act, 0.1f);
+            }
+            reel_f32_gemv_many_generic(n, y[1], q, b, xs, rows, cols, act, 0.1f);
+            reel_f32_gemv_many_avx2(n, y[3], qp, b, xs, rows, cols, act, 0.1f);
+          } else if (type == REEL_W_BF16) {
+            for (int k = 0; k < n; k++) {
+              reel_f32_gemv_bf16_generic(y[0][k], q, b, x[k], rows, cols, act, 0.1f);
+              reel_f32_gemv_bf16_avx2(y[2][k], qp, b, x[k], rows, cols, act, 0.1f);
+            }
+            reel_f32_gemv_many_bf16_generic(n, y[1], q, b, xs, rows, cols, act, 0.1f);
+            reel_f32_gemv_many_bf16_avx2(n, y[3], qp, b, xs, rows, cols, act, 0.1f);
+          } else {
+            for (int k = 0; k < n; k++) {
+              reel_f32_gemv_i8_generic(y[0][k], q, s, b, x[k], rows, cols, act, 0.1f);
+              reel_f32_gemv_i8_avx2(y[2][k], qp, s, b, x[k], rows, cols, act, 0.1f);
+            }
+            reel_f32_gemv_many_i8_generic(n, y[1], q, s, b, xs, rows, cols, act, 0.1f);
+            reel_f32_gemv_many_i8_avx2(n, y[3], qp, s, b, xs, rows, cols, act, 0.1f);
+          }
+          for (int k = 0; k < n; k++) {
+            note(&e, maxdiff(y[0][k], y[1][k], rows), "%s generic gemv_many n=%d stream %d rows=%d cols=%d",
+                 type_name[type], n, k, rows, cols);
+            note(&e, maxdiff(y[2][k], y[3][k], rows), "%s avx2 gemv_many n=%d stream %d rows=%d cols=%d",
+                 type_name[type], n, k, rows, cols);
+            free(x[k]);
+            for (int v = 0; v < 4; v++)
+              free(y[v][k]);
+          }
+          free(w), free(wp), free(b), free(s), free(q), free(qp);
+        }
+  report("many_gemv", &e);
+}
+
+/* The fused steps' _many forms against the one-stream step, stream by stream: the same weights
+ * and gate math, the gate sums in another order (relative to max(1, |y|)). */
+static void many_steps(void) {
+  Worst e = {0};
+  for (int type = REEL_W_F32; type <= REEL_W_I8; type++)
+    for (int a = 0; a < NS; a++)
+      for (int c = 1; c < NS; c += 3)
+        for (int lstm = 0; lstm < 2; lstm++)
+          for (int t = 0; t < NN; t++) {
+            int n = stream_counts[t], H = sizes[a], nx = sizes[c], G = lstm ? 4 : 3, rows = G * H, blocks = (H + 7) / 8;
+            int peep = lstm && n % 2, reverse = (a + n) & 1;
+            long packed = (long)blocks * 8 * G * (nx + H);
+            float *wih = representable(type, (long)rows * nx), *whh = representable(type, (long)rows * H);
+            float *bih = rnd(rows), *bhh = rnd(rows), *pc[3] = {rnd(H), rnd(H), rnd(H)};
+            float *wp = calloc((size_t)packed, 4), *bp = calloc((size_t)blocks * 32, 4);
+            float *bs = scales((long)blocks * 16 * G);
+            float *x[MAX_N], *h[2][MAX_N], *cs[2][MAX_N], *sc[2][MAX_N];
+            (lstm ? pack_lstm : pack_gru)(wp, bp, wih, whh, bih, bhh, nx, H);
+            for (int u = 0; type == REEL_W_BF16 && u < blocks; u++) { /* x, h columns in pairs */
+              pair_bf16_vectors(wp + (long)u * 8 * G * (nx + H), (long)G * nx);
+              pair_bf16_vectors(wp + (long)u * 8 * G * (nx + H) + 8L * G * nx, (long)G * H);
+            }
+            void *qp = as_type(type, wp, packed);
+            for (int k = 0; k < n; k++) {
+              x[k] = rnd(nx), h[0][k] = rnd(H), cs[0][k] = rnd(H);
+              h[1][k] = memcpy(malloc(H * 4), h[0][k], H * 4);
+              cs[1][k] = memcpy(malloc(H * 4), cs[0][k], H * 4);
+              sc[0][k] = malloc(H * 4), sc[1][k] = malloc(H * 4);
+            }
+            const float *const *xs = (const float *const *)x;
+            const float *ci = peep ? pc[0] : NULL, *cf = peep ? pc[1] : NULL, *co = peep ? pc[2] : NULL;
+            for (int k = 0; k < n; k++) {
+              if (type == REEL_W_F32 && lstm)
+                reel_lstm_step_avx2(h[0][k], cs[0][k], sc[0][k], qp, bp, x[k], nx, H, ci, cf, co, reverse);
+              else if (type == REEL_W_F32)
+                reel_gru_step_avx2(h[0][k], sc[0][k], qp, bp, x[k], nx, H, reverse);
+              else if (type == REEL_W_BF16 && lstm)
+                reel_lstm_step_bf16_avx2(h[0][k], cs[0][k], sc[0][k], qp, bp, x[k], nx, H, ci, cf, co,
+                                         reverse);
+              else if (type == REEL_W_BF16)
+                reel_gru_step_bf16_avx2(h[0][k], sc[0][k], qp, bp, x[k], nx, H, reverse);
+              else if (lstm)
+                reel_lstm_step_i8_avx2(h[0][k], cs[0][k], sc[0][k], qp, bs, bp, x[k], nx, H, ci, cf, co,
+                                       reverse);
+              else
+                reel_gru_step_i8_avx2(h[0][k], sc[0][k], qp, bs, bp, x[k], nx, H, reverse);
+            }
+            if (type == REEL_W_F32 && lstm)
+              reel_lstm_step_many_avx2(n, h[1], cs[1], sc[1], qp, bp, xs, nx, H, ci, cf, co, reverse);
+            else if (type == REEL_W_F32)
+              reel_gru_step_many_avx2(n, h[1], sc[1], qp, bp, xs, nx, H, reverse);
+            else if (type == REEL_W_BF16 && lstm)
+              reel_lstm_step_many_bf16_avx2(n, h[1], cs[1], sc[1], qp, bp, xs, nx, H, ci, cf, co, reverse);
+            else if (type == REEL_W_BF16)
+              reel_gru_step_many_bf16_avx2(n, h[1], sc[1], qp, bp, xs, nx, H, reverse);
+            else if (lstm)
+              reel_lstm_step_many_i8_avx2(n, h[1], cs[1], sc[1], qp, bs, bp, xs, nx, H, ci, cf, co, reverse);
+            else
+              reel_gru_step_many_i8_avx2(n, h[1], sc[1], qp, bs, bp, xs, nx, H, reverse);
+            for (int k = 0; k < n; k++) {
+              note(&e, fmax(maxreldiff(h[0][k], h[1][k], H), lstm ? maxreldiff(cs[0][k], cs[1][k], H) : 0.0),
+                   "%s %s_step_many n=%d stream %d hidden=%d nx=%d peephole=%d reverse=%d", type_name[type],
+                   lstm ? "lstm" : "gru", n, k, H, nx, peep, reverse);
+              free(x[k]);
+              for (int v = 0; v < 2; v++)
+                free(h[v][k]), free(cs[v][k]), free(sc[v][k]);
+            }
+            free(wih), free(whh), free(bih), free(bhh), free(pc[0]), free(pc[1]), free(pc[2]);
+            free(wp), free(bp), free(bs), free(qp);
+          }
+  report("many_steps", &e);
+}
+
 int main(void) {
+  many_gemv();
+  many_steps();
   typed_gemv();
   typed_cells();
   typed_convs();

@@ -66,6 +66,99 @@ static __m256 panel_dot(const reel_weights *w, long at, const float *x, int n, l
   return panel_dot_f32((const float *)w->w + at, x, n);
 }
 
+/* Two streams' panel sums (a0 for x0, a1 for x1) in panel_dot's order: each weight vector
+ * loaded once for both. */
+#define PANEL_DOT2(NAME, T, LOAD)                                                                \
+  static void NAME(__m256 *a, const T *p, const float *x0, const float *x1, int n) {             \
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                 \
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                                   \
+    int j = 0;                                                                                   \
+    for (; j + 4 <= n; j += 4, p += 32) {                                                        \
+      __m256 w0 = LOAD(p), w1 = LOAD(p + 8), w2 = LOAD(p + 16), w3 = LOAD(p + 24);               \
+      a0 = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(x0 + j), a0);                                 \
+      b0 = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(x1 + j), b0);                                 \
+      a1 = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(x0 + j + 1), a1);                             \
+      b1 = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(x1 + j + 1), b1);                             \
+      a2 = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(x0 + j + 2), a2);                             \
+      b2 = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(x1 + j + 2), b2);                             \
+      a3 = _mm256_fmadd_ps(w3, _mm256_broadcast_ss(x0 + j + 3), a3);                             \
+      b3 = _mm256_fmadd_ps(w3, _mm256_broadcast_ss(x1 + j + 3), b3);                             \
+    }                                                                                            \
+    for (; j < n; j++, p += 8) {                                                                 \
+      __m256 w0 = LOAD(p);                                                                       \
+      a0 = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(x0 + j), a0);                                 \
+      b0 = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(x1 + j), b0);                                 \
+    }                                                                                            \
+    a[0] = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));                          \
+    a[1] = _mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3));                          \
+  }
+PANEL_DOT2(panel_dot2_f32, float, _mm256_loadu_ps)
+PANEL_DOT2(panel_dot2_i8, int8_t, reel_load_i8x8_avx2)
+
+static void panel_dot2_bf16(__m256 *a, const uint16_t *p, const float *x0, const float *x1,
+                            int n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  int j = 0;
+  for (; j + 4 <= n; j += 4, p += 32) {
+    __m256i w01 = reel_load_bf16_pair_avx2(p), w23 = reel_load_bf16_pair_avx2(p + 16);
+    __m256 w0 = reel_bf16_first_avx2(w01), w1 = reel_bf16_second_avx2(w01);
+    __m256 w2 = reel_bf16_first_avx2(w23), w3 = reel_bf16_second_avx2(w23);
+    a0 = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(x0 + j), a0);
+    b0 = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(x1 + j), b0);
+    a1 = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(x0 + j + 1), a1);
+    b1 = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(x1 + j + 1), b1);
+    a2 = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(x0 + j + 2), a2);
+    b2 = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(x1 + j + 2), b2);
+    a3 = _mm256_fmadd_ps(w3, _mm256_broadcast_ss(x0 + j + 3), a3);
+    b3 = _mm256_fmadd_ps(w3, _mm256_broadcast_ss(x1 + j + 3), b3);
+  }
+  if (j + 2 <= n) {
+    __m256i w01 = reel_load_bf16_pair_avx2(p);
+    __m256 w0 = reel_bf16_first_avx2(w01), w1 = reel_bf16_second_avx2(w01);
+    a0 = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(x0 + j), a0);
+    b0 = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(x1 + j), b0);
+    a1 = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(x0 + j + 1), a1);
+    b1 = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(x1 + j + 1), b1);
+    j += 2, p += 16;
+  }
+  if (j < n) {
+    __m256 w2 = reel_load_bf16x8_avx2(p);
+    a2 = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(x0 + j), a2);
+    b2 = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(x1 + j), b2);
+  }
+  a[0] = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+  a[1] = _mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3));
+}
+
+/* n streams through one matrix, two at a time (an odd last one alone): the same bits as n
+ * calls of reel_gemv_any_avx2, each weight vector loaded once per pair. */
+void reel_gemv_many_any_avx2(int n, float *const y[], const reel_weights *w, const float *b,
+                             const float *const x[], int rows, int cols, int act, float alpha) {
+  int r, k, t;
+  for (r = 0; r < rows; r += 8) {
+    long at = (long)r * cols;
+    for (k = 0; k < n; k += 2) {
+      __m256 acc[2];
+      int pair = n - k >= 2 ? 2 : 1;
+      if (pair == 1)
+        acc[0] = panel_dot(w, at, x[k], cols, r);
+      else if (w->type == REEL_W_I8)
+        panel_dot2_i8(acc, (const int8_t *)w->w + at, x[k], x[k + 1], cols);
+      else if (w->type == REEL_W_BF16)
+        panel_dot2_bf16(acc, (const uint16_t *)w->w + at, x[k], x[k + 1], cols);
+      else
+        panel_dot2_f32(acc, (const float *)w->w + at, x[k], x[k + 1], cols);
+      for (t = 0; t < pair; t++) {
+        if (pair == 2 && w->type == REEL_W_I8)
+          acc[t] = _mm256_mul_ps(acc[t], _mm256_loadu_ps(w->scale + r));
+        if (b)
+          acc[t] = _mm256_add_ps(acc[t], _mm256_loadu_ps(b + r));
+        reel_store_part_avx2(y[k + t] + r, reel_activate_avx2(act, alpha, acc[t]), rows - r);
+      }
+    }
+  }
+}
+
 void reel_gemv_any_avx2(float *y, const reel_weights *w, const float *b, const float *x, int rows,
                         int cols, int act, float alpha) {
   int r;
@@ -149,4 +242,24 @@ void reel_f32_gemv_rows_i8_avx2(float *y, const int8_t *w, const float *w_scale,
                                 const float *x, int rows, int cols, int n, int act, float alpha) {
   reel_weights wt = {w, w_scale, REEL_W_I8};
   gemv_rows(y, &wt, b, x, rows, cols, n, act, alpha);
+}
+
+void reel_f32_gemv_many_avx2(int n, float *const y[], const float *w, const float *b,
+                             const float *const x[], int rows, int cols, int act, float alpha) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  reel_gemv_many_any_avx2(n, y, &wt, b, x, rows, cols, act, alpha);
+}
+
+void reel_f32_gemv_many_bf16_avx2(int n, float *const y[], const uint16_t *w, const float *b,
+                                  const float *const x[], int rows, int cols, int act,
+                                  float alpha) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  reel_gemv_many_any_avx2(n, y, &wt, b, x, rows, cols, act, alpha);
+}
+
+void reel_f32_gemv_many_i8_avx2(int n, float *const y[], const int8_t *w, const float *w_scale,
+                                const float *b, const float *const x[], int rows, int cols,
+                                int act, float alpha) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  reel_gemv_many_any_avx2(n, y, &wt, b, x, rows, cols, act, alpha);
 }

@@ -34,6 +34,32 @@ void reel_gemv_any_generic(float *y, const reel_weights *w, const float *b, cons
   }
 }
 
+/* n streams through one matrix: y[k] = act(W x[k] + b), each stored weight read once for up
+ * to MANY_TILE streams, each stream's sum in reel_gemv_any_generic's order (the same bits). */
+enum { MANY_TILE = 8 };
+void reel_gemv_many_any_generic(int n, float *const y[], const reel_weights *w, const float *b,
+                                const float *const x[], int rows, int cols, int act,
+                                float alpha) {
+  int k0, k, r, j;
+  for (k0 = 0; k0 < n; k0 += MANY_TILE) {
+    int m = n - k0 < MANY_TILE ? n - k0 : MANY_TILE;
+    const float *const *xs = x + k0;
+    for (r = 0; r < rows; r++) {
+      float bias = b ? b[r] : 0.0f, sum[MANY_TILE];
+      for (k = 0; k < m; k++)
+        sum[k] = w->type == REEL_W_I8 ? 0.0f : bias;
+      for (j = 0; j < cols; j++) {
+        float wj = reel_weight_raw(w, (long)r * cols + j);
+        for (k = 0; k < m; k++)
+          sum[k] += wj * xs[k][j];
+      }
+      for (k = 0; k < m; k++)
+        y[k0 + k][r] = reel_f32_activate_generic(
+            act, alpha, w->type == REEL_W_I8 ? bias + sum[k] * w->scale[r] : sum[k]);
+    }
+  }
+}
+
 void reel_gemv_cat2_any_generic(float *y, const reel_weights *w, const float *b,
                                 const float *x0, int n0, const float *x1, int n1, int rows) {
   int r;
@@ -110,4 +136,25 @@ void reel_f32_gemv_rows_i8_generic(float *y, const int8_t *w, const float *w_sca
   int r;
   for (r = 0; r < n; r++)
     reel_gemv_any_generic(y + (long)r * rows, &wt, b, x + (long)r * cols, rows, cols, act, alpha);
+}
+
+void reel_f32_gemv_many_generic(int n, float *const y[], const float *w, const float *b,
+                                const float *const x[], int rows, int cols, int act,
+                                float alpha) {
+  reel_weights wt = {w, NULL, REEL_W_F32};
+  reel_gemv_many_any_generic(n, y, &wt, b, x, rows, cols, act, alpha);
+}
+
+void reel_f32_gemv_many_bf16_generic(int n, float *const y[], const uint16_t *w, const float *b,
+                                     const float *const x[], int rows, int cols, int act,
+                                     float alpha) {
+  reel_weights wt = {w, NULL, REEL_W_BF16};
+  reel_gemv_many_any_generic(n, y, &wt, b, x, rows, cols, act, alpha);
+}
+
+void reel_f32_gemv_many_i8_generic(int n, float *const y[], const int8_t *w, const float *w_scale,
+                                   const float *b, const float *const x[], int rows, int cols,
+                                   int act, float alpha) {
+  reel_weights wt = {w, w_scale, REEL_W_I8};
+  reel_gemv_many_any_generic(n, y, &wt, b, x, rows, cols, act, alpha);
 }
