@@ -27,7 +27,14 @@ typedef struct {
                          the calls being emitted run: dense cells reverse their
                          block order on odd steps to reuse what L2 still holds */
   bool float_literals; /* the weights as float literals (a struct, not a union of bytes) */
+  const char *ctx;     /* the C expression of the context the calls being emitted run in: ctx,
+                          or a stream's in m_step_many */
+  const char *in;      /* likewise, of the frame: in, or in[i] */
+  int max_streams;     /* M_MAX_STREAMS */
 } Emitter;
+
+/* The context's frame counter, where the calls being emitted run. */
+static const char *frames(Emitter *e) { return arena_printf(e->a, "%s->state.frames", e->ctx); }
 
 static const char *isa(const Call *c) { return c->avx2 ? "avx2" : "generic"; }
 
@@ -112,13 +119,13 @@ static const char *ref_at(Emitter *e, int v, int64_t offset) {
   const char *base;
   switch (val->kind) {
   case V_INPUT:
-    base = "in";
+    base = e->in;
     break;
   case V_TRANSIENT:
     base = val->name;
     break;
   case V_STATE:
-    base = arena_printf(e->a, "ctx->state.%s", val->name);
+    base = arena_printf(e->a, "%s->state.%s", e->ctx, val->name);
     break;
   default:
     base = arena_printf(e->a, "W_%s", upper(e->a, val->name));
@@ -225,6 +232,11 @@ static void emit_header(Emitter *e, Buf *b) {
   }
   commented(e, b, "", arena_printf(e->a, "#define %s_WEIGHTS_BYTES %lld", M, (long long)weight_bytes(p)),
             "bytes of packed weights (flash)");
+  commented(e, b, "", arena_printf(e->a, "#define %s_MAX_STREAMS %d", M, e->max_streams),
+            "streams per batch of step_many (reelc --max-streams)");
+  commented(e, b, "", arena_printf(e->a, "#define %s_MANY_STACK_BYTES %d", M,
+                                   many_stack_bytes(e->a, p, e->max_streams)),
+            "the stack step_many needs at most");
   buf_printf(b, "\n");
   comment(e, b, "", "Everything one stream needs between calls: sizeof is all the RAM the model "
                     "uses.  Caller-owned (static, stack or heap); one per stream.");
@@ -264,6 +276,15 @@ static void emit_header(Emitter *e, Buf *b) {
                                               : "; out is not written (per_frame: false) and may be NULL"));
   decl(e, b, arena_printf(e->a, "void %s_step(%s_ctx *ctx, const %s *in, float *out);", m, m,
                           in_type(g)));
+  buf_printf(b, "\n");
+  comment(e, b, "", arena_printf(e->a, "Many streams, one frame each: as %s_step(ctx[i], in[i], out[i]) "
+                                 "for i < n, the contexts distinct and anywhere in memory; out, or any "
+                                 "out[i], may be NULL (no output for it).  In batches of %s_MAX_STREAMS, "
+                                 "each of which reads the weights of its dense LSTM, GRU and linear "
+                                 "layers once for all its streams; the outputs are m_step's up to the "
+                                 "order a float sum is rounded in (docs/spec.md).", m, M));
+  decl(e, b, arena_printf(e->a, "void %s_step_many(%s_ctx *const ctx[], int n, const %s *const in[], "
+                          "float *const out[]);", m, m, in_type(g)));
   if (g->clip) {
     buf_printf(b, "\n");
     comment(e, b, "", arena_printf(e->a, "The %s over the clip of the per-frame outputs since reset: "
@@ -298,6 +319,15 @@ static void emit_header(Emitter *e, Buf *b) {
                                    "works.", M, M, M));
     decl(e, b, arena_printf(e->a, "void %s_forecast(%s_ctx *ctx, float *out);", m, m));
   }
+  const char *each[2] = {clip ? "clip" : NULL, fc ? "forecast" : NULL};
+  for (int k = 0; k < 2; k++)
+    if (each[k]) {
+      buf_printf(b, "\n");
+      comment(e, b, "", arena_printf(e->a, "%s_%s for each of n streams: out[i] gets stream i's.", m,
+                                     each[k]));
+      decl(e, b, arena_printf(e->a, "void %s_%s_many(%s_ctx *const ctx[], int n, float *const out[]);", m,
+                              each[k], m));
+    }
   buf_printf(b, "\n");
   comment(e, b, "", arena_printf(e->a, "The packed weights (%s_weights.c): read-only, can live in "
                                  "flash.", m));
@@ -382,10 +412,10 @@ static void emit_attention_desc(Emitter *e, Buf *b, int c) {
  * closed window of temporal layer `gate`. */
 static const char *values_seen(Emitter *e, int gate) {
   if (gate < 0)
-    return "ctx->state.frames";
+    return frames(e);
   const Layer *t = &e->g->layer[gate];
-  return arena_printf(e->a, "(ctx->state.frames >= %dULL ? (ctx->state.frames - %dULL) / %dULL + 1ULL : 0ULL)",
-                      t->frames, t->frames, t->tstride);
+  return arena_printf(e->a, "(%s >= %dULL ? (%s - %dULL) / %dULL + 1ULL : 0ULL)", frames(e),
+                      t->frames, frames(e), t->frames, t->tstride);
 }
 
 static const char *const tpool_mode[REEL_TPOOL_COUNT] = {
@@ -394,13 +424,24 @@ static const char *const tpool_mode[REEL_TPOOL_COUNT] = {
 #undef X
 };
 
+/* Whether value v is one stream's (not a weight) in a batched call. */
+static bool per_stream(const Emitter *e, int v) { return v >= 0 && e->p->v[v].kind != V_WEIGHT; }
+
+/* The array of the streams' pointers m_step_many passes for signature token tok. */
+static const char *stream_array(Emitter *e, const char *tok) {
+  return arena_printf(e->a, "%.*ss", (int)strcspn(tok, "]"), tok + (tok[0] == '['));
+}
+
 /* One C argument of call c for signature token tok; *value and *dim count
- * the call's values and dimensions taken so far.  NULL: leave it out. */
-static const char *argument(Emitter *e, int ci, const char *tok, int *value, int *dim) {
+ * the call's values and dimensions taken so far; `many`: of the call's
+ * batched form.  NULL: leave it out. */
+static const char *argument(Emitter *e, int ci, const char *tok, int *value, int *dim, bool many) {
   const Call *c = &e->p->call[ci];
   switch (signature_kind(tok)) {
   case SIG_VALUE: {
     int v = c->arg[(*value)++];
+    if (many && per_stream(e, v))
+      return stream_array(e, tok);
     if (v >= 0 && e->p->v[v].scale >= 0) /* int8 weights, then their scales */
       return arena_printf(e->a, "%s, %s", ref(e, v), ref(e, e->p->v[v].scale));
     return tok[0] == '[' && v < 0 ? NULL : ref(e, v);
@@ -421,7 +462,7 @@ static const char *argument(Emitter *e, int ci, const char *tok, int *value, int
   if (strcmp(tok, "eps") == 0)
     return float_lit(e->a, c->eps);
   if (strcmp(tok, "frames") == 0)
-    return "ctx->state.frames";
+    return frames(e);
   if (strcmp(tok, "seen") == 0)
     return values_seen(e, c->gate);
   return e->parity; /* parity */
@@ -432,17 +473,18 @@ static const char *argument(Emitter *e, int ci, const char *tok, int *value, int
 static const char *copy_bytes(Emitter *e, int y, int x, int n) {
   const Value *vy = &e->p->v[y], *vx = &e->p->v[x];
   if (vx->kind == V_STATE && vx->size == n)
-    return arena_printf(e->a, "sizeof ctx->state.%s", vx->name);
+    return arena_printf(e->a, "sizeof %s->state.%s", e->ctx, vx->name);
   if (vy->kind == V_STATE && vy->size == n)
-    return arena_printf(e->a, "sizeof ctx->state.%s", vy->name);
+    return arena_printf(e->a, "sizeof %s->state.%s", e->ctx, vy->name);
   if (n == shape_elems(e->g->input))
     return arena_printf(e->a, "sizeof(float) * %s_IN_SIZE", e->up);
   return arena_printf(e->a, "sizeof(float) * %d", n);
 }
 
 /* Call ci from its kernel's row: the comment naming the spec layer it
- * implements, then SYMBOL_<isa>(args). */
-static void emit_call(Emitter *e, Buf *b, int ci, const char *indent) {
+ * implements, then SYMBOL_<isa>(args), or with `many` its batched form
+ * SYMBOL_many_<isa>(n, args) over the streams' pointer arrays. */
+static void emit_kernel_call(Emitter *e, Buf *b, int ci, const char *indent, bool many) {
   const Call *c = &e->p->call[ci];
   const KernelInfo *k = &kernel_info[c->op];
   const Layer *l = &e->g->layer[c->layer < 0 ? 0 : c->layer];
@@ -458,11 +500,11 @@ static void emit_call(Emitter *e, Buf *b, int ci, const char *indent) {
   else
     comment(e, b, indent, arena_printf(e->a, "%s: %s '%s'%s%s", spec_at(e, l->loc), l->op->name,
                                        l->name, c->note ? ": " : "", c->note ? c->note : ""));
-  const char *args = "";
+  const char *args = many ? "n" : "";
   int value = 0, dim = 0;
   char tok[32];
   for (const char *s = k->signature; signature_next(&s, tok, sizeof tok);) {
-    const char *arg = argument(e, ci, tok, &value, &dim);
+    const char *arg = argument(e, ci, tok, &value, &dim, many);
     if (arg)
       args = *args ? arena_printf(e->a, "%s, %s", args, arg) : arg;
   }
@@ -472,8 +514,12 @@ static void emit_call(Emitter *e, Buf *b, int ci, const char *indent) {
                                  ref(e, c->arg[1]), copy_bytes(e, c->arg[0], c->arg[1], c->dim[0])),
          cont);
   else
-    wrap(b, indent, arena_printf(e->a, "%s%s_%s(%s);", k->symbol, wtype_suffix[c->wtype], isa(c),
-                                 args), cont);
+    wrap(b, indent, arena_printf(e->a, "%s%s%s_%s(%s);", k->symbol, many ? "_many" : "",
+                                 wtype_suffix[c->wtype], isa(c), args), cont);
+}
+
+static void emit_call(Emitter *e, Buf *b, int ci, const char *indent) {
+  emit_kernel_call(e, b, ci, indent, false);
 }
 
 /* The condition a guarded call runs under. */
@@ -481,13 +527,13 @@ static const char *guard_cond(Emitter *e, const Call *c) {
   const Layer *t = c->gate >= 0 ? &e->g->layer[c->gate] : NULL;
   switch (c->guard) {
   case G_FIRST_FRAME:
-    return "ctx->state.frames == 1ULL";
+    return arena_printf(e->a, "%s == 1ULL", frames(e));
   case G_CLOSE:
-    return t->tstride == 1 ? arena_printf(e->a, "ctx->state.frames >= %dULL", t->frames)
-                           : arena_printf(e->a, "ctx->state.frames >= %dULL && (ctx->state.frames - %dULL) %% %dULL == 0ULL",
-                                          t->frames, t->frames, t->tstride);
+    return t->tstride == 1 ? arena_printf(e->a, "%s >= %dULL", frames(e), t->frames)
+                           : arena_printf(e->a, "%s >= %dULL && (%s - %dULL) %% %dULL == 0ULL",
+                                          frames(e), t->frames, frames(e), t->frames, t->tstride);
   case G_PARTIAL:
-    return arena_printf(e->a, "ctx->state.frames < %dULL", t->frames);
+    return arena_printf(e->a, "%s < %dULL", frames(e), t->frames);
   default:
     return NULL;
   }
@@ -534,15 +580,15 @@ static bool uses(const Program *p, int from, int to, int v) {
 }
 
 /* The named arena buffers calls [from, to) use (and `also`, read after
- * them), one `float *const` each, in arena order. */
-static bool declare_buffers(Emitter *e, Buf *b, int from, int to, int also) {
+ * them), one `float *const` each, in arena order, at indent `ind`. */
+static bool declare_buffers(Emitter *e, Buf *b, int from, int to, int also, const char *ind) {
   const Program *p = e->p;
   int n = 0;
   for (int i = 0; i < p->nv; i++)
     n += p->v[i].kind == V_TRANSIENT && (i == also || uses(p, from, to, i));
   if (!n)
     return false;
-  comment(e, b, "  ", n > 1 ? "transient buffers in the arena (those never alive at once share memory)"
+  comment(e, b, ind, n > 1 ? "transient buffers in the arena (those never alive at once share memory)"
                             : "the transient buffer in the arena");
   int64_t last = -1;
   for (;;) { /* by offset, then by value index: deterministic */
@@ -558,32 +604,33 @@ static bool declare_buffers(Emitter *e, Buf *b, int from, int to, int also) {
     if (next < 0)
       break;
     last = p->v[next].offset * p->nv + next;
-    wrap(b, "  ", arena_printf(e->a, "float *const %s = ctx->arena + %lld;", p->v[next].name,
-                               (long long)p->v[next].offset), "      ");
+    wrap(b, ind, arena_printf(e->a, "float *const %s = %s->arena + %lld;", p->v[next].name, e->ctx,
+                              (long long)p->v[next].offset), arena_printf(e->a, "%s    ", ind));
   }
   buf_printf(b, "\n");
   return true;
 }
 
-/* The clip aggregate, folded after each frame. */
-static void emit_clip_fold(Emitter *e, Buf *b, const char *y) {
+/* The clip aggregate, folded after each frame (at indent `ind`). */
+static void emit_clip_fold(Emitter *e, Buf *b, const char *y, const char *ind) {
   const Graph *g = e->g;
-  const char *acc = "ctx->state.clip_acc", *n = arena_printf(e->a, "%s_CLIP_SIZE", e->up);
-  comment(e, b, "  ", arena_printf(e->a, "%s: clip '%s': fold this frame in", spec_at(e, g->loc_output),
-                                   clip_name[g->clip]));
+  const char *acc = arena_printf(e->a, "%s->state.clip_acc", e->ctx);
+  const char *n = arena_printf(e->a, "%s_CLIP_SIZE", e->up), *cont = arena_printf(e->a, "%s    ", ind);
+  comment(e, b, ind, arena_printf(e->a, "%s: clip '%s': fold this frame in", spec_at(e, g->loc_output),
+                                  clip_name[g->clip]));
   switch (g->clip) {
   case CLIP_MEAN:
   case CLIP_WEIGHTED: /* sum_t p_t or sum_t t p_t */
-    wrap(b, "  ", arena_printf(e->a, "reel_f32_sum_fold_generic(%s, ctx->state.clip_comp, %s, %s, %s);",
-                               acc, g->clip == CLIP_MEAN ? "1.0f" : "(float)ctx->state.frames", y, n),
-         "      ");
+    wrap(b, ind, arena_printf(e->a, "reel_f32_sum_fold_generic(%s, %s->state.clip_comp, %s, %s, %s);",
+                              acc, e->ctx, g->clip == CLIP_MEAN ? "1.0f"
+                              : arena_printf(e->a, "(float)%s", frames(e)), y, n), cont);
     break;
   case CLIP_MAX: /* the first frame is copied, the next ones folded in */
-    wrap(b, "  ", arena_printf(e->a, "reel_tpool_fold_generic(%s, %s, %s, REEL_TPOOL_MAX, 0, "
-                               "ctx->state.frames);", acc, y, n), "      ");
+    wrap(b, ind, arena_printf(e->a, "reel_tpool_fold_generic(%s, %s, %s, REEL_TPOOL_MAX, 0, %s);", acc,
+                              y, n, frames(e)), cont);
     break;
   default:
-    wrap(b, "  ", arena_printf(e->a, "memcpy(%s, %s, sizeof(float) * %s);", acc, y, n), "      ");
+    wrap(b, ind, arena_printf(e->a, "memcpy(%s, %s, sizeof(float) * %s);", acc, y, n), cont);
     break;
   }
 }
@@ -618,6 +665,157 @@ static void emit_clip_read(Emitter *e, Buf *b) {
     stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_CLIP_SIZE);", acc, M);
   }
   buf_printf(b, "}\n");
+}
+
+/* ---- m_step_many: a batch of streams, each batched kernel reading its weights once ---- */
+
+/* Whether call c runs once for a whole batch: its kernel has a batched form, it runs on
+ * every frame (a guarded call runs stream by stream, as its guard says for each) and its
+ * inputs x are the streams' (a gemv of a learned query has one x for all). */
+static bool batched(const Program *p, const Call *c) {
+  if (!(kernel_info[c->op].isas & K_MANY) || c->guard != G_ALWAYS)
+    return false;
+  char tok[32];
+  int value = 0;
+  for (const char *s = kernel_info[c->op].signature; signature_next(&s, tok, sizeof tok);)
+    if (signature_kind(tok) == SIG_VALUE) {
+      int v = c->arg[value++];
+      if (tok[0] == 'x' && (v < 0 || p->v[v].kind == V_WEIGHT))
+        return false;
+    }
+  return true;
+}
+
+/* The pointer arrays the batched calls in [0, step_end) fill, one per signature token that
+ * takes a stream's tensor: their tokens into names[] (MAX_ARGS * K_COUNT at most). */
+static int stream_tokens(const Program *p, const char **names, Arena *a) {
+  int n = 0;
+  for (int ci = 0; ci < p->step_end; ci++) {
+    const Call *c = &p->call[ci];
+    if (!batched(p, c))
+      continue;
+    char tok[32];
+    int value = 0;
+    for (const char *s = kernel_info[c->op].signature; signature_next(&s, tok, sizeof tok);) {
+      if (signature_kind(tok) != SIG_VALUE)
+        continue;
+      int v = c->arg[value++];
+      if (v < 0 || p->v[v].kind == V_WEIGHT)
+        continue;
+      int k = 0;
+      while (k < n && strcmp(names[k], tok) != 0)
+        k++;
+      if (k == n)
+        names[n++] = arena_printf(a, "%s", tok);
+    }
+  }
+  return n;
+}
+
+int many_stack_bytes(Arena *a, const Program *p, int max_streams) {
+  const char *names[MAX_ARGS * K_COUNT];
+  return STACK_BOUND + MANY_FRAME_SLACK + stream_tokens(p, names, a) * max_streams * (int)sizeof(float *);
+}
+
+/* Stream by stream, calls [from, to). */
+static void emit_stream_loop(Emitter *e, Buf *b, int from, int to) {
+  buf_printf(b, "  for (i = 0; i < n; i++) {\n");
+  e->parity = arena_printf(e->a, "(int)(%s & 1ULL)", frames(e));
+  declare_buffers(e, b, from, to, -1, "    ");
+  emit_calls(e, b, from, to, "    ");
+  buf_printf(b, "  }\n");
+}
+
+/* Batched call ci: each stream's tensors into the pointer arrays, then one call. */
+static void emit_batched_call(Emitter *e, Buf *b, int ci) {
+  const Call *c = &e->p->call[ci];
+  buf_printf(b, "  for (i = 0; i < n; i++) {\n");
+  declare_buffers(e, b, ci, ci + 1, -1, "    ");
+  char tok[32];
+  int value = 0;
+  for (const char *s = kernel_info[c->op].signature; signature_next(&s, tok, sizeof tok);)
+    if (signature_kind(tok) == SIG_VALUE && per_stream(e, c->arg[value++]))
+      stmt(e, b, "    ", "%s[i] = %s;", stream_array(e, tok), ref(e, c->arg[value - 1]));
+  buf_printf(b, "  }\n");
+  e->parity = "(int)(ctx[0]->state.frames & 1ULL)"; /* it only orders the pass */
+  emit_kernel_call(e, b, ci, "  ", true);
+}
+
+/* step_batch(): m_step for n <= M_MAX_STREAMS streams, call by call: a batched call once
+ * for all of them, a run of other calls in one loop over the streams. */
+static void emit_step_batch(Emitter *e, Buf *b) {
+  const Graph *g = e->g;
+  const Program *p = e->p;
+  const char *m = g->model, *M = e->up;
+  decl(e, b, arena_printf(e->a, "static void step_batch(%s_ctx *const ctx[], int n, const %s *const in[], "
+                          "float *const out[]) {", m, in_type(g)));
+  const char *names[MAX_ARGS * K_COUNT];
+  int arrays = stream_tokens(p, names, e->a);
+  if (arrays)
+    comment(e, b, "  ", "the streams' tensors, for the batched calls (zeroed: gcc cannot see that "
+                        "calls read only the n filled)");
+  for (int k = 0; k < arrays; k++)
+    stmt(e, b, "  ", "%sfloat *%s[%s_MAX_STREAMS] = {0};", names[k][0] == 'x' ? "const " : "",
+         stream_array(e, names[k]), M);
+  buf_printf(b, "  int i;\n\n");
+  if (!uses(p, 0, p->step_end, 0) && p->out_value != 0)
+    buf_printf(b, "  (void)in;\n");
+  e->ctx = "ctx[i]", e->in = "in[i]";
+  buf_printf(b, "  for (i = 0; i < n; i++)\n    ctx[i]->state.frames++; /* this frame included */\n");
+  for (int c = 0; c < p->step_end;) {
+    if (batched(p, &p->call[c])) {
+      emit_batched_call(e, b, c++);
+      continue;
+    }
+    int end = c;
+    while (end < p->step_end && !batched(p, &p->call[end]))
+      end++;
+    emit_stream_loop(e, b, c, end);
+    c = end;
+  }
+  if (g->clip || g->per_frame) {
+    const char *y = ref(e, p->out_value);
+    buf_printf(b, "  for (i = 0; i < n; i++) {\n");
+    declare_buffers(e, b, p->step_end, p->step_end, p->out_value, "    ");
+    if (g->clip)
+      emit_clip_fold(e, b, y, "    ");
+    if (g->per_frame) {
+      buf_printf(b, "    if (out && out[i])\n");
+      stmt(e, b, "      ", "memcpy(out[i], %s, sizeof(float) * %s_OUT_SIZE);", y, M);
+    }
+    buf_printf(b, "  }\n");
+  }
+  if (!g->per_frame)
+    buf_printf(b, "  (void)out;\n");
+  buf_printf(b, "}\n");
+  e->ctx = "ctx", e->in = "in";
+}
+
+/* m_step_many, and m_clip_many and m_forecast_many where the model has them. */
+static void emit_many(Emitter *e, Buf *b) {
+  const Graph *g = e->g;
+  const char *m = g->model, *M = e->up;
+  buf_printf(b, "\n");
+  emit_step_batch(e, b);
+  buf_printf(b, "\n");
+  decl(e, b, arena_printf(e->a, "void %s_step_many(%s_ctx *const ctx[], int n, const %s *const in[], "
+                          "float *const out[]) {", m, m, in_type(g)));
+  buf_printf(b, "  int first;\n\n");
+  stmt(e, b, "  ", "for (first = 0; first < n; first += %s_MAX_STREAMS)", M);
+  wrap(b, "    ", arena_printf(e->a, "step_batch(ctx + first, n - first < %s_MAX_STREAMS ? n - first : "
+                               "%s_MAX_STREAMS, in + first, out ? out + first : NULL);", M, M),
+       "        ");
+  buf_printf(b, "}\n");
+  const char *each[2] = {g->clip || g->clip_head ? "clip" : NULL, forecast_output(g) ? "forecast" : NULL};
+  for (int k = 0; k < 2; k++)
+    if (each[k]) {
+      buf_printf(b, "\n");
+      decl(e, b, arena_printf(e->a, "void %s_%s_many(%s_ctx *const ctx[], int n, float *const out[]) {",
+                              m, each[k], m));
+      buf_printf(b, "  int i;\n\n  for (i = 0; i < n; i++)\n");
+      stmt(e, b, "    ", "%s_%s(ctx[i], out[i]);", m, each[k]);
+      buf_printf(b, "}\n");
+    }
 }
 
 /* Where weight value v is: its type's member of m_weights, at its place in its section; in the
@@ -677,7 +875,7 @@ static void emit_source(Emitter *e, Buf *b) {
   const char *y = ref(e, p->out_value);
   decl(e, b, arena_printf(e->a, "void %s_step(%s_ctx *ctx, const %s *in, float *out) {", m, m,
                           in_type(g)));
-  declare_buffers(e, b, 0, p->step_end, p->out_value);
+  declare_buffers(e, b, 0, p->step_end, p->out_value, "  ");
   if (!uses(p, 0, p->step_end, 0) && p->out_value != 0)
     buf_printf(b, "  (void)in;\n");
   buf_printf(b, "  ctx->state.frames++; /* this frame included */\n");
@@ -685,7 +883,7 @@ static void emit_source(Emitter *e, Buf *b) {
   emit_calls(e, b, 0, p->step_end, "  ");
   buf_printf(b, "\n");
   if (g->clip)
-    emit_clip_fold(e, b, y);
+    emit_clip_fold(e, b, y, "  ");
   if (g->per_frame)
     stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_OUT_SIZE);", y, M), buf_printf(b, "}\n");
   else
@@ -696,7 +894,7 @@ static void emit_source(Emitter *e, Buf *b) {
   if (g->clip_head) { /* clip(): the layers after a clip pool */
     buf_printf(b, "\n");
     decl(e, b, arena_printf(e->a, "void %s_clip(%s_ctx *ctx, float *out) {", m, m));
-    declare_buffers(e, b, p->forecast_end, p->nc, p->clip_value);
+    declare_buffers(e, b, p->forecast_end, p->nc, p->clip_value, "  ");
     zero_before_first_frame(e, b);
     emit_calls(e, b, p->forecast_end, p->nc, "  ");
     stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_CLIP_SIZE);", ref(e, p->clip_value), M);
@@ -725,7 +923,7 @@ static void emit_source(Emitter *e, Buf *b) {
                                    g->forecast_steps));
     decl(e, b, arena_printf(e->a, "void %s_forecast(%s_ctx *ctx, float *out) {", m, m));
     buf_printf(b, "  int k;\n");
-    if (!declare_buffers(e, b, p->step_end, p->forecast_end, p->forecast_value))
+    if (!declare_buffers(e, b, p->step_end, p->forecast_end, p->forecast_value, "  "))
       buf_printf(b, "\n");
     /* every forecast starts afresh: the first layer from the encoder's
      * state (the prologue's copies), any other recurrent layer from zero */
@@ -744,6 +942,7 @@ static void emit_source(Emitter *e, Buf *b) {
                                  "%s_FORECAST_SIZE);", M, ref(e, p->forecast_value), M), "        ");
     buf_printf(b, "  }\n}\n");
   }
+  emit_many(e, b);
 }
 
 static bool write_buf(Arena *a, const char *dir, const char *name, Buf *b) {
@@ -791,7 +990,8 @@ static int add_file(const char **files, int n, const char *name) {
 
 bool emit_c(Arena *a, const Program *p, const EmitOptions *opt, const char *dir) {
   Emitter e = {a, p, p->g, opt->target, upper(a, p->g->model),
-               arena_alloc(a, (size_t)(p->nc + 1) * sizeof(char *)), "0", opt->float_literals};
+               arena_alloc(a, (size_t)(p->nc + 1) * sizeof(char *)), "0", opt->float_literals, "ctx",
+               "in", opt->max_streams};
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
     diag_error((Loc){dir, 0, 0}, "cannot create the output directory: %s", strerror(errno));
     return false;

@@ -46,6 +46,7 @@ static int64_t layer_params(const Layer *l) {
 typedef struct {
   int64_t params, macs, state, weights, weights_packed, context, arena, code;
   int64_t flash, ram; /* weights + code; the context + the stack bound */
+  int many_stack, max_streams; /* step_many's stack bound, for batches of max_streams */
 } Figures;
 
 static Figures figures(Arena *a, const Graph *g, const Program *p, const EmitOptions *opt) {
@@ -64,6 +65,8 @@ static Figures figures(Arena *a, const Graph *g, const Program *p, const EmitOpt
   fg.code = code_estimate(a, p);
   fg.flash = fg.weights + fg.code;
   fg.ram = fg.context + STACK_BOUND;
+  fg.max_streams = opt->max_streams;
+  fg.many_stack = many_stack_bytes(a, p, opt->max_streams);
   return fg;
 }
 
@@ -137,9 +140,10 @@ static void print_text(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   fprintf(f, "context: %lld bytes (sizeof %s_ctx, LP64 and 32-bit Arm alike: state %lld, arena "
              "%lld)\n",
           (long long)fg->context, g->model, (long long)fg->state, (long long)fg->arena);
-  fprintf(f, "stack:   at most %d bytes below the caller in any entry point (gcc -O2, x86-64; "
-             "calls into the C library aside): the frames are static, the calls at most 3 deep\n",
-          STACK_BOUND);
+  fprintf(f, "stack:   at most %d bytes below the caller in any entry point but step_many (gcc "
+             "-O2, x86-64; calls into the C library aside): the frames are static, the calls at "
+             "most 3 deep; step_many %d (its pointer arrays for %d streams a batch)\n",
+          STACK_BOUND, fg->many_stack, fg->max_streams);
   fprintf(f, "arena:   %lld bytes planned; %lld bytes if every transient had its own; "
              "lower bound %lld bytes\n",
           (long long)fg->arena, (long long)p->transient_sum * 4, (long long)p->lower_bound * 4);
@@ -190,9 +194,10 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   json_str(f, runtime_sizes_cc);
   fprintf(f, ",\n \"context_bytes\": %lld, \"state_bytes\": %lld, \"arena_bytes\": %lld, "
              "\"stack_bytes_max\": %d, \"arena_no_reuse_bytes\": %lld, \"arena_lower_bound_bytes\": "
-             "%lld",
+             "%lld,\n \"max_streams\": %d, \"step_many_stack_bytes_max\": %d",
           (long long)fg->context, (long long)fg->state, (long long)fg->arena, STACK_BOUND,
-          (long long)p->transient_sum * 4, (long long)p->lower_bound * 4);
+          (long long)p->transient_sum * 4, (long long)p->lower_bound * 4, fg->max_streams,
+          fg->many_stack);
   if (dev) {
     fprintf(f, ",\n \"deviation\": {");
     for (int i = 0; i < dev->n; i++)

@@ -13,8 +13,10 @@ static const char usage[] =
     "usage: reelc compile SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
     "                     [-o DIR] [--target avx2|generic] [--endian little|big]\n"
     "                     [--weights-format strings|floats] [--weight-type f32|bf16|int8]\n"
+    "                     [--max-streams N]\n"
     "       reelc check SPEC.yaml [-w WEIGHTS.safetensors]\n"
-    "       reelc info SPEC.yaml [--target avx2|generic] [--weight-type T] [--json]\n"
+    "       reelc info SPEC.yaml [--target avx2|generic] [--weight-type T] [--max-streams N]\n"
+    "                  [--json]\n"
     "                  [-w WEIGHTS.safetensors --input CLIP.safetensors]\n"
     "       reelc run SPEC.yaml (-w WEIGHTS.safetensors | --random-weights SEED)\n"
     "                 --input IN.safetensors -o OUT.safetensors\n"
@@ -48,6 +50,8 @@ static const char usage[] =
     "                       (rounded to nearest even) or int8 (one float scale per row);\n"
     "                       a layer's 'weight_type:' overrides it.  Activations, state and\n"
     "                       sums stay float32; run computes with the same rounded weights\n"
+    "  --max-streams N      the most streams one m_step_many batch takes (1 to 1024, default\n"
+    "                       16): more take several batches; each costs 5 pointers on the stack\n"
     "  --dump=PASS          print the IR after PASS (spec, shapes, fuse, lower, plan) to stdout\n"
     "  --no-reuse           give every transient its own arena slot (A/B checks)\n"
     "  -h, --help           this text;  --version  the version\n";
@@ -65,6 +69,7 @@ typedef struct {
   bool float_literals; /* --weights-format floats */
   bool json;       /* info --json */
   WeightType weight_type; /* --weight-type */
+  int max_streams;        /* --max-streams */
 } Options;
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
@@ -104,7 +109,8 @@ static int parse_args(int argc, char **argv, Options *o) {
       slot = &o->input;
     if (slot || strcmp(arg, "--random-weights") == 0 || strcmp(arg, "--target") == 0 ||
         strcmp(arg, "--strip-prefix") == 0 || strcmp(arg, "--endian") == 0 ||
-        strcmp(arg, "--weights-format") == 0 || strcmp(arg, "--weight-type") == 0) {
+        strcmp(arg, "--weights-format") == 0 || strcmp(arg, "--weight-type") == 0 ||
+        strcmp(arg, "--max-streams") == 0) {
       if (i + 1 == argc)
         return usage_error("option '%s' needs a value", arg);
       const char *value = argv[++i];
@@ -138,6 +144,13 @@ static int parse_args(int argc, char **argv, Options *o) {
         if (t == WT_COUNT)
           return usage_error("unknown weight type '%s': expected f32, bf16 or int8", value);
         o->weight_type = (WeightType)t;
+      } else if (strcmp(arg, "--max-streams") == 0) {
+        char *end;
+        long n = strtol(value, &end, 10);
+        if (!*value || *end || n < 1 || n > MAX_STREAMS_LIMIT)
+          return usage_error("--max-streams needs a whole number from 1 to %d, got '%s'",
+                             MAX_STREAMS_LIMIT, value);
+        o->max_streams = (int)n;
       } else {
         char *end;
         errno = 0;
@@ -253,11 +266,11 @@ static int pipeline(const Options *o, Arena *a) {
   if (o->dump && strcmp(o->dump, "plan") == 0)
     dump_program(stdout, p);
   if (strcmp(o->command, "info") == 0) {
-    EmitOptions eo = {o->target, o->big_endian, o->float_literals};
+    EmitOptions eo = {o->target, o->big_endian, o->float_literals, o->max_streams};
     print_info(stdout, a, g, p, &eo, clip ? &dev : NULL, o->json);
     return 0;
   }
-  EmitOptions eo = {o->target, o->big_endian, o->float_literals};
+  EmitOptions eo = {o->target, o->big_endian, o->float_literals, o->max_streams};
   return emit_c(a, p, &eo, o->output ? o->output : ".") ? 0 : 1;
 }
 
@@ -274,7 +287,7 @@ static Target host_target(void) {
 int main(int argc, char **argv) {
   if (!ops_verify()) /* a descriptor the passes would trip over: never run with it */
     return 70;
-  Options o = {.target = host_target()};
+  Options o = {.target = host_target(), .max_streams = DEFAULT_MAX_STREAMS};
   int status = parse_args(argc, argv, &o);
   if (status >= 0)
     return status;

@@ -29,6 +29,8 @@ enum {
   MAX_DEPTH = 32,        /* YAML/JSON nesting */
   MAX_WINDOW = 4096,     /* frames a window or temporal op keeps */
   STACK_BOUND = 2048,    /* bytes of stack generated code needs at most (generated.test) */
+  DEFAULT_MAX_STREAMS = 16, /* streams per m_step_many batch (--max-streams) */
+  MAX_STREAMS_LIMIT = 1024, /* the most --max-streams allows: 40 KiB of pointers on the stack */
 };
 #define MAX_ELEMS ((int64_t)1 << 31) /* elements in one tensor */
 
@@ -435,8 +437,14 @@ typedef struct {
   Target target;
   bool big_endian;     /* --endian big: the string literals' bytes big-endian */
   bool float_literals; /* --weights-format floats: one hexadecimal float literal per weight */
+  int max_streams;     /* --max-streams: the streams m_step_many takes per batch */
 } EmitOptions;
 bool emit_c(Arena *a, const Program *p, const EmitOptions *opt, const char *dir);
+/* The stack m_step_many needs at most: m_step's bound, its pointer arrays (on an LP64 host;
+ * a 32-bit target needs less) and the rest of its frame: saved registers, a kernel call's
+ * arguments passed on the stack (up to ten), alignment (many.test measures it). */
+enum { MANY_FRAME_SLACK = 256 };
+int many_stack_bytes(Arena *a, const Program *p, int max_streams);
 enum { WEIGHT_CHUNK = 1024 }; /* bytes per string literal in <model>_weights.c */
 int64_t weight_chunks(const Program *p);
 void emit_weights(const Program *p, const EmitOptions *opt, Buf *b);
