@@ -7,7 +7,8 @@
 **   cc -std=c99 -O2 -march=x86-64-v3 -DREEL_MODEL=m -DREEL_MODEL_UP=M
 **      -DREEL_MODEL_H='"m.h"' -IDIR bench/time_model.c DIR/(all .c files) -lm
 **
-**   time_model [SECONDS]      SECONDS: timed budget per measurement (default 2)
+**   time_model [SECONDS [N...]]  SECONDS: timed budget per measurement (default 2);
+**                                each N: also time N streams (N <= MAX_CTX)
 **
 ** Method: one static context, reset once; a pool of pseudo-random frames
 ** (uniform in [-1, 1), a fixed seed) is streamed through m_step with the
@@ -18,6 +19,10 @@
 ** timed steps is chosen so the timed part takes about SECONDS.  Every timed
 ** step is measured on its own with clock_gettime(CLOCK_MONOTONIC), so the
 ** report is a distribution: median, p10, p90 (and the mean, min).
+**
+** Streams: for each N given, N contexts advance one frame per call, once
+** through m_step_many ("step_many") and once as N m_step calls ("step_each");
+** a sample is the whole call, so frames per second are N / median.
 **
 ** A forecaster model (M_FORECAST_STEPS defined) is also timed on
 ** m_forecast, after the observed frames, and reported per predicted frame.
@@ -63,10 +68,16 @@ typedef UP(_IN_TYPE) in_t; /* float, or uint8_t for a camera's bytes */
 #define WARMUP_SECONDS 0.3    /* ... and at least this long */
 #define MIN_TIMED 11          /* timed calls: at least this many ... */
 #define MAX_TIMED 200000      /* ... and at most this many */
+#define MAX_CTX 64            /* the most streams timed */
 
 typedef FN(_ctx) ctx_t;
 
-static ctx_t ctx;
+static ctx_t ctx, streams[MAX_CTX];
+static ctx_t *stream_ptr[MAX_CTX];
+static const in_t *stream_in[MAX_CTX];
+static float stream_out[MAX_CTX][OUT_N];
+static float *stream_out_ptr[MAX_CTX];
+static int n_streams;
 static in_t frames[POOL][IN_N];
 static float out[OUT_N];
 static float forecast[FC_N];
@@ -111,12 +122,23 @@ static double checksum(const float *v, long n)
     return s;
 }
 
-/* One call of the measured operation: a step on frame k, or a forecast. */
+/* One call of the measured operation: a step on frame k, a forecast, or a frame for each of
+** n_streams streams (2: at once, 3: one by one). */
 static long frame_no;
 static void call(int what)
 {
+    int i;
     if (what == 0) {
         FN(_step)(&ctx, frames[frame_no % POOL], out);
+        frame_no++;
+    } else if (what >= 2) {
+        for (i = 0; i < n_streams; i++)
+            stream_in[i] = frames[(frame_no + i) % POOL];
+        if (what == 2)
+            FN(_step_many)(stream_ptr, n_streams, stream_in, stream_out_ptr);
+        else
+            for (i = 0; i < n_streams; i++)
+                FN(_step)(stream_ptr[i], stream_in[i], stream_out_ptr[i]);
         frame_no++;
     } else {
 #if FC_STEPS > 0
@@ -151,13 +173,15 @@ static void measure(int what, const char *name, double seconds, int per)
         double sum = 0;
         for (i = 0; i < n; i++) sum += samples[i];
         qsort(samples, (size_t)n, sizeof samples[0], cmp_double);
-        printf("{\"model\": \"%s\", \"what\": \"%s\", \"warmup\": %ld, \"steps\": %ld, "
+        printf("{\"model\": \"%s\", \"what\": \"%s\", \"streams\": %d, \"warmup\": %ld, \"steps\": %ld, "
                "\"median_us\": %.3f, \"p10_us\": %.3f, \"p90_us\": %.3f, "
                "\"mean_us\": %.3f, \"min_us\": %.3f, \"checksum\": %.6g}\n",
-               STR(REEL_MODEL), name, warm, n, 1e6 * quantile(samples, n, 0.5),
+               STR(REEL_MODEL), name, what >= 2 ? n_streams : 1, warm, n,
+               1e6 * quantile(samples, n, 0.5),
                1e6 * quantile(samples, n, 0.1), 1e6 * quantile(samples, n, 0.9),
                1e6 * sum / (double)n, 1e6 * samples[0],
-               what == 0 ? checksum(out, OUT_N) : checksum(forecast, FC_N));
+               what == 0 ? checksum(out, OUT_N)
+               : what >= 2 ? checksum(stream_out[0], OUT_N) : checksum(forecast, FC_N));
         fflush(stdout);
     }
 }
@@ -168,9 +192,9 @@ int main(int argc, char **argv)
     unsigned seed = 0x2545f491u;
     long i, j;
 
-    if (argc > 2 || (argc == 2 && (seconds = atof(argv[1])) <= 0)) {
-        fprintf(stderr, "usage: %s [SECONDS]   (timed budget per measurement, default 2)\n",
-                argv[0]);
+    if (argc >= 2 && (seconds = atof(argv[1])) <= 0) {
+        fprintf(stderr, "usage: %s [SECONDS [N...]]   (timed budget per measurement, default 2;"
+                " N streams, at most %d)\n", argv[0], MAX_CTX);
         return 2;
     }
     for (i = 0; i < POOL; i++)
@@ -182,5 +206,19 @@ int main(int argc, char **argv)
 #if FC_STEPS > 0
     measure(1, "forecast_frame", seconds, FC_STEPS);
 #endif
+    for (i = 2; i < argc; i++) {
+        n_streams = atoi(argv[i]);
+        if (n_streams < 1 || n_streams > MAX_CTX) {
+            fprintf(stderr, "%s: %d streams: expected 1 to %d\n", argv[0], n_streams, MAX_CTX);
+            return 2;
+        }
+        for (j = 0; j < n_streams; j++) {
+            stream_ptr[j] = &streams[j];
+            stream_out_ptr[j] = stream_out[j];
+            FN(_reset)(&streams[j]);
+        }
+        measure(2, "step_many", seconds, 1);
+        measure(3, "step_each", seconds, 1);
+    }
     return 0;
 }
