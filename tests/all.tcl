@@ -57,7 +57,7 @@ namespace eval all {
     variable guess {
         plain,properties_avx2.test 165 plain,generated.test 145
         plain,oracle.test 120 plain,golden.test 120 plain,properties_generic.test 115
-        plain,lint.test 95 plain,export.test 75 plain,resnet.test 30 plain,kernels.test 14
+        plain,lint.test 95 plain,export.test 75 plain,many.test 240 plain,resnet.test 30 plain,kernels.test 14
         plain,demo.test 12 plain,link.test 15 plain,cortexm.test 25 plain,longrun.test 14 plain,faults.test 7 plain,harness.test 5 plain,optable.test 3
         sanitize,sanitizer.test 70 sanitize,fuzz.test 5
     }
