@@ -2,7 +2,7 @@
 ** onednn_bench.c: the benchmark cells in oneDNN (2.6 C API), one thread.
 **
 **   cc -std=c99 -O2 -o onednn_bench bench/onednn_bench.c -ldnnl
-**   OMP_NUM_THREADS=1 taskset -c 1 ./onednn_bench [SECONDS]
+**   OMP_NUM_THREADS=1 taskset -c 1 ./onednn_bench [SECONDS [BATCH...]]
 **   DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 taskset -c 1 ./onednn_bench   (AVX2 kernels only)
 **
 ** Cells, all f32, batch 1, forward inference:
@@ -15,6 +15,10 @@
 **               the library's preferred (`any`, blocked) activation layout, as
 **               a cell keeping its state in that layout would run, and with
 **               plain NCHW activations, as reel's are.
+**
+** With BATCH arguments, each cell is timed again at each batch size (N streams
+** stepped together, "what": "batch"): lstm512 and gru512 with N rows of x and
+** h, the conv with N images (preferred layout).
 **
 ** Weights use the library's preferred formats (`any`); random plain-format
 ** weights are reordered into them once, before timing, as are the inputs.
@@ -164,8 +168,8 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
 }
 
 /* Warm up, then time `prim` call by call (alternating the two argument
-** lists), about `seconds` in all; print one JSON line. */
-static void time_primitive(const char *cell, const char *layout, dnnl_primitive_t prim,
+** lists), about `seconds` in all; print one JSON line (batch 0: the batch-1 row). */
+static void time_primitive(const char *cell, const char *layout, int batch, dnnl_primitive_t prim,
                            const_dnnl_primitive_desc_t pd, arg_list *lists, double seconds)
 {
     const char *impl = "?";
@@ -192,7 +196,11 @@ static void time_primitive(const char *cell, const char *layout, dnnl_primitive_
         sum += samples[i];
     }
     qsort(samples, (size_t)n, sizeof samples[0], cmp_double);
-    printf("{\"peer\": \"onednn\", \"cell\": \"%s\", \"layout\": \"%s\", \"steps\": %ld, "
+    if (batch > 0)
+        printf("{\"peer\": \"onednn\", \"what\": \"batch\", \"batch\": %d, ", batch);
+    else
+        printf("{\"peer\": \"onednn\", ");
+    printf("\"cell\": \"%s\", \"layout\": \"%s\", \"steps\": %ld, "
            "\"median_us\": %.3f, \"p10_us\": %.3f, \"p90_us\": %.3f, \"mean_us\": %.3f, "
            "\"min_us\": %.3f, \"impl\": \"%s\", \"isa\": \"%s\"}\n",
            cell, layout, n, 1e6 * quantile(samples, n, 0.5), 1e6 * quantile(samples, n, 0.1),
@@ -210,13 +218,15 @@ static dnnl_primitive_attr_t scratchpad_attr(void)
     return attr;
 }
 
-/* One step of a 1-layer unidirectional LSTM or LBR GRU, batch 1, n -> n. */
-static void bench_rnn(int gru, int n, double seconds)
+/* One step of a 1-layer unidirectional LSTM or LBR GRU, n -> n, over `batch` streams
+** (0: batch 1, the plain row). */
+static void bench_rnn(int gru, int n, int batch, double seconds)
 {
     const int G = gru ? 3 : 4;       /* gates */
     const int GB = gru ? G + 1 : G;  /* bias rows: LBR GRU keeps b_hn apart, as nn.GRU */
     const float scale = 1.0f / sqrtf((float)n);  /* PyTorch's init range */
-    dnnl_dim_t d_layer[3] = {1, 1, n}, d_iter[4] = {1, 1, 1, n};
+    const int mb = batch > 0 ? batch : 1;
+    dnnl_dim_t d_layer[3] = {1, mb, n}, d_iter[4] = {1, 1, mb, n};
     dnnl_dim_t d_w[5] = {1, 1, n, G, n}, d_b[4] = {1, 1, GB, n};
     dnnl_memory_desc_t layer = plain_md(3, d_layer, dnnl_tnc);
     dnnl_memory_desc_t iter = plain_md(4, d_iter, dnnl_ldnc);
@@ -267,15 +277,17 @@ static void bench_rnn(int gru, int n, double seconds)
         add(&lists[k], DNNL_ARG_DST_ITER_C, c[1 - k]);
         add(&lists[k], DNNL_ARG_SCRATCHPAD, pad);
     }
-    time_primitive(gru ? "gru512" : "lstm512", "plain", prim, pd, lists, seconds);
+    time_primitive(gru ? "gru512" : "lstm512", "plain", batch, prim, pd, lists, seconds);
 }
 
-/* The ConvLSTM gate conv: (cin -> cout) k x k, pad k/2, on a rows x cols map. */
-static void bench_conv(int cin, int cout, int k, int rows, int cols, int any_layout,
+/* The ConvLSTM gate conv: (cin -> cout) k x k, pad k/2, on a rows x cols map, for `batch`
+** images (0: one, the plain row). */
+static void bench_conv(int cin, int cout, int k, int rows, int cols, int any_layout, int batch,
                        double seconds)
 {
     const float scale = 1.0f / sqrtf((float)(cin * k * k));
-    dnnl_dim_t d_src[4] = {1, cin, rows, cols}, d_dst[4] = {1, cout, rows, cols};
+    const int mb = batch > 0 ? batch : 1;
+    dnnl_dim_t d_src[4] = {mb, cin, rows, cols}, d_dst[4] = {mb, cout, rows, cols};
     dnnl_dim_t d_w[4] = {cout, cin, k, k}, d_b[1] = {cout};
     dnnl_dims_t strides = {1, 1}, pad_l = {0}, pad_r = {0}; /* dnnl_dims_t: 12 entries */
     dnnl_format_tag_t act = any_layout ? dnnl_format_tag_any : dnnl_nchw;
@@ -303,17 +315,19 @@ static void bench_conv(int cin, int cout, int k, int rows, int cols, int any_lay
     add(&lists[0], DNNL_ARG_DST, arg_memory(pd, DNNL_ARG_DST, NULL, 0, 0));
     add(&lists[0], DNNL_ARG_SCRATCHPAD, arg_memory(pd, DNNL_ARG_SCRATCHPAD, NULL, 0, 0));
     lists[1] = lists[0]; /* no state: both steps alike */
-    time_primitive("convlstm64", any_layout ? "any" : "nchw", prim, pd, lists, seconds);
+    time_primitive("convlstm64", any_layout ? "any" : "nchw", batch, prim, pd, lists, seconds);
 }
 
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 2.0;
+    int i, batch;
     const dnnl_version_t *v = dnnl_version();
     const char *omp = getenv("OMP_NUM_THREADS");
 
     if (seconds <= 0) {
-        fprintf(stderr, "usage: %s [SECONDS]   (timed budget per cell, default 2)\n", argv[0]);
+        fprintf(stderr, "usage: %s [SECONDS [BATCH...]]   (timed budget per cell, default 2;"
+                " each BATCH: the cells again at that batch, 1 to 1024)\n", argv[0]);
         return 2;
     }
     if (!omp || strcmp(omp, "1") != 0)
@@ -324,9 +338,19 @@ int main(int argc, char **argv)
            "\"isa\": \"%s\", \"max_isa_env\": \"%s\"}\n",
            v->major, v->minor, v->patch, isa_name(dnnl_get_effective_cpu_isa()),
            getenv("DNNL_MAX_CPU_ISA") ? getenv("DNNL_MAX_CPU_ISA") : "");
-    bench_rnn(0, 512, seconds);
-    bench_rnn(1, 512, seconds);
-    bench_conv(128, 256, 3, 32, 32, 1, seconds);
-    bench_conv(128, 256, 3, 32, 32, 0, seconds);
+    bench_rnn(0, 512, 0, seconds);
+    bench_rnn(1, 512, 0, seconds);
+    bench_conv(128, 256, 3, 32, 32, 1, 0, seconds);
+    bench_conv(128, 256, 3, 32, 32, 0, 0, seconds);
+    for (i = 2; i < argc; i++) {
+        batch = atoi(argv[i]);
+        if (batch < 1 || batch > 1024) {
+            fprintf(stderr, "onednn_bench: batch '%s': expected 1 to 1024\n", argv[i]);
+            return 2;
+        }
+        bench_rnn(0, 512, batch, seconds);
+        bench_rnn(1, 512, batch, seconds);
+        bench_conv(128, 256, 3, 32, 32, 1, batch, seconds);
+    }
     return 0;
 }

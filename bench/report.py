@@ -55,7 +55,7 @@ def read_jsonl(path):
 
 
 # The fields that name a measurement; the rest (median_us, p10_us, ...) are its result.
-KEY_FIELDS = ("model", "cell", "what", "layout", "target")
+KEY_FIELDS = ("model", "cell", "what", "layout", "target", "streams", "batch")
 
 
 def read_rounds(raw, stem):
@@ -162,6 +162,103 @@ def level_of(nbytes, meta):
     return "DRAM"
 
 
+def streams_section(w, meta, models, reel, best, torch_recs, dnnl, peak):
+    """The many-streams table and its targets: N streams through m_step_many against N m_step
+    calls, oneDNN's primitives at batch N and PyTorch at batch N, as frames per second."""
+    counts = [int(n) for n in meta.get("streams", "").split() if n.isdigit()]
+    names = [m for m in meta.get("stream_models", "").split() if m in models]
+    if not counts or not names or best != "avx2":
+        return
+
+    def rec(name, what, n):
+        r = reel["avx2"].get((name, f"{what}:{n}"), {})
+        return r.get("median_us")
+
+    def torch_rec(name, n, what="streams"):
+        for r in torch_recs or []:
+            if r.get("what") == what and r.get("streams") == n and name in (r.get("model"),
+                                                                            r.get("cell")):
+                return r.get("median_us")
+        return None
+
+    def dnnl_batch(which, name, n):
+        rs = [r for r in (dnnl[which] or []) if r.get("what") == "batch" and
+              r.get("cell") == name and r.get("batch") == n and "median_us" in r]
+        return rs[0]["median_us"] if rs else None
+
+    def fps(n, us):
+        return n / (us * 1e-6) if us else None
+
+    def x(a, b):
+        return f"{a / b:.2f}x" if a and b else "n/a"
+
+    w("## Many streams")
+    w("")
+    w("N streams of one model, each with its own context, advance one frame per call: reel's "
+      "`m_step_many` (the dense LSTM, GRU and linear layers read their weights once per batch "
+      "of streams; other layers run stream by stream) against N `m_step` calls, oneDNN's RNN "
+      "primitive (the cells; convlstm64: its gate conv alone, N images, preferred layout) and "
+      "PyTorch with batch N (one thread; convlstm64's conv also through `torch.utils.mkldnn`, "
+      "whichever is faster). Frames per second per core = N / median time of a call; the "
+      "ratios are reel's frames/s over the peer's. % FMA peak counts the model's MACs "
+      "(direct-conv terms) per frame.")
+    w("")
+    w("| model | N | step_many us | frames/s | vs N = 1 | % FMA peak | vs N m_step | "
+      "vs oneDNN AVX2 | vs oneDNN native | vs PyTorch |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    summary = {}
+    for name in names:
+        one = fps(1, rec(name, "step_many", 1))
+        for n in counts:
+            us = rec(name, "step_many", n)
+            f = fps(n, us)
+            if f is None:
+                w(f"| {name} | {n} | n/a | | | | | | | |")
+                continue
+            pct = 100 * 2.0 * models[name].macs["step"] * f / (peak * 1e9)
+            each = fps(n, rec(name, "step_each", n))
+            da, dn = (fps(n, dnnl_batch(k, name, n)) for k in ("avx2", "native"))
+            tp = [fps(n, torch_rec(name, n))]
+            if name == "convlstm64":  # the conv alone through mkldnn: a lower bound on the cell
+                tp.append(fps(n, torch_rec(name, n, "streams_conv_mkldnn")))
+            tp = max((t for t in tp if t), default=None)
+            summary[(name, n)] = dict(fps=f, one=one, pct=pct, each=each, da=da, dn=dn, tp=tp)
+            w(f"| {name} | {n} | {fmt_us(us)} | {f:,.0f} | {x(f, one)} | {pct:.1f}% | "
+              f"{x(f, each)} | {x(f, da)} | {x(f, dn)} | {x(f, tp)} |")
+    w("")
+    w("| target | measured | verdict |")
+    w("|---|---|---|")
+
+    def row(target, value, goal):
+        if value is None:
+            w(f"| {target} | not measured | - |")
+        else:
+            w(f"| {target} | {value:.2f} | {'met' if value >= goal else f'missed by {goal - value:.2f}'} |")
+
+    def get(name, n, key, over=None):
+        s = summary.get((name, n))
+        if not s or not s.get(key) or (over and not s.get(over)):
+            return None
+        return s[key] / s[over] if over else s[key]
+
+    for cell in ("lstm512", "gru512"):
+        if cell not in names:
+            continue
+        if 16 in counts:
+            row(f"{cell}: frames/s at N = 16 over N = 1 >= 4.5x", get(cell, 16, "fps", "one"), 4.5)
+        if 64 in counts:
+            row(f"{cell}: % FMA peak at N = 64 >= 80", get(cell, 64, "pct"), 80.0)
+        for n in counts:
+            row(f"{cell}: N = {n}, over oneDNN AVX2's RNN primitive >= {1.1 if n <= 16 else 1.0}x",
+                get(cell, n, "fps", "da"), 1.1 if n <= 16 else 1.0)
+        for n in counts:
+            row(f"{cell}: N = {n}, over PyTorch >= 3x", get(cell, n, "fps", "tp"), 3.0)
+    for name in names:
+        if name not in ("lstm512", "gru512") and 16 in counts:
+            row(f"{name}: N = 16, over 16 separate m_step >= 1.2x", get(name, 16, "fps", "each"), 1.2)
+    w("")
+
+
 def main():
     raw = sys.argv[1] if len(sys.argv) > 1 else "bench/build/raw"
     meta = read_meta(raw)
@@ -179,7 +276,10 @@ def main():
         recs = read_rounds(raw, f"reel-{t}") or []
         reel[t] = {}
         for r in recs:
-            reel[t][(r["model"], r.get("what", "step"))] = r
+            what = r.get("what", "step")
+            if what in ("step_many", "step_each"):  # one per stream count
+                what = f"{what}:{r['streams']}"
+            reel[t][(r["model"], what)] = r
     torch_recs = read_rounds(raw, "torch")
     dnnl = {"native": read_rounds(raw, "onednn"), "avx2": read_rounds(raw, "onednn-avx2")}
 
@@ -210,7 +310,8 @@ def main():
         if meta.get("have_onednn") != "1":
             return None
         for r in dnnl[which] or []:
-            if r.get("cell") == cell and (layout is None or r.get("layout") == layout):
+            if r.get("cell") == cell and r.get("what") != "batch" and \
+                    (layout is None or r.get("layout") == layout):
                 return r
         return None
 
@@ -447,6 +548,9 @@ def main():
     w("| all goldens pass on `--target avx2` with the same tolerances | not timed here | "
       "`make test` (golden.test, oracle.test on both targets) | |")
     w("")
+
+    # ---- many streams ------------------------------------------------------------------------
+    streams_section(w, meta, models, reel, best, torch_recs, dnnl, peak)
 
     # ---- compressed weights ------------------------------------------------------------------
     if compressed:

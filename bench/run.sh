@@ -25,6 +25,11 @@
 #                  (default -O2: portable C, as `reelc --help` says to build it)
 #   BENCH_CFLAGS_AVX2     flags for --target avx2 (default -O2 -mavx2 -mfma)
 #   BENCH_SPECS    specs to run (default specs/*.yaml bench/specs/*.yaml)
+#   BENCH_STREAMS  stream counts for the many-streams table (default 1 4 16 64):
+#                  reel's m_step_many and N m_step calls, oneDNN's RNN and conv
+#                  primitives and PyTorch at batch N
+#   BENCH_STREAM_MODELS  the models timed at those counts (default lstm512
+#                  gru512 convlstm64 lstm_classifier lrcn)
 #   CC             C compiler (default cc)
 #   BENCH_PYTHON   the python3 with torch (default /usr/bin/python3, Debian's)
 #   REELC          the compiler to use (default build/reelc, built with make)
@@ -41,6 +46,8 @@ MICRO_CFLAGS="-O2 -mavx2 -mfma"
 SPECS=${BENCH_SPECS:-$(echo specs/*.yaml bench/specs/*.yaml)}
 PY=${BENCH_PYTHON:-/usr/bin/python3}
 REELC=${REELC:-build/reelc}
+STREAMS=${BENCH_STREAMS:-1 4 16 64}
+STREAM_MODELS=${BENCH_STREAM_MODELS:-lstm512 gru512 convlstm64 lstm_classifier lrcn}
 B=bench/build
 RAW=$B/raw
 
@@ -128,6 +135,8 @@ L1=$(cache_bytes 1 Data); L2=$(cache_bytes 2 Unified); L3=$(cache_bytes 3 Unifie
   echo "targets=$TARGETS"
   echo "seconds=$SECS"
   echo "rounds=$ROUNDS"
+  echo "streams=$STREAMS"
+  echo "stream_models=$STREAM_MODELS"
   echo "have_torch=$HAVE_TORCH"
   echo "have_onednn=$HAVE_DNNL"
 } >"$RAW/meta.txt"
@@ -222,7 +231,9 @@ while [ "$r" -le "$ROUNDS" ]; do
     for m in $models; do
       [ -x "$B/$t/$m/time_model" ] || continue
       say "round $r/$ROUNDS: reel $t: $m"
-      $PIN "$B/$t/$m/time_model" "$SECS" >>"$RAW/reel-$t.r$r.jsonl" ||
+      counts="" # N streams: the stream models, on the avx2 target
+      case " $STREAM_MODELS " in *" $m "*) [ "$t" != avx2 ] || counts=$STREAMS ;; esac
+      $PIN "$B/$t/$m/time_model" "$SECS" $counts >>"$RAW/reel-$t.r$r.jsonl" ||
         printf '{"model": "%s", "target": "%s", "error": "run failed"}\n' "$m" "$t" \
           >>"$RAW/reel-$t.r$r.jsonl"
     done
@@ -230,17 +241,21 @@ while [ "$r" -le "$ROUNDS" ]; do
 
   if [ "$HAVE_TORCH" = 1 ]; then
     say "round $r/$ROUNDS: PyTorch: every spec and the cells"
-    specs_list=""
-    for m in $models; do specs_list="$specs_list $(cat "$RAW/spec-$m.txt")"; done
+    specs_list=""; stream_specs=""
+    for m in $models; do
+      specs_list="$specs_list $(cat "$RAW/spec-$m.txt")"
+      case " $STREAM_MODELS " in *" $m "*) stream_specs="$stream_specs $(cat "$RAW/spec-$m.txt")" ;; esac
+    done
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PIN "$PY" bench/torch_bench.py --seconds "$SECS" \
+      --streams $STREAMS --stream-models $stream_specs -- \
       $specs_list >"$RAW/torch.r$r.jsonl" || say "warning: torch_bench.py failed"
   fi
 
   if [ "$HAVE_DNNL" = 1 ]; then
     say "round $r/$ROUNDS: oneDNN: the cells, native ISA and AVX2 only"
-    OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" >"$RAW/onednn.r$r.jsonl" ||
+    OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" $STREAMS >"$RAW/onednn.r$r.jsonl" ||
       say "warning: onednn_bench failed"
-    DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" \
+    DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$SECS" $STREAMS \
       >"$RAW/onednn-avx2.r$r.jsonl" || say "warning: onednn_bench (AVX2) failed"
   fi
   r=$((r + 1))

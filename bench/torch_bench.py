@@ -19,6 +19,12 @@ step, and the ConvLSTM cell on 32x32 with C = H = 64, 3x3 (reel_torch.nn's ConvL
 conv over cat[x, h], 128 -> 256 channels, then the gates), plus that cell's conv alone (to set
 beside oneDNN, which has only the conv).
 
+With --streams N..., each N streams advance together, one call per step with the batch
+dimension N (what="streams", per call): the cells (lstm512, gru512: nn.LSTM / nn.GRU on (1, N,
+512); convlstm64: the cell on N maps, and its conv through torch.utils.mkldnn on an mkldnn
+tensor as well, oneDNN's layout) and, for the steppable specs named in --stream-models, the
+model stepped on N frames at once (checked against N one-stream steppers first).
+
 Timing as in bench/time_model.c: warm-up (at least 3 calls and 0.3 s), then about S seconds of
 calls, each timed on its own (time.perf_counter_ns); median, p10, p90 in microseconds. Output:
 one JSON object per line.
@@ -32,6 +38,7 @@ import time
 
 import torch
 import torch.nn as nn
+import torch.utils.mkldnn
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,8 +130,9 @@ class Stepper:
         """One step of nn.LSTM / nn.GRU (state: their hx) or reference.PeepholeLSTM (state: a
         list of (h, c) per layer, the equations of PeepholeLSTM.forward)."""
         if not isinstance(mod, reference.PeepholeLSTM):
-            out, state = mod(x.unsqueeze(1), state)  # (T = 1, batch 1, N)
-            return out.squeeze(1), state
+            t = 1 if mod.batch_first else 0  # the time axis, of length 1; x's rows are the batch
+            out, state = mod(x.unsqueeze(t), state)
+            return out.squeeze(t), state
         H = mod.hidden_size
         state = state or [(x.new_zeros(H), x.new_zeros(H))] * mod.num_layers
         inp, new = x[0], []
@@ -238,10 +246,75 @@ def bench_cells(seconds):
          module="nn.Conv2d(128, 256, 3, padding=1)", **measure(conv_only, seconds))
 
 
+def bench_streams(counts, specs, seconds):
+    """N streams per call: the cells and the steppable specs at batch N (module docstring)."""
+    torch.manual_seed(0)
+    n = 512
+    lstm, gru = nn.LSTM(n, n).eval(), nn.GRU(n, n).eval()
+    C = H = 64
+    cell = rnn.ConvLSTMCell(C, H, 3).eval()
+    conv_mkldnn = torch.utils.mkldnn.to_mkldnn(cell.conv) if torch.backends.mkldnn.is_available() \
+        else None
+    for N in counts:
+        x = torch.rand(1, N, n) * 2 - 1
+        st = {"lstm": (torch.zeros(1, N, n), torch.zeros(1, N, n)), "gru": torch.zeros(1, N, n),
+              "conv": (torch.zeros(N, H, 32, 32), torch.zeros(N, H, 32, 32))}
+        xc = torch.rand(N, C, 32, 32) * 2 - 1
+
+        def lstm_step():
+            _, st["lstm"] = lstm(x, st["lstm"])
+
+        def gru_step():
+            _, st["gru"] = gru(x, st["gru"])
+
+        def convlstm_step():
+            st["conv"] = cell(xc, st["conv"])
+
+        emit(peer="torch", cell="lstm512", what="streams", streams=N, **measure(lstm_step, seconds))
+        emit(peer="torch", cell="gru512", what="streams", streams=N, **measure(gru_step, seconds))
+        emit(peer="torch", cell="convlstm64", what="streams", streams=N,
+             **measure(convlstm_step, seconds))
+        if conv_mkldnn is not None:  # the gate conv alone, in oneDNN's blocked layout
+            xm = (torch.rand(N, C + H, 32, 32) * 2 - 1).to_mkldnn()
+            emit(peer="torch", cell="convlstm64", what="streams_conv_mkldnn", streams=N,
+                 **measure(lambda: conv_mkldnn(xm), seconds))
+    for path in specs:
+        with open(path) as f:
+            spec = yaml.safe_load(f)
+        if not steppable(spec) or spec["input"].get("dtype") == "uint8":
+            continue
+        torch.manual_seed(0)
+        model = reference.build_model(spec)
+        frame = tuple(spec["input"]["frame"])
+        for N in counts:
+            frames = torch.rand(POOL, N, *frame) * 2 - 1
+            batch = Stepper(model)
+            one = [Stepper(model) for _ in range(min(N, 3))]
+            err = 0.0
+            for t in range(2):  # the batch's first streams against steppers of their own
+                out = batch.step(frames[t])
+                for k, st1 in enumerate(one):
+                    err = max(err, (st1.step(frames[t, k:k + 1])[0] - out[k]).abs().max().item())
+            if not err <= 1e-4:
+                sys.exit(f"torch_bench: {spec['model']} at batch {N} differs from one stream by {err}")
+            k = [0]
+
+            def step():
+                batch.step(frames[k[0] % POOL])
+                k[0] += 1
+
+            emit(peer="torch", model=spec["model"], what="streams", streams=N, check_err=err,
+                 **measure(step, seconds))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=2.0, help="timed budget per measurement")
     ap.add_argument("--no-cells", action="store_true", help="skip the bare-module cells")
+    ap.add_argument("--streams", type=int, nargs="+", default=[], metavar="N",
+                    help="also time N streams per call: the cells and --stream-models")
+    ap.add_argument("--stream-models", nargs="*", default=[], metavar="SPEC",
+                    help="spec files to time at each --streams count")
     ap.add_argument("specs", nargs="*", help="reel spec files")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -254,6 +327,8 @@ def main():
             bench_spec(path, args.seconds)
         if not args.no_cells:
             bench_cells(args.seconds)
+        if args.streams:
+            bench_streams(args.streams, args.stream_models, args.seconds)
 
 
 if __name__ == "__main__":
