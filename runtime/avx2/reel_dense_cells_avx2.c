@@ -18,14 +18,16 @@
  * on the blocks the previous one read last, which are still in L2 when the
  * weights are too large for it (measured: 15-25% less time on 6-8 MiB).
  *
- * Many streams: a block's column is loaded once and used by two streams, so
- * each weight vector feeds two FMAs (8 independent chains for the LSTM's
- * 4 gates x 2 streams, 6 for the GRU's 3 x 2), and the block's weights,
- * 128 KiB for a 512-unit LSTM, are read from L2 once per pair of streams
- * rather than from memory once per stream.  One stream (and the odd one of
- * n) takes the single-stream sweeps.  A pair sums each gate in one chain
- * where one stream sums its even and odd columns apart, so the two paths
- * agree to the rounding of a float sum of nx + hidden terms, not bit for bit.
+ * Many streams: a block's column is loaded once and used by three streams
+ * (two where three would leave a stream alone: 4 = 2 + 2), so each weight
+ * vector feeds three FMAs (12 independent chains for the LSTM's 4 gates x 3
+ * streams, 9 for the GRU's), and the block's weights, 128 KiB for a 512-unit
+ * LSTM, are read from L2 once per three streams rather than from memory once
+ * per stream (measured on lstm512: 45 GFLOP/s for one stream, 91 for 16;
+ * pairs alone reached 70).  A lone stream takes the single-stream sweeps.
+ * A tile sums each gate in one chain where one stream sums its even and odd
+ * columns apart, so the paths agree to the rounding of a float sum of
+ * nx + hidden terms, not bit for bit; tiles of two and three agree exactly.
  *
  * Compressed weights (bf16, int8) keep this layout with 2- or 1-byte
  * elements, widened as they are loaded (bf16 gate vectors stored in pairs,
@@ -329,63 +331,165 @@ PAIR_SWEEP3(pair_sweep3_f32, float, LOAD6_F32, LOAD3_F32)
 PAIR_SWEEP3(pair_sweep3_i8, int8_t, LOAD6_I8, LOAD3_I8)
 PAIR_SWEEP3(pair_sweep3_bf16, uint16_t, LOAD6_BF16, LOAD3_BF16)
 
-/* Two streams' x (from element `at`) and h columns of one block into acc (x) and hacc (h),
- * each from zero; for int8, each times its rows' scales (from scale s). */
-static void pair_typed(const reel_weights *w, int gates, long at, const float *const x[2], int nx,
-                       const float *const h[2], int hidden, __m256 acc[2][4], __m256 hacc[2][4],
-                       long s) {
+/* Three streams: each weight vector loaded once feeds three FMAs, 12 chains for the LSTM
+ * (4 gates x 3 streams: with one weight and three broadcast registers, all 16 ymm) and 9 for
+ * the GRU.  Two columns per iteration (bf16 pairs span them in the GRU's layout); LOADV(w, i)
+ * is vector i of the two columns at w, LOADT(w, i) vector i of a lone last column.  Each gate
+ * of each stream sums in one chain, as in the two-stream sweeps, so the results are theirs. */
+#define LOADV_F32(w, i) _mm256_loadu_ps((w) + 8L * (i))
+#define LOADV_I8(w, i) reel_load_i8x8_avx2((w) + 8L * (i))
+#define LOADV_BF16(w, i)                                                                          \
+  ((i) & 1 ? reel_bf16_second_avx2(reel_load_bf16_pair_avx2((w) + 16L * ((i) >> 1)))              \
+           : reel_bf16_first_avx2(reel_load_bf16_pair_avx2((w) + 16L * ((i) >> 1))))
+#define LOADT3_BF16(w, i) ((i) < 2 ? LOADV_BF16(w, i) : reel_load_bf16x8_avx2((w) + 16))
+#define TRIPLE_FMA(v, k)                                                                          \
+  do {                                                                                            \
+    __m256 v_ = (v);                                                                              \
+    a##k = _mm256_fmadd_ps(v_, y0, a##k);                                                         \
+    b##k = _mm256_fmadd_ps(v_, y1, b##k);                                                         \
+    c##k = _mm256_fmadd_ps(v_, y2, c##k);                                                         \
+  } while (0)
+#define TRIPLE_BROADCAST(j)                                                                       \
+  (y0 = _mm256_broadcast_ss(x0 + (j)), y1 = _mm256_broadcast_ss(x1 + (j)),                        \
+   y2 = _mm256_broadcast_ss(x2 + (j)))
+#define TRIPLE_SWEEP4(NAME, T, LOADV, LOADT)                                                      \
+  static void NAME(__m256 acc[3][4], const T *w, const float *x0, const float *x1,                \
+                   const float *x2, int n) {                                                      \
+    __m256 a0 = acc[0][0], a1 = acc[0][1], a2 = acc[0][2], a3 = acc[0][3];                        \
+    __m256 b0 = acc[1][0], b1 = acc[1][1], b2 = acc[1][2], b3 = acc[1][3];                        \
+    __m256 c0 = acc[2][0], c1 = acc[2][1], c2 = acc[2][2], c3 = acc[2][3], y0, y1, y2;            \
+    int j;                                                                                        \
+    for (j = 0; j + 1 < n; j += 2, w += 64) {                                                     \
+      TRIPLE_BROADCAST(j);                                                                        \
+      TRIPLE_FMA(LOADV(w, 0), 0);                                                                 \
+      TRIPLE_FMA(LOADV(w, 1), 1);                                                                 \
+      TRIPLE_FMA(LOADV(w, 2), 2);                                                                 \
+      TRIPLE_FMA(LOADV(w, 3), 3);                                                                 \
+      TRIPLE_BROADCAST(j + 1);                                                                    \
+      TRIPLE_FMA(LOADV(w, 4), 0);                                                                 \
+      TRIPLE_FMA(LOADV(w, 5), 1);                                                                 \
+      TRIPLE_FMA(LOADV(w, 6), 2);                                                                 \
+      TRIPLE_FMA(LOADV(w, 7), 3);                                                                 \
+    }                                                                                             \
+    if (j < n) {                                                                                  \
+      TRIPLE_BROADCAST(j);                                                                        \
+      TRIPLE_FMA(LOADT(w, 0), 0);                                                                 \
+      TRIPLE_FMA(LOADT(w, 1), 1);                                                                 \
+      TRIPLE_FMA(LOADT(w, 2), 2);                                                                 \
+      TRIPLE_FMA(LOADT(w, 3), 3);                                                                 \
+    }                                                                                             \
+    acc[0][0] = a0, acc[0][1] = a1, acc[0][2] = a2, acc[0][3] = a3;                               \
+    acc[1][0] = b0, acc[1][1] = b1, acc[1][2] = b2, acc[1][3] = b3;                               \
+    acc[2][0] = c0, acc[2][1] = c1, acc[2][2] = c2, acc[2][3] = c3;                               \
+  }
+TRIPLE_SWEEP4(triple_sweep4_f32, float, LOADV_F32, LOADV_F32)
+TRIPLE_SWEEP4(triple_sweep4_i8, int8_t, LOADV_I8, LOADV_I8)
+TRIPLE_SWEEP4(triple_sweep4_bf16, uint16_t, LOADV_BF16, LOADV_BF16)
+
+#define TRIPLE_SWEEP3(NAME, T, LOADV, LOADT)                                                      \
+  static void NAME(__m256 acc[3][4], const T *w, const float *x0, const float *x1,                \
+                   const float *x2, int n) {                                                      \
+    __m256 a0 = acc[0][0], a1 = acc[0][1], a2 = acc[0][2];                                        \
+    __m256 b0 = acc[1][0], b1 = acc[1][1], b2 = acc[1][2];                                        \
+    __m256 c0 = acc[2][0], c1 = acc[2][1], c2 = acc[2][2], y0, y1, y2;                            \
+    int j;                                                                                        \
+    for (j = 0; j + 1 < n; j += 2, w += 48) {                                                     \
+      TRIPLE_BROADCAST(j);                                                                        \
+      TRIPLE_FMA(LOADV(w, 0), 0);                                                                 \
+      TRIPLE_FMA(LOADV(w, 1), 1);                                                                 \
+      TRIPLE_FMA(LOADV(w, 2), 2);                                                                 \
+      TRIPLE_BROADCAST(j + 1);                                                                    \
+      TRIPLE_FMA(LOADV(w, 3), 0);                                                                 \
+      TRIPLE_FMA(LOADV(w, 4), 1);                                                                 \
+      TRIPLE_FMA(LOADV(w, 5), 2);                                                                 \
+    }                                                                                             \
+    if (j < n) {                                                                                  \
+      TRIPLE_BROADCAST(j);                                                                        \
+      TRIPLE_FMA(LOADT(w, 0), 0);                                                                 \
+      TRIPLE_FMA(LOADT(w, 1), 1);                                                                 \
+      TRIPLE_FMA(LOADT(w, 2), 2);                                                                 \
+    }                                                                                             \
+    acc[0][0] = a0, acc[0][1] = a1, acc[0][2] = a2;                                               \
+    acc[1][0] = b0, acc[1][1] = b1, acc[1][2] = b2;                                               \
+    acc[2][0] = c0, acc[2][1] = c1, acc[2][2] = c2;                                               \
+  }
+TRIPLE_SWEEP3(triple_sweep3_f32, float, LOADV_F32, LOADV_F32)
+TRIPLE_SWEEP3(triple_sweep3_i8, int8_t, LOADV_I8, LOADV_I8)
+TRIPLE_SWEEP3(triple_sweep3_bf16, uint16_t, LOADV_BF16, LOADT3_BF16)
+
+/* Streams x[0..t) (t = 2 or 3) over columns of `gates` vectors from w: acc[k] += W x[k]. */
+#define TILE_SWEEP(T, SUFFIX)                                                                     \
+  static void tile_sweep_##SUFFIX(__m256 acc[3][4], int t, int gates, const T *w,                 \
+                                  const float *const x[], int n) {                                \
+    if (t == 3)                                                                                   \
+      (gates == 4 ? triple_sweep4_##SUFFIX : triple_sweep3_##SUFFIX)(acc, w, x[0], x[1], x[2], n); \
+    else                                                                                          \
+      (gates == 4 ? pair_sweep4_##SUFFIX : pair_sweep3_##SUFFIX)(acc[0], acc[1], w, x[0], x[1],   \
+                                                                 n);                              \
+  }
+TILE_SWEEP(float, f32)
+TILE_SWEEP(int8_t, i8)
+TILE_SWEEP(uint16_t, bf16)
+
+/* t = 2 or 3 streams' x (from element `at`) and h columns of one block into acc (x) and hacc
+ * (h), each from zero; for int8, each times its rows' scales (from scale s). */
+static void tile_typed(const reel_weights *w, int gates, long at, int t, const float *const x[],
+                       int nx, const float *const h[], int hidden, __m256 acc[3][4],
+                       __m256 hacc[3][4], long s) {
   int g, k;
-  for (k = 0; k < 2; k++)
+  for (k = 0; k < t; k++)
     for (g = 0; g < gates; g++)
       acc[k][g] = hacc[k][g] = _mm256_setzero_ps();
   if (w->type == REEL_W_I8) {
     const int8_t *q = (const int8_t *)w->w + at;
-    (gates == 4 ? pair_sweep4_i8 : pair_sweep3_i8)(acc[0], acc[1], q, x[0], x[1], nx);
-    (gates == 4 ? pair_sweep4_i8 : pair_sweep3_i8)(hacc[0], hacc[1], q + 8L * gates * nx, h[0],
-                                                   h[1], hidden);
-    for (k = 0; k < 2; k++)
+    tile_sweep_i8(acc, t, gates, q, x, nx);
+    tile_sweep_i8(hacc, t, gates, q + 8L * gates * nx, h, hidden);
+    for (k = 0; k < t; k++)
       for (g = 0; g < gates; g++) {
         acc[k][g] = _mm256_mul_ps(acc[k][g], _mm256_loadu_ps(w->scale + s + 8L * g));
         hacc[k][g] = _mm256_mul_ps(hacc[k][g], _mm256_loadu_ps(w->scale + s + 8L * (gates + g)));
       }
   } else {
     const uint16_t *p = (const uint16_t *)w->w + at;
-    (gates == 4 ? pair_sweep4_bf16 : pair_sweep3_bf16)(acc[0], acc[1], p, x[0], x[1], nx);
-    (gates == 4 ? pair_sweep4_bf16 : pair_sweep3_bf16)(hacc[0], hacc[1], p + 8L * gates * nx,
-                                                       h[0], h[1], hidden);
+    tile_sweep_bf16(acc, t, gates, p, x, nx);
+    tile_sweep_bf16(hacc, t, gates, p + 8L * gates * nx, h, hidden);
   }
 }
 
 /* ---- the steps, over any weights and any number of streams ---- */
 
-/* The pre-activations (i f g o) of block u (weights from `at`, bias bb) for streams k < n
- * (n is 1 or 2) of x[], h[]. */
-static void lstm_gates(__m256 acc[2][4], int n, const reel_weights *w, long at, const float *bb,
+/* How many of `left` streams the next pass over a block's weights takes: three where it can,
+ * two to leave no single stream behind (4 = 2 + 2), one only when one is all there is. */
+static int tile_of(int left) { return left == 4 || left == 2 ? 2 : left >= 3 ? 3 : 1; }
+
+/* The pre-activations (i f g o) of block u (weights from `at`, bias bb) for streams k < t
+ * (t is 1, 2 or 3) of x[], h[]. */
+static void lstm_gates(__m256 acc[3][4], int t, const reel_weights *w, long at, const float *bb,
                        const float *const x[], int nx, const float *const h[], int hidden,
                        int u) {
-  __m256 hacc[2][4];
-  int k, t;
+  __m256 hacc[3][4];
+  int k, g;
   if (w->type == REEL_W_F32) {
     const float *f = (const float *)w->w + at;
-    for (k = 0; k < n; k++)
-      for (t = 0; t < 4; t++)
-        acc[k][t] = _mm256_loadu_ps(bb + 8L * t);
-    if (n == 2) {
-      pair_sweep4_f32(acc[0], acc[1], f, x[0], x[1], nx);
-      pair_sweep4_f32(acc[0], acc[1], f + 32L * nx, h[0], h[1], hidden);
+    for (k = 0; k < t; k++)
+      for (g = 0; g < 4; g++)
+        acc[k][g] = _mm256_loadu_ps(bb + 8L * g);
+    if (t > 1) {
+      tile_sweep_f32(acc, t, 4, f, x, nx);
+      tile_sweep_f32(acc, t, 4, f + 32L * nx, h, hidden);
     } else {
       sweep4(acc[0], f, x[0], nx);
       sweep4(acc[0], f + 32L * nx, h[0], hidden);
     }
     return;
   }
-  if (n == 2)
-    pair_typed(w, 4, at, x, nx, h, hidden, acc, hacc, 8L * u);
+  if (t > 1)
+    tile_typed(w, 4, at, t, x, nx, h, hidden, acc, hacc, 8L * u);
   else
     sweep_typed(w, 4, at, x[0], nx, h[0], hidden, acc[0], hacc[0], 8L * u);
-  for (k = 0; k < n; k++)
-    for (t = 0; t < 4; t++)
-      acc[k][t] = _mm256_add_ps(_mm256_add_ps(acc[k][t], hacc[k][t]), _mm256_loadu_ps(bb + 8L * t));
+  for (k = 0; k < t; k++)
+    for (g = 0; g < 4; g++)
+      acc[k][g] = _mm256_add_ps(_mm256_add_ps(acc[k][g], hacc[k][g]), _mm256_loadu_ps(bb + 8L * g));
 }
 
 /* The LSTM cell on m <= 8 units from u: c updated, the new h to hn. */
@@ -408,40 +512,39 @@ static void lstm_step(int n, float *const h[], float *const c[], float *const sc
                       const reel_weights *w, const float *b, const float *const x[], int nx,
                       int hidden, const float *wci, const float *wcf, const float *wco,
                       int reverse) {
-  int blocks = (hidden + 7) / 8, k, s;
+  int blocks = (hidden + 7) / 8, k, s, t, i;
   for (k = 0; k < blocks; k++) {
     int u = 8 * (reverse ? blocks - 1 - k : k), m = hidden - u < 8 ? hidden - u : 8;
     long at = 4L * u * (nx + hidden);
-    for (s = 0; s < n; s += 2) {
-      int pair = n - s >= 2 ? 2 : 1;
-      __m256 acc[2][4];
-      lstm_gates(acc, pair, w, at, b + 4L * u, x + s, nx, (const float *const *)h + s, hidden, u);
-      lstm_out(acc[0], c[s], scratch[s], u, m, wci, wcf, wco);
-      if (pair == 2)
-        lstm_out(acc[1], c[s + 1], scratch[s + 1], u, m, wci, wcf, wco);
+    for (s = 0; s < n; s += t) {
+      __m256 acc[3][4];
+      t = tile_of(n - s);
+      lstm_gates(acc, t, w, at, b + 4L * u, x + s, nx, (const float *const *)h + s, hidden, u);
+      for (i = 0; i < t; i++)
+        lstm_out(acc[i], c[s + i], scratch[s + i], u, m, wci, wcf, wco);
     }
   }
   for (s = 0; s < n; s++)
     memcpy(h[s], scratch[s], (size_t)hidden * sizeof *h[s]);
 }
 
-/* The x and h sums (r z n) of block u for streams k < n (1 or 2). */
-static void gru_gates(__m256 ax[2][4], __m256 ah[2][4], int n, const reel_weights *w, long at,
+/* The x and h sums (r z n) of block u for streams k < t (1, 2 or 3). */
+static void gru_gates(__m256 ax[3][4], __m256 ah[3][4], int t, const reel_weights *w, long at,
                       const float *const x[], int nx, const float *const h[], int hidden, int u) {
-  int k, t;
+  int k, g;
   if (w->type != REEL_W_F32) {
-    if (n == 2)
-      pair_typed(w, 3, at, x, nx, h, hidden, ax, ah, 6L * u);
+    if (t > 1)
+      tile_typed(w, 3, at, t, x, nx, h, hidden, ax, ah, 6L * u);
     else
       sweep_typed(w, 3, at, x[0], nx, h[0], hidden, ax[0], ah[0], 6L * u);
     return;
   }
-  for (k = 0; k < n; k++)
-    for (t = 0; t < 3; t++)
-      ax[k][t] = ah[k][t] = _mm256_setzero_ps();
-  if (n == 2) {
-    pair_sweep3_f32(ax[0], ax[1], (const float *)w->w + at, x[0], x[1], nx);
-    pair_sweep3_f32(ah[0], ah[1], (const float *)w->w + at + 24L * nx, h[0], h[1], hidden);
+  for (k = 0; k < t; k++)
+    for (g = 0; g < 3; g++)
+      ax[k][g] = ah[k][g] = _mm256_setzero_ps();
+  if (t > 1) {
+    tile_sweep_f32(ax, t, 3, (const float *)w->w + at, x, nx);
+    tile_sweep_f32(ah, t, 3, (const float *)w->w + at + 24L * nx, h, hidden);
   } else {
     sweep3(ax[0], (const float *)w->w + at, x[0], nx);
     sweep3(ah[0], (const float *)w->w + at + 24L * nx, h[0], hidden);
@@ -462,17 +565,16 @@ static void gru_out(const __m256 *ax, const __m256 *ah, const float *bb, const f
 
 static void gru_step(int n, float *const h[], float *const scratch[], const reel_weights *w,
                      const float *b, const float *const x[], int nx, int hidden, int reverse) {
-  int blocks = (hidden + 7) / 8, k, s;
+  int blocks = (hidden + 7) / 8, k, s, t, i;
   for (k = 0; k < blocks; k++) {
     int u = 8 * (reverse ? blocks - 1 - k : k), m = hidden - u < 8 ? hidden - u : 8;
     long at = 3L * u * (nx + hidden);
-    for (s = 0; s < n; s += 2) {
-      int pair = n - s >= 2 ? 2 : 1;
-      __m256 ax[2][4], ah[2][4];
-      gru_gates(ax, ah, pair, w, at, x + s, nx, (const float *const *)h + s, hidden, u);
-      gru_out(ax[0], ah[0], b + 4L * u, h[s], scratch[s], u, m);
-      if (pair == 2)
-        gru_out(ax[1], ah[1], b + 4L * u, h[s + 1], scratch[s + 1], u, m);
+    for (s = 0; s < n; s += t) {
+      __m256 ax[3][4], ah[3][4];
+      t = tile_of(n - s);
+      gru_gates(ax, ah, t, w, at, x + s, nx, (const float *const *)h + s, hidden, u);
+      for (i = 0; i < t; i++)
+        gru_out(ax[i], ah[i], b + 4L * u, h[s + i], scratch[s + i], u, m);
     }
   }
   for (s = 0; s < n; s++)
