@@ -470,20 +470,43 @@ proc cc_run {cc args} {
     }
 }
 
+# The sources of the model reelc wrote to DIR, built with CC and FLAGS: the
+# model's own .c files, and objects of its runtime files (reel_*.c), which
+# are the same for many models: each is compiled once per content, headers,
+# compiler and flags in this test file's run (most of a small model's build).
+proc model_sources {dir cc flags} {
+    set srcs {}
+    set headers [lmap h [lsort [glob -nocomplain -directory $dir reel_*.h]] {file_hash $h}]
+    foreach src [lsort [glob -nocomplain -directory $dir *.c]] {
+        if {![string match reel_* [file tail $src]]} {
+            lappend srcs $src
+            continue
+        }
+        set key [list runtime-object [file_hash $src] $headers $cc $flags]
+        lappend srcs [memo $key {
+            set obj [file join [memo runtime-objects {scratch_dir runtime-objects}] \
+                         [array size ::reel_memo].o]
+            cc_run $cc {*}$flags -I$dir -c $src -o $obj
+            set obj
+        }]
+    }
+    return $srcs
+}
+
 # build_driver DIR ?-cc CC? ?-cflags FLAGS? ?-extra FILES?: build
-# tests/driver.c with every .c in DIR (the model reelc wrote there) into
-# DIR/drive and return its path.
+# tests/driver.c with the model reelc wrote to DIR into DIR/drive and
+# return its path.
 proc build_driver {dir args} {
     set opt [dict merge [list -cc $::reel_cc -cflags {} -extra {}] $args]
     set m [model_name $dir]
     set exe [file join $dir drive]
     unset -nocomplain ::reel_memo([list info $exe])
-    set srcs [lsort [glob -nocomplain -directory $dir *.c]]
-    cc_run [dict get $opt -cc] {*}$::reel_cflags {*}[target_cflags $dir] {*}[dict get $opt -cflags] \
-        -I$dir -DREEL_MODEL=$m -DREEL_MODEL_UP=[string toupper $m] \
+    set cc [dict get $opt -cc]
+    set flags [list {*}$::reel_cflags {*}[target_cflags $dir] {*}[dict get $opt -cflags]]
+    cc_run $cc {*}$flags -I$dir -DREEL_MODEL=$m -DREEL_MODEL_UP=[string toupper $m] \
         -DREEL_MODEL_H=\"$m.h\" \
-        {*}$srcs [file join $::testdir driver.c] {*}[dict get $opt -extra] \
-        -o $exe -lm
+        {*}[model_sources $dir $cc $flags] [file join $::testdir driver.c] \
+        {*}[dict get $opt -extra] -o $exe -lm
     return $exe
 }
 
