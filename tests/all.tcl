@@ -55,11 +55,12 @@ namespace eval all {
     # Seconds each file took in a 2-job run on a 2-core machine, for the
     # order of the first run; later runs use the times of the last one.
     variable guess {
-        plain,properties_avx2.test 165 plain,generated.test 145
-        plain,oracle.test 120 plain,golden.test 120 plain,properties_generic.test 115
-        plain,lint.test 95 plain,export.test 75 plain,many.test 240 plain,resnet.test 30 plain,kernels.test 14
-        plain,demo.test 12 plain,link.test 15 plain,cortexm.test 25 plain,longrun.test 14 plain,faults.test 7 plain,harness.test 5 plain,optable.test 3
-        sanitize,sanitizer.test 70 sanitize,fuzz.test 5
+        plain,export.test 275 plain,oracle.test 250 plain,many.test 205 plain,generated.test 205
+        plain,golden.test 190 plain,properties_avx2.test 155 plain,properties_generic.test 135
+        plain,link.test 110 plain,lint.test 105 plain,cortexm.test 75 plain,kernels.test 50
+        plain,longrun.test 45 plain,resnet.test 40 plain,demo.test 40 plain,faults.test 37
+        plain,harness.test 10 plain,optable.test 10
+        sanitize,sanitizer.test 195 sanitize,fuzz.test 35
     }
 
     variable queue {}      ;# jobs not started: {pass file}
