@@ -44,60 +44,8 @@
  * 8 units.  Written out gate by gate with two columns per iteration in two
  * accumulator sets, so the accumulators stay in registers (a loop over the
  * gates kept them in memory: a store-to-load round trip on every FMA) and 8
- * or 6 independent FMA chains hide the FMA latency. */
-static void sweep4(__m256 *acc, const float *w, const float *x, int n) {
-  __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
-  int j;
-  for (j = 0; j + 1 < n; j += 2, w += 64) {
-    __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), x0, a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), x0, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 16), x0, a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 24), x0, a3);
-    b0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 32), x1, b0);
-    b1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 40), x1, b1);
-    b2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 48), x1, b2);
-    b3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 56), x1, b3);
-  }
-  if (j < n) {
-    __m256 x0 = _mm256_broadcast_ss(x + j);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), x0, a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), x0, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 16), x0, a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 24), x0, a3);
-  }
-  acc[0] = _mm256_add_ps(a0, b0);
-  acc[1] = _mm256_add_ps(a1, b1);
-  acc[2] = _mm256_add_ps(a2, b2);
-  acc[3] = _mm256_add_ps(a3, b3);
-}
-
-static void sweep3(__m256 *acc, const float *w, const float *x, int n) {
-  __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2];
-  __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0;
-  int j;
-  for (j = 0; j + 1 < n; j += 2, w += 48) {
-    __m256 x0 = _mm256_broadcast_ss(x + j), x1 = _mm256_broadcast_ss(x + j + 1);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), x0, a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), x0, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 16), x0, a2);
-    b0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 24), x1, b0);
-    b1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 32), x1, b1);
-    b2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 40), x1, b2);
-  }
-  if (j < n) {
-    __m256 x0 = _mm256_broadcast_ss(x + j);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), x0, a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), x0, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 16), x0, a2);
-  }
-  acc[0] = _mm256_add_ps(a0, b0);
-  acc[1] = _mm256_add_ps(a1, b1);
-  acc[2] = _mm256_add_ps(a2, b2);
-}
-
-/* The sweeps over compressed weights: LOAD widens 8 stored weights to floats. */
+ * or 6 independent FMA chains hide the FMA latency.  LOAD reads 8 weights as
+ * floats: a plain load, or the widening of compressed ones. */
 #define SWEEP4(NAME, T, LOAD)                                                                     \
   static void NAME(__m256 *acc, const T *w, const float *x, int n) {                              \
     __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                    \
@@ -150,6 +98,8 @@ static void sweep3(__m256 *acc, const float *w, const float *x, int n) {
     acc[1] = _mm256_add_ps(a1, b1);                                                               \
     acc[2] = _mm256_add_ps(a2, b2);                                                               \
   }
+SWEEP4(sweep4, float, _mm256_loadu_ps)
+SWEEP3(sweep3, float, _mm256_loadu_ps)
 SWEEP4(sweep4_i8, int8_t, reel_load_i8x8_avx2)
 SWEEP3(sweep3_i8, int8_t, reel_load_i8x8_avx2)
 
