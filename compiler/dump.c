@@ -83,7 +83,8 @@ void dump_program(FILE *f, const Program *p) {
     const Value *v = &p->v[i];
     fprintf(f, "    v%-3d %-9s %-24s %8lld floats", i, value_kind[v->kind], v->name, (long long)v->size);
     if (v->kind == V_TRANSIENT)
-      fprintf(f, "  live c%d..c%d  arena+%lld", v->first, v->last, (long long)v->offset);
+      fprintf(f, "  live c%d..c%d  arena+%lld%s", v->first, v->last, (long long)v->offset,
+              v->carried ? " carried" : "");
     if (v->kind == V_WEIGHT)
       fprintf(f, "  weights+%lld", (long long)v->offset);
     fprintf(f, "\n");

@@ -27,14 +27,18 @@ typedef struct {
                          the calls being emitted run: dense cells reverse their
                          block order on odd steps to reuse what L2 still holds */
   bool float_literals; /* the weights as float literals (a struct, not a union of bytes) */
-  const char *ctx;     /* the C expression of the context the calls being emitted run in: ctx,
-                          or a stream's in m_step_many */
-  const char *in;      /* likewise, of the frame: in, or in[i] */
+  const char *st;      /* where the calls being emitted find the stream's state, as a prefix of
+                          a member's name: "ctx->state.", "st->", or a stream's "st[i]->" */
+  const char *arena;   /* the C expression of their arena: ctx->arena, arena, or in a batch of
+                          streams the shared region's arena[0] */
+  const char *carried; /* in a batch, a stream's own arena for its carried transients (plan.c):
+                          arena[i]; else NULL (they are in `arena`) */
+  const char *in;      /* the frame: in, or in[i] */
   int max_streams;     /* M_MAX_STREAMS */
 } Emitter;
 
 /* The context's frame counter, where the calls being emitted run. */
-static const char *frames(Emitter *e) { return arena_printf(e->a, "%s->state.frames", e->ctx); }
+static const char *frames(Emitter *e) { return arena_printf(e->a, "%sframes", e->st); }
 
 static const char *isa(const Call *c) { return c->avx2 ? "avx2" : "generic"; }
 
@@ -125,7 +129,7 @@ static const char *ref_at(Emitter *e, int v, int64_t offset) {
     base = val->name;
     break;
   case V_STATE:
-    base = arena_printf(e->a, "%s->state.%s", e->ctx, val->name);
+    base = arena_printf(e->a, "%s%s", e->st, val->name);
     break;
   default:
     base = arena_printf(e->a, "W_%s", upper(e->a, val->name));
@@ -184,6 +188,48 @@ static const char *state_kinds(Emitter *e) {
   return text;
 }
 
+/* The header's API for streams kept as states alone, with one scratch per thread. */
+static void emit_states_api(Emitter *e, Buf *b, const char *const each[2], bool attention) {
+  const Program *p = e->p;
+  const char *m = e->g->model, *M = e->up;
+  int64_t carry = p->arena_floats - p->local_floats;
+  buf_printf(b, "\n");
+  comment(e, b, "", arena_printf(e->a, "Many streams, each kept as its state alone: a server holds "
+                                 "one %s_state per stream and one %s_scratch per thread that steps "
+                                 "them, where %s_ctx would hold an arena per stream.  The scratch has "
+                                 "the transients the streams of a batch use in turn (%lld floats) and, "
+                                 "for each of %s_MAX_STREAMS streams, those a stream carries from one "
+                                 "layer to the next (%lld floats).  What it holds between calls does "
+                                 "not matter.", m, m, m, (long long)p->local_floats, M,
+                                 (long long)carry));
+  buf_printf(b, "typedef struct %s_scratch {\n", m);
+  if (carry)
+    stmt(e, b, "  ", "float arena[%lld + %s_MAX_STREAMS * %lld];", (long long)p->local_floats, M,
+         (long long)carry);
+  else
+    buf_printf(b, "  float arena[%lld];\n", (long long)(p->local_floats ? p->local_floats : 1));
+  buf_printf(b, "} %s_scratch;\n\n", m);
+  comment(e, b, "", arena_printf(e->a, "Forget the stream: as %s_reset, on its state.", m));
+  decl(e, b, arena_printf(e->a, "void %s_reset_state(%s_state *st);", m, m));
+  buf_printf(b, "\n");
+  comment(e, b, "", arena_printf(e->a, "As %s_step_many, on states: stream i's state is st[i]; the "
+                                 "same outputs.", m));
+  decl(e, b, arena_printf(e->a, "void %s_step_states(%s_scratch *scratch, %s_state *const st[], int n, "
+                          "const %s *const in[], float *const out[]);", m, m, m, in_type(e->g)));
+  for (int k = 0; k < 2; k++)
+    if (each[k]) {
+      buf_printf(b, "\n");
+      comment(e, b, "", arena_printf(e->a, "As %s_%s_many, on states.", m, each[k]));
+      decl(e, b, arena_printf(e->a, "void %s_%s_states(%s_scratch *scratch, %s_state *const st[], "
+                              "int n, float *const out[]);", m, each[k], m, m));
+    }
+  if (attention) {
+    buf_printf(b, "\n");
+    comment(e, b, "", arena_printf(e->a, "As %s_attention, of a stream's state.", m));
+    decl(e, b, arena_printf(e->a, "void %s_attention_state(const %s_state *st, float *out);", m, m));
+  }
+}
+
 static void emit_header(Emitter *e, Buf *b) {
   const Graph *g = e->g;
   const Program *p = e->p;
@@ -238,30 +284,34 @@ static void emit_header(Emitter *e, Buf *b) {
                                    many_stack_bytes(e->a, p, e->max_streams)),
             "the stack step_many needs at most");
   buf_printf(b, "\n");
-  comment(e, b, "", "Everything one stream needs between calls: sizeof is all the RAM the model "
-                    "uses.  Caller-owned (static, stack or heap); one per stream.");
-  buf_printf(b, "typedef struct %s_ctx {\n  struct {\n", m);
+  comment(e, b, "", arena_printf(e->a, "A stream's state: what it remembers from frame to frame, "
+                                 "zeroed by %s_reset.", m));
+  buf_printf(b, "typedef struct %s_state {\n", m);
   for (int i = 0; i < p->nv; i++) {
     const Value *v = &p->v[i];
     if (v->kind != V_STATE)
       continue;
     const char *code = arena_printf(e->a, "float %s[%lld];", v->name, (long long)v->size);
     if (v->layer < 0) {
-      commented(e, b, "    ", code, "the last frame: a forecast feeds back from it");
+      commented(e, b, "  ", code, "the last frame: a forecast feeds back from it");
       continue;
     }
     const Layer *l = &g->layer[v->layer];
-    commented(e, b, "    ", code, arena_printf(e->a, "%s '%s' (%s): %s", l->op->name, l->name,
-                                                spec_at(e, l->loc), v->role));
+    commented(e, b, "  ", code, arena_printf(e->a, "%s '%s' (%s): %s", l->op->name, l->name,
+                                              spec_at(e, l->loc), v->role));
   }
   if (g->clip)
-    commented(e, b, "    ", arena_printf(e->a, "float clip_acc[%s_CLIP_SIZE];", M),
+    commented(e, b, "  ", arena_printf(e->a, "float clip_acc[%s_CLIP_SIZE];", M),
               arena_printf(e->a, "the clip's %s so far", clip_name[g->clip]));
   if (g->clip == CLIP_MEAN || g->clip == CLIP_WEIGHTED)
-    commented(e, b, "    ", arena_printf(e->a, "float clip_comp[%s_CLIP_SIZE];", M),
+    commented(e, b, "  ", arena_printf(e->a, "float clip_comp[%s_CLIP_SIZE];", M),
               "what the clip's sum has rounded off (a compensated sum)");
-  buf_printf(b, "    unsigned long long frames; /* frames seen since reset: 64 bits never wrap */\n");
-  buf_printf(b, "  } state; /* zeroed by %s_reset */\n", m);
+  buf_printf(b, "  unsigned long long frames; /* frames seen since reset: 64 bits never wrap */\n");
+  buf_printf(b, "} %s_state;\n\n", m);
+  comment(e, b, "", "Everything one stream needs between calls: sizeof is all the RAM the model "
+                    "uses.  Caller-owned (static, stack or heap); one per stream.");
+  buf_printf(b, "typedef struct %s_ctx {\n", m);
+  stmt(e, b, "  ", "%s_state state;", m);
   if (p->arena_floats)
     commented(e, b, "  ", arena_printf(e->a, "float arena[%lld];", (long long)p->arena_floats),
               "transient buffers, at offsets planned at compile time");
@@ -328,6 +378,7 @@ static void emit_header(Emitter *e, Buf *b) {
       decl(e, b, arena_printf(e->a, "void %s_%s_many(%s_ctx *const ctx[], int n, float *const out[]);", m,
                               each[k], m));
     }
+  emit_states_api(e, b, each, attention > 0);
   buf_printf(b, "\n");
   comment(e, b, "", arena_printf(e->a, "The packed weights (%s_weights.c): read-only, can live in "
                                  "flash.", m));
@@ -473,9 +524,9 @@ static const char *argument(Emitter *e, int ci, const char *tok, int *value, int
 static const char *copy_bytes(Emitter *e, int y, int x, int n) {
   const Value *vy = &e->p->v[y], *vx = &e->p->v[x];
   if (vx->kind == V_STATE && vx->size == n)
-    return arena_printf(e->a, "sizeof %s->state.%s", e->ctx, vx->name);
+    return arena_printf(e->a, "sizeof %s%s", e->st, vx->name);
   if (vy->kind == V_STATE && vy->size == n)
-    return arena_printf(e->a, "sizeof %s->state.%s", e->ctx, vy->name);
+    return arena_printf(e->a, "sizeof %s%s", e->st, vy->name);
   if (n == shape_elems(e->g->input))
     return arena_printf(e->a, "sizeof(float) * %s_IN_SIZE", e->up);
   return arena_printf(e->a, "sizeof(float) * %d", n);
@@ -604,7 +655,8 @@ static bool declare_buffers(Emitter *e, Buf *b, int from, int to, int also, cons
     if (next < 0)
       break;
     last = p->v[next].offset * p->nv + next;
-    wrap(b, ind, arena_printf(e->a, "float *const %s = %s->arena + %lld;", p->v[next].name, e->ctx,
+    const char *base = p->v[next].carried && e->carried ? e->carried : e->arena;
+    wrap(b, ind, arena_printf(e->a, "float *const %s = %s + %lld;", p->v[next].name, base,
                               (long long)p->v[next].offset), arena_printf(e->a, "%s    ", ind));
   }
   buf_printf(b, "\n");
@@ -614,15 +666,15 @@ static bool declare_buffers(Emitter *e, Buf *b, int from, int to, int also, cons
 /* The clip aggregate, folded after each frame (at indent `ind`). */
 static void emit_clip_fold(Emitter *e, Buf *b, const char *y, const char *ind) {
   const Graph *g = e->g;
-  const char *acc = arena_printf(e->a, "%s->state.clip_acc", e->ctx);
+  const char *acc = arena_printf(e->a, "%sclip_acc", e->st);
   const char *n = arena_printf(e->a, "%s_CLIP_SIZE", e->up), *cont = arena_printf(e->a, "%s    ", ind);
   comment(e, b, ind, arena_printf(e->a, "%s: clip '%s': fold this frame in", spec_at(e, g->loc_output),
                                   clip_name[g->clip]));
   switch (g->clip) {
   case CLIP_MEAN:
   case CLIP_WEIGHTED: /* sum_t p_t or sum_t t p_t */
-    wrap(b, ind, arena_printf(e->a, "reel_f32_sum_fold_generic(%s, %s->state.clip_comp, %s, %s, %s);",
-                              acc, e->ctx, g->clip == CLIP_MEAN ? "1.0f"
+    wrap(b, ind, arena_printf(e->a, "reel_f32_sum_fold_generic(%s, %sclip_comp, %s, %s, %s);",
+                              acc, e->st, g->clip == CLIP_MEAN ? "1.0f"
                               : arena_printf(e->a, "(float)%s", frames(e)), y, n), cont);
     break;
   case CLIP_MAX: /* the first frame is copied, the next ones folded in */
@@ -637,54 +689,52 @@ static void emit_clip_fold(Emitter *e, Buf *b, const char *y, const char *ind) {
 
 /* m_clip's answer before the first frame: zeros. */
 static void zero_before_first_frame(Emitter *e, Buf *b) {
-  buf_printf(b, "  if (ctx->state.frames == 0) {\n");
+  buf_printf(b, "  if (%s == 0) {\n", frames(e));
   stmt(e, b, "    ", "memset(out, 0, sizeof(float) * %s_CLIP_SIZE);", e->up);
   buf_printf(b, "    return;\n  }\n");
 }
 
-/* m_clip of a model with a clip aggregate: the aggregate's value. */
-static void emit_clip_read(Emitter *e, Buf *b) {
+/* clip_of(st, arena, out), m_clip's body for one stream's state and an arena: the value of
+ * a clip aggregate, or the layers after a clip pool; then m_clip itself. */
+static void emit_clip(Emitter *e, Buf *b) {
   const Graph *g = e->g;
-  const char *m = g->model, *M = e->up, *acc = "ctx->state.clip_acc", *at = spec_at(e, g->loc_output);
+  const Program *p = e->p;
+  const char *m = g->model, *M = e->up, *acc = "st->clip_acc", *at = spec_at(e, g->loc_output);
+  e->st = "st->", e->arena = "arena";
   buf_printf(b, "\n");
-  decl(e, b, arena_printf(e->a, "void %s_clip(%s_ctx *ctx, float *out) {", m, m));
-  if (g->clip == CLIP_MEAN || g->clip == CLIP_WEIGHTED)
-    buf_printf(b, "  float n = (float)ctx->state.frames;\n\n");
-  zero_before_first_frame(e, b);
-  if (g->clip == CLIP_MEAN) {
-    comment(e, b, "  ", arena_printf(e->a, "%s: clip 'mean': sum_t p_t / n", at));
-    wrap(b, "  ", arena_printf(e->a, "reel_f32_sum_read_generic(out, %s, ctx->state.clip_comp, 1.0f / n, "
-                               "%s_CLIP_SIZE);", acc, M), "      ");
-  } else if (g->clip == CLIP_WEIGHTED) {
-    comment(e, b, "  ", arena_printf(e->a, "%s: clip 'weighted': sum_t t p_t / sum_t t, sum_t t = "
-                                     "n (n + 1) / 2", at));
-    wrap(b, "  ", arena_printf(e->a, "reel_f32_sum_read_generic(out, %s, ctx->state.clip_comp, "
-                               "2.0f / n / (n + 1.0f), %s_CLIP_SIZE);", acc, M), "      ");
+  decl(e, b, arena_printf(e->a, "static void clip_of(%s_state *st, float *arena, float *out) {", m));
+  if (g->clip_head) { /* the layers after a clip pool */
+    if (!declare_buffers(e, b, p->forecast_end, p->nc, p->clip_value, "  "))
+      buf_printf(b, "  (void)arena;\n");
+    zero_before_first_frame(e, b);
+    emit_calls(e, b, p->forecast_end, p->nc, "  ");
+    stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_CLIP_SIZE);", ref(e, p->clip_value), M);
   } else {
-    comment(e, b, "  ", arena_printf(e->a, "%s: clip '%s'", at, clip_name[g->clip]));
-    stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_CLIP_SIZE);", acc, M);
+    buf_printf(b, "  (void)arena;\n");
+    if (g->clip == CLIP_MEAN || g->clip == CLIP_WEIGHTED)
+      buf_printf(b, "  float n = (float)st->frames;\n\n");
+    zero_before_first_frame(e, b);
+    if (g->clip == CLIP_MEAN) {
+      comment(e, b, "  ", arena_printf(e->a, "%s: clip 'mean': sum_t p_t / n", at));
+      wrap(b, "  ", arena_printf(e->a, "reel_f32_sum_read_generic(out, %s, st->clip_comp, 1.0f / n, "
+                                 "%s_CLIP_SIZE);", acc, M), "      ");
+    } else if (g->clip == CLIP_WEIGHTED) {
+      comment(e, b, "  ", arena_printf(e->a, "%s: clip 'weighted': sum_t t p_t / sum_t t, sum_t t = "
+                                       "n (n + 1) / 2", at));
+      wrap(b, "  ", arena_printf(e->a, "reel_f32_sum_read_generic(out, %s, st->clip_comp, "
+                                 "2.0f / n / (n + 1.0f), %s_CLIP_SIZE);", acc, M), "      ");
+    } else {
+      comment(e, b, "  ", arena_printf(e->a, "%s: clip '%s'", at, clip_name[g->clip]));
+      stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_CLIP_SIZE);", acc, M);
+    }
   }
-  buf_printf(b, "}\n");
+  buf_printf(b, "}\n\n");
+  decl(e, b, arena_printf(e->a, "void %s_clip(%s_ctx *ctx, float *out) {", m, m));
+  buf_printf(b, "  clip_of(&ctx->state, ctx->arena, out);\n}\n");
+  e->st = "ctx->state.", e->arena = "ctx->arena";
 }
 
 /* ---- m_step_many: a batch of streams, each batched kernel reading its weights once ---- */
-
-/* Whether call c runs once for a whole batch: its kernel has a batched form, it runs on
- * every frame (a guarded call runs stream by stream, as its guard says for each) and its
- * inputs x are the streams' (a gemv of a learned query has one x for all). */
-static bool batched(const Program *p, const Call *c) {
-  if (!(kernel_info[c->op].isas & K_MANY) || c->guard != G_ALWAYS)
-    return false;
-  char tok[32];
-  int value = 0;
-  for (const char *s = kernel_info[c->op].signature; signature_next(&s, tok, sizeof tok);)
-    if (signature_kind(tok) == SIG_VALUE) {
-      int v = c->arg[value++];
-      if (tok[0] == 'x' && (v < 0 || p->v[v].kind == V_WEIGHT))
-        return false;
-    }
-  return true;
-}
 
 /* The pointer arrays the batched calls in [0, step_end) fill, one per signature token that
  * takes a stream's tensor: their tokens into names[] (MAX_ARGS * K_COUNT at most). */
@@ -692,7 +742,7 @@ static int stream_tokens(const Program *p, const char **names, Arena *a) {
   int n = 0;
   for (int ci = 0; ci < p->step_end; ci++) {
     const Call *c = &p->call[ci];
-    if (!batched(p, c))
+    if (!call_batched(p, c))
       continue;
     char tok[32];
     int value = 0;
@@ -714,15 +764,32 @@ static int stream_tokens(const Program *p, const char **names, Arena *a) {
 
 int many_stack_bytes(Arena *a, const Program *p, int max_streams) {
   const char *names[MAX_ARGS * K_COUNT];
-  return STACK_BOUND + MANY_FRAME_SLACK + stream_tokens(p, names, a) * max_streams * (int)sizeof(float *);
+  int arrays = stream_tokens(p, names, a) + 2; /* + the states' and the arenas' */
+  return STACK_BOUND + 2 * MANY_FRAME_SLACK + arrays * max_streams * (int)sizeof(float *);
 }
 
-/* Stream by stream, calls [from, to). */
-static void emit_stream_loop(Emitter *e, Buf *b, int from, int to) {
+/* What m_step does after its calls, for stream i: fold the output into the clip aggregate and
+ * copy it out. */
+static void emit_step_tail(Emitter *e, Buf *b) {
+  const char *y = ref(e, e->p->out_value);
+  if (e->g->clip)
+    emit_clip_fold(e, b, y, "    ");
+  if (e->g->per_frame) {
+    buf_printf(b, "    if (out && out[i])\n");
+    stmt(e, b, "      ", "memcpy(out[i], %s, sizeof(float) * %s_OUT_SIZE);", y, e->up);
+  }
+}
+
+/* Stream by stream, calls [from, to), and with `tail` the step's tail. */
+static void emit_stream_loop(Emitter *e, Buf *b, int from, int to, bool tail) {
   buf_printf(b, "  for (i = 0; i < n; i++) {\n");
   e->parity = arena_printf(e->a, "(int)(%s & 1ULL)", frames(e));
-  declare_buffers(e, b, from, to, -1, "    ");
+  declare_buffers(e, b, from, to, tail ? e->p->out_value : -1, "    ");
   emit_calls(e, b, from, to, "    ");
+  if (tail) {
+    buf_printf(b, "\n");
+    emit_step_tail(e, b);
+  }
   buf_printf(b, "  }\n");
 }
 
@@ -737,18 +804,20 @@ static void emit_batched_call(Emitter *e, Buf *b, int ci) {
     if (signature_kind(tok) == SIG_VALUE && per_stream(e, c->arg[value++]))
       stmt(e, b, "    ", "%s[i] = %s;", stream_array(e, tok), ref(e, c->arg[value - 1]));
   buf_printf(b, "  }\n");
-  e->parity = "(int)(ctx[0]->state.frames & 1ULL)"; /* it only orders the pass */
+  e->parity = "(int)(st[0]->frames & 1ULL)"; /* it only orders the pass */
   emit_kernel_call(e, b, ci, "  ", true);
 }
 
 /* step_batch(): m_step for n <= M_MAX_STREAMS streams, call by call: a batched call once
- * for all of them, a run of other calls in one loop over the streams. */
+ * for all of them, a run of other calls in one loop over the streams (a pass).  Stream i's
+ * state is st[i]; the transients of one pass are in arena[0], which the streams use in turn,
+ * those carried from pass to pass in arena[i] (plan.c). */
 static void emit_step_batch(Emitter *e, Buf *b) {
   const Graph *g = e->g;
   const Program *p = e->p;
   const char *m = g->model, *M = e->up;
-  decl(e, b, arena_printf(e->a, "static void step_batch(%s_ctx *const ctx[], int n, const %s *const in[], "
-                          "float *const out[]) {", m, in_type(g)));
+  decl(e, b, arena_printf(e->a, "static void step_batch(%s_state *const st[], int n, float *const arena[], "
+                          "const %s *const in[], float *const out[]) {", m, in_type(g)));
   const char *names[MAX_ARGS * K_COUNT];
   int arrays = stream_tokens(p, names, e->a);
   if (arrays)
@@ -760,53 +829,61 @@ static void emit_step_batch(Emitter *e, Buf *b) {
   buf_printf(b, "  int i;\n\n");
   if (!uses(p, 0, p->step_end, 0) && p->out_value != 0)
     buf_printf(b, "  (void)in;\n");
-  e->ctx = "ctx[i]", e->in = "in[i]";
-  buf_printf(b, "  for (i = 0; i < n; i++)\n    ctx[i]->state.frames++; /* this frame included */\n");
+  bool transients = p->out_value >= 0 && p->v[p->out_value].kind == V_TRANSIENT;
+  for (int i = 0; i < p->nv; i++)
+    transients |= p->v[i].kind == V_TRANSIENT && uses(p, 0, p->step_end, i);
+  if (!transients)
+    buf_printf(b, "  (void)arena;\n");
+  e->st = "st[i]->", e->arena = "arena[0]", e->carried = "arena[i]", e->in = "in[i]";
+  buf_printf(b, "  for (i = 0; i < n; i++)\n    st[i]->frames++; /* this frame included */\n");
+  bool tail = g->clip || g->per_frame, tail_done = false;
   for (int c = 0; c < p->step_end;) {
-    if (batched(p, &p->call[c])) {
+    if (call_batched(p, &p->call[c])) {
       emit_batched_call(e, b, c++);
       continue;
     }
     int end = c;
-    while (end < p->step_end && !batched(p, &p->call[end]))
+    while (end < p->step_end && !call_batched(p, &p->call[end]))
       end++;
-    emit_stream_loop(e, b, c, end);
+    /* the last pass takes the tail: its output is in the shared region (plan.c) */
+    tail_done = tail && end == p->step_end;
+    emit_stream_loop(e, b, c, end, tail_done);
     c = end;
   }
-  if (g->clip || g->per_frame) {
-    const char *y = ref(e, p->out_value);
+  if (tail && !tail_done) { /* after a batched call: a pass of its own */
     buf_printf(b, "  for (i = 0; i < n; i++) {\n");
     declare_buffers(e, b, p->step_end, p->step_end, p->out_value, "    ");
-    if (g->clip)
-      emit_clip_fold(e, b, y, "    ");
-    if (g->per_frame) {
-      buf_printf(b, "    if (out && out[i])\n");
-      stmt(e, b, "      ", "memcpy(out[i], %s, sizeof(float) * %s_OUT_SIZE);", y, M);
-    }
+    emit_step_tail(e, b);
     buf_printf(b, "  }\n");
   }
   if (!g->per_frame)
     buf_printf(b, "  (void)out;\n");
   buf_printf(b, "}\n");
-  e->ctx = "ctx", e->in = "in";
+  e->st = "ctx->state.", e->arena = "ctx->arena", e->carried = NULL, e->in = "in";
 }
 
 /* m_step_many, and m_clip_many and m_forecast_many where the model has them. */
 static void emit_many(Emitter *e, Buf *b) {
   const Graph *g = e->g;
+  const Program *p = e->p;
   const char *m = g->model, *M = e->up;
+  const char *each[2] = {g->clip || g->clip_head ? "clip" : NULL, forecast_output(g) ? "forecast" : NULL};
   buf_printf(b, "\n");
   emit_step_batch(e, b);
   buf_printf(b, "\n");
   decl(e, b, arena_printf(e->a, "void %s_step_many(%s_ctx *const ctx[], int n, const %s *const in[], "
                           "float *const out[]) {", m, m, in_type(g)));
-  buf_printf(b, "  int first;\n\n");
-  stmt(e, b, "  ", "for (first = 0; first < n; first += %s_MAX_STREAMS)", M);
-  wrap(b, "    ", arena_printf(e->a, "step_batch(ctx + first, n - first < %s_MAX_STREAMS ? n - first : "
-                               "%s_MAX_STREAMS, in + first, out ? out + first : NULL);", M, M),
-       "        ");
-  buf_printf(b, "}\n");
-  const char *each[2] = {g->clip || g->clip_head ? "clip" : NULL, forecast_output(g) ? "forecast" : NULL};
+  comment(e, b, "  ", "a batch's states and arenas: the shared transients in its first stream's "
+                      "context, each stream's carried ones in its own (zeroed: gcc cannot see that "
+                      "step_batch reads only the n filled)");
+  stmt(e, b, "  ", "%s_state *st[%s_MAX_STREAMS] = {0};", m, M);
+  stmt(e, b, "  ", "float *arena[%s_MAX_STREAMS] = {0};", M);
+  buf_printf(b, "  int first, k, i;\n\n");
+  stmt(e, b, "  ", "for (first = 0; first < n; first += k) {");
+  stmt(e, b, "    ", "k = n - first < %s_MAX_STREAMS ? n - first : %s_MAX_STREAMS;", M, M);
+  buf_printf(b, "    for (i = 0; i < k; i++) {\n      st[i] = &ctx[first + i]->state;\n"
+                "      arena[i] = ctx[first + i]->arena;\n    }\n");
+  buf_printf(b, "    step_batch(st, k, arena, in + first, out ? out + first : NULL);\n  }\n}\n");
   for (int k = 0; k < 2; k++)
     if (each[k]) {
       buf_printf(b, "\n");
@@ -814,6 +891,36 @@ static void emit_many(Emitter *e, Buf *b) {
                               m, each[k], m));
       buf_printf(b, "  int i;\n\n  for (i = 0; i < n; i++)\n");
       stmt(e, b, "    ", "%s_%s(ctx[i], out[i]);", m, each[k]);
+      buf_printf(b, "}\n");
+    }
+
+  int64_t carry = p->arena_floats - p->local_floats;
+  buf_printf(b, "\n");
+  decl(e, b, arena_printf(e->a, "void %s_step_states(%s_scratch *scratch, %s_state *const st[], int n, "
+                          "const %s *const in[], float *const out[]) {", m, m, m, in_type(g)));
+  comment(e, b, "  ", carry ? arena_printf(e->a, "stream i of a batch keeps its carried transients "
+                                           "%lld floats further into the scratch than stream i - 1",
+                                           (long long)carry)
+                            : "the model carries no transient from pass to pass: one arena for all");
+  stmt(e, b, "  ", "float *arena[%s_MAX_STREAMS];", M);
+  buf_printf(b, "  int first, i;\n\n");
+  stmt(e, b, "  ", "for (i = 0; i < %s_MAX_STREAMS; i++)", M);
+  if (carry)
+    stmt(e, b, "    ", "arena[i] = scratch->arena + (long)i * %lld;", (long long)carry);
+  else
+    buf_printf(b, "    arena[i] = scratch->arena;\n");
+  stmt(e, b, "  ", "for (first = 0; first < n; first += %s_MAX_STREAMS)", M);
+  wrap(b, "    ", arena_printf(e->a, "step_batch(st + first, n - first < %s_MAX_STREAMS ? n - first : "
+                               "%s_MAX_STREAMS, arena, in + first, out ? out + first : NULL);", M, M),
+       "        ");
+  buf_printf(b, "}\n");
+  for (int k = 0; k < 2; k++)
+    if (each[k]) {
+      buf_printf(b, "\n");
+      decl(e, b, arena_printf(e->a, "void %s_%s_states(%s_scratch *scratch, %s_state *const st[], int n, "
+                              "float *const out[]) {", m, each[k], m, m));
+      buf_printf(b, "  int i;\n\n  for (i = 0; i < n; i++)\n");
+      stmt(e, b, "    ", "%s_of(st[i], scratch->arena, out[i]);", each[k]);
       buf_printf(b, "}\n");
     }
 }
@@ -870,6 +977,8 @@ static void emit_source(Emitter *e, Buf *b) {
   buf_printf(b, "\n");
   decl(e, b, arena_printf(e->a, "void %s_reset(%s_ctx *ctx) {", m, m));
   buf_printf(b, "  memset(&ctx->state, 0, sizeof ctx->state);\n}\n\n");
+  decl(e, b, arena_printf(e->a, "void %s_reset_state(%s_state *st) {", m, m));
+  buf_printf(b, "  memset(st, 0, sizeof *st);\n}\n\n");
 
   /* step(): the frame through the per-frame chain */
   const char *y = ref(e, p->out_value);
@@ -889,30 +998,24 @@ static void emit_source(Emitter *e, Buf *b) {
   else
     buf_printf(b, "  (void)out;\n}\n");
 
-  if (g->clip)
-    emit_clip_read(e, b);
-  if (g->clip_head) { /* clip(): the layers after a clip pool */
-    buf_printf(b, "\n");
-    decl(e, b, arena_printf(e->a, "void %s_clip(%s_ctx *ctx, float *out) {", m, m));
-    declare_buffers(e, b, p->forecast_end, p->nc, p->clip_value, "  ");
-    zero_before_first_frame(e, b);
-    emit_calls(e, b, p->forecast_end, p->nc, "  ");
-    stmt(e, b, "  ", "memcpy(out, %s, sizeof(float) * %s_CLIP_SIZE);", ref(e, p->clip_value), M);
-    buf_printf(b, "}\n");
-  }
+  if (g->clip || g->clip_head)
+    emit_clip(e, b);
   bool attention = false;
   for (int i = 0; i < p->nv; i++)
     attention |= p->v[i].attention;
   if (attention) {
     buf_printf(b, "\n");
-    decl(e, b, arena_printf(e->a, "void %s_attention(const %s_ctx *ctx, float *out) {", m, m));
+    decl(e, b, arena_printf(e->a, "void %s_attention_state(const %s_state *st, float *out) {", m, m));
     int64_t offset = 0;
     for (int i = 0; i < p->nv; i++)
       if (p->v[i].attention) {
-        wrap(b, "  ", arena_printf(e->a, "memcpy(out + %lld, ctx->state.%s, sizeof ctx->state.%s);",
+        wrap(b, "  ", arena_printf(e->a, "memcpy(out + %lld, st->%s, sizeof st->%s);",
                                    (long long)offset, p->v[i].name, p->v[i].name), "      ");
         offset += p->v[i].size;
       }
+    buf_printf(b, "}\n\n");
+    decl(e, b, arena_printf(e->a, "void %s_attention(const %s_ctx *ctx, float *out) {", m, m));
+    stmt(e, b, "  ", "%s_attention_state(&ctx->state, out);", m);
     buf_printf(b, "}\n");
   }
 
@@ -921,17 +1024,18 @@ static void emit_source(Emitter *e, Buf *b) {
     buf_printf(b, "\n");
     comment(e, b, "", arena_printf(e->a, "%s: the forecast: %d steps", spec_at(e, g->loc_forecast),
                                    g->forecast_steps));
-    decl(e, b, arena_printf(e->a, "void %s_forecast(%s_ctx *ctx, float *out) {", m, m));
+    e->st = "st->", e->arena = "arena";
+    decl(e, b, arena_printf(e->a, "static void forecast_of(%s_state *st, float *arena, float *out) {", m));
     buf_printf(b, "  int k;\n");
     if (!declare_buffers(e, b, p->step_end, p->forecast_end, p->forecast_value, "  "))
-      buf_printf(b, "\n");
+      buf_printf(b, "\n  (void)arena;\n");
     /* every forecast starts afresh: the first layer from the encoder's
      * state (the prologue's copies), any other recurrent layer from zero */
     for (int i = 0; i < p->nv; i++) {
       const Value *v = &p->v[i];
       if (v->kind == V_STATE && v->layer >= 0 && g->layer[v->layer].phase == PHASE_FORECAST &&
           g->layer[v->layer].init_state < 0)
-        stmt(e, b, "  ", "memset(ctx->state.%s, 0, sizeof ctx->state.%s);", v->name, v->name);
+        stmt(e, b, "  ", "memset(st->%s, 0, sizeof st->%s);", v->name, v->name);
     }
     e->parity = "0";
     emit_calls(e, b, p->step_end, p->prologue_end, "  ");
@@ -940,7 +1044,10 @@ static void emit_source(Emitter *e, Buf *b) {
     emit_calls(e, b, p->prologue_end, p->forecast_end, "    ");
     wrap(b, "    ", arena_printf(e->a, "memcpy(out + (long)k * %s_FORECAST_SIZE, %s, sizeof(float) * "
                                  "%s_FORECAST_SIZE);", M, ref(e, p->forecast_value), M), "        ");
-    buf_printf(b, "  }\n}\n");
+    buf_printf(b, "  }\n}\n\n");
+    decl(e, b, arena_printf(e->a, "void %s_forecast(%s_ctx *ctx, float *out) {", m, m));
+    buf_printf(b, "  forecast_of(&ctx->state, ctx->arena, out);\n}\n");
+    e->st = "ctx->state.", e->arena = "ctx->arena";
   }
   emit_many(e, b);
 }
@@ -990,8 +1097,8 @@ static int add_file(const char **files, int n, const char *name) {
 
 bool emit_c(Arena *a, const Program *p, const EmitOptions *opt, const char *dir) {
   Emitter e = {a, p, p->g, opt->target, upper(a, p->g->model),
-               arena_alloc(a, (size_t)(p->nc + 1) * sizeof(char *)), "0", opt->float_literals, "ctx",
-               "in", opt->max_streams};
+               arena_alloc(a, (size_t)(p->nc + 1) * sizeof(char *)), "0", opt->float_literals,
+               "ctx->state.", "ctx->arena", NULL, "in", opt->max_streams};
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
     diag_error((Loc){dir, 0, 0}, "cannot create the output directory: %s", strerror(errno));
     return false;

@@ -6,14 +6,24 @@
 
 #include "ops.h"
 
-/* sizeof(<model>_ctx): the state struct (floats, then an unsigned long long, 8-byte aligned
- * on LP64 and on the Arm EABI), then the arena. */
-static int64_t context_bytes(const Program *p) {
+/* sizeof(<model>_state): floats, then an unsigned long long, 8-byte aligned on LP64 and on
+ * the Arm EABI. */
+static int64_t state_struct_bytes(const Program *p) {
   int compensated = p->g->clip == CLIP_MEAN || p->g->clip == CLIP_WEIGHTED;
   int64_t clip = p->g->clip ? graph_out_size(p->g) * (compensated ? 2 : 1) : 0;
-  int64_t state = ((p->state_floats + clip) * 4 + 7) / 8 * 8 + 8;
+  return ((p->state_floats + clip) * 4 + 7) / 8 * 8 + 8;
+}
+
+/* sizeof(<model>_ctx): the state struct, then the arena. */
+static int64_t context_bytes(const Program *p) {
   int64_t arena = (p->arena_floats ? p->arena_floats : 1) * 4;
-  return (state + arena + 7) / 8 * 8;
+  return (state_struct_bytes(p) + arena + 7) / 8 * 8;
+}
+
+/* sizeof(<model>_scratch): the shared transients' region, then each stream's carried ones. */
+static int64_t scratch_bytes(const Program *p, int max_streams) {
+  int64_t floats = p->local_floats + max_streams * (p->arena_floats - p->local_floats);
+  return (floats ? floats : 1) * 4;
 }
 
 /* The code bytes of the runtime files the model needs, and of its own step code (about 48
@@ -47,6 +57,7 @@ typedef struct {
   int64_t params, macs, state, weights, weights_packed, context, arena, code;
   int64_t flash, ram; /* weights + code; the context + the stack bound */
   int many_stack, max_streams; /* step_many's stack bound, for batches of max_streams */
+  int64_t state_struct, scratch, shared, carried; /* m_step_states: per stream, per thread */
 } Figures;
 
 static Figures figures(Arena *a, const Graph *g, const Program *p, const EmitOptions *opt) {
@@ -67,6 +78,10 @@ static Figures figures(Arena *a, const Graph *g, const Program *p, const EmitOpt
   fg.ram = fg.context + STACK_BOUND;
   fg.max_streams = opt->max_streams;
   fg.many_stack = many_stack_bytes(a, p, opt->max_streams);
+  fg.state_struct = state_struct_bytes(p);
+  fg.scratch = scratch_bytes(p, opt->max_streams);
+  fg.shared = p->local_floats * 4;
+  fg.carried = (p->arena_floats - p->local_floats) * 4;
   return fg;
 }
 
@@ -140,13 +155,19 @@ static void print_text(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   fprintf(f, "context: %lld bytes (sizeof %s_ctx, LP64 and 32-bit Arm alike: state %lld, arena "
              "%lld)\n",
           (long long)fg->context, g->model, (long long)fg->state, (long long)fg->arena);
-  fprintf(f, "stack:   at most %d bytes below the caller in any entry point but step_many (gcc "
-             "-O2, x86-64; calls into the C library aside): the frames are static, the calls at "
-             "most 3 deep; step_many %d (its pointer arrays for %d streams a batch)\n",
+  fprintf(f, "stack:   at most %d bytes below the caller in any entry point but step_many and "
+             "step_states (gcc -O2, x86-64; calls into the C library aside): the frames are static, "
+             "the calls at most 3 deep; those two %d (their pointer arrays for %d streams a "
+             "batch)\n",
           STACK_BOUND, fg->many_stack, fg->max_streams);
   fprintf(f, "arena:   %lld bytes planned; %lld bytes if every transient had its own; "
              "lower bound %lld bytes\n",
           (long long)fg->arena, (long long)p->transient_sum * 4, (long long)p->lower_bound * 4);
+  fprintf(f, "streams: with step_states, %lld bytes per stream (sizeof %s_state) and %lld per thread "
+             "(sizeof %s_scratch: %lld shared by a batch + %d x %lld carried per stream); with "
+             "step_many, a context per stream\n",
+          (long long)fg->state_struct, g->model, (long long)fg->scratch, g->model,
+          (long long)fg->shared, fg->max_streams, (long long)fg->carried);
   if (dev) { /* the reference interpreter, with the weights as given and as stored */
     fprintf(f, "deviation: the stored weights move the outputs on %s by at most", dev->clip);
     for (int i = 0; i < dev->n; i++)
@@ -194,10 +215,13 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   json_str(f, runtime_sizes_cc);
   fprintf(f, ",\n \"context_bytes\": %lld, \"state_bytes\": %lld, \"arena_bytes\": %lld, "
              "\"stack_bytes_max\": %d, \"arena_no_reuse_bytes\": %lld, \"arena_lower_bound_bytes\": "
-             "%lld,\n \"max_streams\": %d, \"step_many_stack_bytes_max\": %d",
+             "%lld,\n \"max_streams\": %d, \"step_many_stack_bytes_max\": %d, "
+             "\"state_struct_bytes\": %lld, \"scratch_bytes\": %lld, \"scratch_shared_bytes\": %lld, "
+             "\"carried_bytes_per_stream\": %lld",
           (long long)fg->context, (long long)fg->state, (long long)fg->arena, STACK_BOUND,
           (long long)p->transient_sum * 4, (long long)p->lower_bound * 4, fg->max_streams,
-          fg->many_stack);
+          fg->many_stack, (long long)fg->state_struct, (long long)fg->scratch,
+          (long long)fg->shared, (long long)fg->carried);
   if (dev) {
     fprintf(f, ",\n \"deviation\": {");
     for (int i = 0; i < dev->n; i++)

@@ -316,6 +316,7 @@ typedef struct {
   int scale;         /* V_WEIGHT int8: the value of its float scales, else -1 */
   int layer;         /* -1: the frame kept for a forecast's feedback */
   bool attention;    /* V_STATE: an attention layer's weights, read by attention() */
+  bool carried;      /* V_TRANSIENT: a batch of streams keeps one per stream (plan.c) */
 } Value;
 
 /* When a call runs: always, on the first frame after reset, when the
@@ -373,7 +374,8 @@ typedef struct {
   int out_value;      /* the per-frame output, or -1 */
   int clip_value;     /* the per-clip output of a model ending in a clip pool, or -1 */
   int forecast_value; /* one forecast frame, or -1 */
-  int64_t arena_floats;  /* plan.c */
+  int64_t arena_floats;  /* plan.c: the arena; of it, the shared transients' region */
+  int64_t local_floats;  /* [0, local_floats), the carried ones' above it */
   int64_t transient_sum; /* sum of every transient's slot */
   int64_t lower_bound;   /* largest set of slots alive at once */
   int64_t weight_floats; /* the weights' sections: float32, bfloat16 and int8 elements, */
@@ -429,6 +431,8 @@ int64_t conv_scratch_winograd(const Geom *g);
 /* ---- plan.c: arena offsets from lifetimes ---- */
 bool plan_memory(Program *p, bool reuse);
 bool plan_check(const Program *p); /* no two live transients overlap */
+/* Whether call c runs once for a batch of streams in m_step_many (its kernel's K_MANY form). */
+bool call_batched(const Program *p, const Call *c);
 
 /* ---- emit_c.c: the model's header and source; emit_weights.c: its data ---- */
 /* How reelc compile writes a model: its kernels' target, and how the weights file holds the
