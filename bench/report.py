@@ -196,7 +196,7 @@ def streams_section(w, meta, models, reel, best, torch_recs, dnnl, peak):
     w("")
     w("N streams of one model, each with its own context, advance one frame per call: reel's "
       "`m_step_many` (the dense LSTM, GRU and linear layers read their weights once per batch "
-      "of streams; other layers run stream by stream, in one arena) against N `m_step` calls, oneDNN's RNN "
+      "of streams; other layers run stream by stream) against N `m_step` calls, oneDNN's RNN "
       "primitive (the cells; convlstm64: its gate conv alone, N images, preferred layout) and "
       "PyTorch with batch N (one thread; convlstm64's conv also through `torch.utils.mkldnn`, "
       "whichever is faster). Frames per second per core = N / median time of a call; the "
