@@ -118,6 +118,7 @@ def main():
     ap.add_argument("--val", type=int, default=256, help="validation sequences (seeds 0..N-1)")
     ap.add_argument("--val-every", type=float, default=120.0, help="seconds between validations")
     ap.add_argument("--seed", type=int, default=0, help="torch seed (initial weights)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument("--hidden", type=int, nargs="+", default=HIDDEN, help="ConvLSTM widths")
     ap.add_argument("--kernel", type=int, default=KERNEL)
     ap.add_argument("--out", default=os.path.join(ROOT, "specs/weights/convlstm_forecaster.safetensors"))
@@ -126,7 +127,7 @@ def main():
                     help="first training seed is 10**9 + this (use a fresh range when resuming)")
     args = ap.parse_args()
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model = build_model(args.hidden, args.kernel)
     with torch.no_grad():  # forget-gate bias 1: remember by default (gates are [i; f; o; g])
