@@ -222,6 +222,23 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
           (long long)p->transient_sum * 4, (long long)p->lower_bound * 4, fg->max_streams,
           fg->many_stack, (long long)fg->state_struct, (long long)fg->scratch,
           (long long)fg->shared, (long long)fg->carried);
+  fprintf(f, ",\n \"convs\": [");
+  int n = 0;
+  for (int c = 0; c < p->step_end; c++) /* the per-frame chain's convolutions, call by call */
+    if (p->call[c].op == K_CONV2D || p->call[c].op == K_CONV2D_WINOGRAD) {
+      const Geom *cg = &p->call[c].geom;
+      const Window *w = &cg->win;
+      fprintf(f, "%s\n  {\"layer\": ", n++ ? "," : "");
+      json_str(f, g->layer[p->call[c].layer].name);
+      fprintf(f, ", \"in\": [%d, %d, %d], \"out\": [%d, %d, %d], \"kernel\": [%d, %d], "
+                 "\"stride\": [%d, %d], \"dilation\": [%d, %d], \"padding\": [%d, %d, %d, %d], "
+                 "\"groups\": %d, \"winograd\": %s}",
+              cg->in_c0 + cg->in_c1, cg->in_h, cg->in_w, cg->out_c, cg->out_h, cg->out_w, w->kh,
+              w->kw, w->sh, w->sw, w->dh, w->dw, w->pad_top, w->pad_bottom, w->pad_left,
+              w->pad_right, cg->groups ? cg->groups : 1,
+              p->call[c].op == K_CONV2D_WINOGRAD ? "true" : "false");
+    }
+  fprintf(f, "]");
   if (dev) {
     fprintf(f, ",\n \"deviation\": {");
     for (int i = 0; i < dev->n; i++)
