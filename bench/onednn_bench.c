@@ -20,6 +20,12 @@
 ** stepped together, "what": "batch"): lstm512 and gru512 with N rows of x and
 ** h, the conv with N images (preferred layout).
 **
+**   ./onednn_bench SECONDS --convs KEY...
+** times convolutions by shape instead ("what": "conv"; KEY as bench/conv_shape.h
+** says): one image, oneDNN's choice of algorithm (dnnl_convolution_auto: direct
+** or Winograd, whichever it implements faster) and of layouts (`any`), as a model
+** kept in its blocked layouts end to end would run it.
+**
 ** Weights use the library's preferred formats (`any`); random plain-format
 ** weights are reordered into them once, before timing, as are the inputs.
 ** The scratchpad is user-managed (allocated up front), so the timed loop is
@@ -42,6 +48,8 @@
 #include <time.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
+
+#include "conv_shape.h"
 
 #define WARMUP_SECONDS 0.3
 #define WARMUP_MIN 3
@@ -168,9 +176,11 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
 }
 
 /* Warm up, then time `prim` call by call (alternating the two argument
-** lists), about `seconds` in all; print one JSON line (batch 0: the batch-1 row). */
-static void time_primitive(const char *cell, const char *layout, int batch, dnnl_primitive_t prim,
-                           const_dnnl_primitive_desc_t pd, arg_list *lists, double seconds)
+** lists), about `seconds` in all; print one JSON line (batch 0: the batch-1 row; key: a
+** convolution by shape, else NULL). */
+static void time_primitive(const char *cell, const char *layout, int batch, const char *key,
+                           dnnl_primitive_t prim, const_dnnl_primitive_desc_t pd, arg_list *lists,
+                           double seconds)
 {
     const char *impl = "?";
     double t0, t, est, sum = 0;
@@ -196,7 +206,9 @@ static void time_primitive(const char *cell, const char *layout, int batch, dnnl
         sum += samples[i];
     }
     qsort(samples, (size_t)n, sizeof samples[0], cmp_double);
-    if (batch > 0)
+    if (key)
+        printf("{\"peer\": \"onednn\", \"what\": \"conv\", \"key\": \"%s\", ", key);
+    else if (batch > 0)
         printf("{\"peer\": \"onednn\", \"what\": \"batch\", \"batch\": %d, ", batch);
     else
         printf("{\"peer\": \"onednn\", ");
@@ -277,7 +289,7 @@ static void bench_rnn(int gru, int n, int batch, double seconds)
         add(&lists[k], DNNL_ARG_DST_ITER_C, c[1 - k]);
         add(&lists[k], DNNL_ARG_SCRATCHPAD, pad);
     }
-    time_primitive(gru ? "gru512" : "lstm512", "plain", batch, prim, pd, lists, seconds);
+    time_primitive(gru ? "gru512" : "lstm512", "plain", batch, NULL, prim, pd, lists, seconds);
 }
 
 /* The ConvLSTM gate conv: (cin -> cout) k x k, pad k/2, on a rows x cols map, for `batch`
@@ -315,7 +327,58 @@ static void bench_conv(int cin, int cout, int k, int rows, int cols, int any_lay
     add(&lists[0], DNNL_ARG_DST, arg_memory(pd, DNNL_ARG_DST, NULL, 0, 0));
     add(&lists[0], DNNL_ARG_SCRATCHPAD, arg_memory(pd, DNNL_ARG_SCRATCHPAD, NULL, 0, 0));
     lists[1] = lists[0]; /* no state: both steps alike */
-    time_primitive("convlstm64", any_layout ? "any" : "nchw", batch, prim, pd, lists, seconds);
+    time_primitive("convlstm64", any_layout ? "any" : "nchw", batch, NULL, prim, pd, lists,
+                   seconds);
+}
+
+/* One convolution by shape, one image (see the top). */
+static void bench_conv_shape(const char *key, double seconds)
+{
+    conv_shape c;
+    int grouped;
+    dnnl_dim_t d_src[4], d_dst[4], d_w[5], d_b[1];
+    dnnl_dims_t strides = {0}, dilates = {0}, pad_l = {0}, pad_r = {0};
+    dnnl_memory_desc_t src, dst, src_user, w_any, w_user, bias;
+    dnnl_convolution_desc_t desc;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_primitive_attr_t attr = scratchpad_attr();
+    arg_list lists[2];
+
+    if (!conv_shape_parse(key, &c)) {
+        fprintf(stderr, "onednn_bench: bad shape '%s': expected 15 integers "
+                "C,H,W,O,kh,kw,sh,sw,dh,dw,pt,pb,pl,pr,groups\n", key);
+        exit(2);
+    }
+    grouped = c.groups > 1;
+    d_src[0] = 1, d_src[1] = c.c, d_src[2] = c.h, d_src[3] = c.w;
+    d_dst[0] = 1, d_dst[1] = c.o, d_dst[2] = c.oh, d_dst[3] = c.ow;
+    d_w[0] = c.groups, d_w[1] = c.o / c.groups, d_w[2] = c.c / c.groups, d_w[3] = c.kh,
+    d_w[4] = c.kw;
+    d_b[0] = c.o;
+    strides[0] = c.sh, strides[1] = c.sw, dilates[0] = c.dh - 1, dilates[1] = c.dw - 1;
+    pad_l[0] = c.pt, pad_l[1] = c.pl, pad_r[0] = c.pb, pad_r[1] = c.pr;
+    src = plain_md(4, d_src, dnnl_format_tag_any), dst = plain_md(4, d_dst, dnnl_format_tag_any);
+    src_user = plain_md(4, d_src, dnnl_nchw);
+    w_any = plain_md(grouped ? 5 : 4, grouped ? d_w : d_w + 1, dnnl_format_tag_any);
+    w_user = plain_md(grouped ? 5 : 4, grouped ? d_w : d_w + 1, grouped ? dnnl_goihw : dnnl_oihw);
+    bias = plain_md(1, d_b, dnnl_x);
+    CHECK(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference,
+                                                     dnnl_convolution_auto, &src, &w_any, &bias,
+                                                     &dst, strides, dilates, pad_l, pad_r));
+    CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL));
+    CHECK(dnnl_primitive_create(&prim, pd));
+    lists[0].n = 0;
+    add(&lists[0], DNNL_ARG_SRC, arg_memory(pd, DNNL_ARG_SRC, &src_user, 1.0f, 5));
+    add(&lists[0], DNNL_ARG_WEIGHTS, arg_memory(pd, DNNL_ARG_WEIGHTS, &w_user, 0.1f, 6));
+    add(&lists[0], DNNL_ARG_BIAS, arg_memory(pd, DNNL_ARG_BIAS, &bias, 0.1f, 7));
+    add(&lists[0], DNNL_ARG_DST, arg_memory(pd, DNNL_ARG_DST, NULL, 0, 0));
+    add(&lists[0], DNNL_ARG_SCRATCHPAD, arg_memory(pd, DNNL_ARG_SCRATCHPAD, NULL, 0, 0));
+    lists[1] = lists[0];
+    time_primitive("conv", "any", 0, key, prim, pd, lists, seconds);
+    dnnl_primitive_destroy(prim);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
 }
 
 int main(int argc, char **argv)
@@ -327,7 +390,9 @@ int main(int argc, char **argv)
 
     if (seconds <= 0) {
         fprintf(stderr, "usage: %s [SECONDS [BATCH...]]   (timed budget per cell, default 2;"
-                " each BATCH: the cells again at that batch, 1 to 1024)\n", argv[0]);
+                " each BATCH: the cells again at that batch, 1 to 1024)\n"
+                "       %s SECONDS --convs KEY...   (convolutions by shape: "
+                "bench/conv_shape.h)\n", argv[0], argv[0]);
         return 2;
     }
     if (!omp || strcmp(omp, "1") != 0)
@@ -338,6 +403,11 @@ int main(int argc, char **argv)
            "\"isa\": \"%s\", \"max_isa_env\": \"%s\"}\n",
            v->major, v->minor, v->patch, isa_name(dnnl_get_effective_cpu_isa()),
            getenv("DNNL_MAX_CPU_ISA") ? getenv("DNNL_MAX_CPU_ISA") : "");
+    if (argc > 2 && strcmp(argv[2], "--convs") == 0) {
+        for (i = 3; i < argc; i++)
+            bench_conv_shape(argv[i], seconds);
+        return 0;
+    }
     bench_rnn(0, 512, 0, seconds);
     bench_rnn(1, 512, 0, seconds);
     bench_conv(128, 256, 3, 32, 32, 1, 0, seconds);

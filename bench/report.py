@@ -16,6 +16,9 @@ The raw directory holds, all written by run.sh:
   torch.rN.jsonl        torch_bench.py: every spec, and the bare cells
   onednn.rN.jsonl       onednn_bench.c with the library's best ISA; onednn-avx2.rN.jsonl
                         capped at AVX2 (DNNL_MAX_CPU_ISA=AVX2)
+  conv-shapes.jsonl     bench/conv_shapes.py: the distinct convolutions of the specs;
+                        reel-convs.rN.jsonl each one alone as a reel model (time_model.c, avx2),
+                        onednn-convs[-avx2].rN.jsonl and xnnpack-convs.rN.jsonl the peers
   (N: the round; each measurement is reported from its best round)
 
 Derived numbers, per model and phase (a step, or one forecast frame):
@@ -55,7 +58,7 @@ def read_jsonl(path):
 
 
 # The fields that name a measurement; the rest (median_us, p10_us, ...) are its result.
-KEY_FIELDS = ("model", "cell", "what", "layout", "target", "streams", "batch")
+KEY_FIELDS = ("model", "cell", "what", "layout", "target", "streams", "batch", "key")
 
 
 def read_rounds(raw, stem):
@@ -290,6 +293,70 @@ def streams_section(w, meta, models, reel, best, torch_recs, dnnl, peak):
             row(f"{name}: N = 16, over 16 separate m_step >= 1.2x", get(name, 16, "fps", "each"),
                 1.2, why)
     w("")
+
+
+def convs_section(w, raw, peak):
+    """Every distinct convolution of the specs, alone: reel (its avx2 kernel, as a one-layer
+    model) next to oneDNN and XNNPACK on the same shape, one image, one thread."""
+    shapes = read_jsonl(os.path.join(raw, "conv-shapes.jsonl"))
+    if not shapes:
+        return
+    reel = {r["model"]: r for r in read_rounds(raw, "reel-convs") or [] if "median_us" in r}
+    peers = {name: {r["key"]: r["median_us"] for r in read_rounds(raw, stem) or []
+                    if r.get("what") == "conv" and "median_us" in r}
+             for name, stem in (("da", "onednn-convs-avx2"), ("dn", "onednn-convs"),
+                                ("xn", "xnnpack-convs"))}
+
+    def us(v):
+        return fmt_us(v) if v else "n/a"
+
+    def x(peer, mine):
+        return f"{peer / mine:.2f}x" if peer and mine else "n/a"
+
+    w("## Convolutions by shape")
+    w("")
+    w("Each distinct convolution of the specs' per-frame chains (ConvLSTM and ConvGRU gate "
+      "convs included), timed alone, one image, one thread: reel as a one-layer model "
+      "(`--target avx2`, its step: the conv plus copying the output out), oneDNN 2.6 with "
+      "its own choice of algorithm and blocked layouts (AVX2 and native ISA), XNNPACK "
+      "(NHWC, native ISA: it has no AVX2 cap). Shape: C x H x W -> O, kernel, stride, "
+      "padding (top, bottom, left, right), groups when not 1. % FMA peak counts the direct "
+      "conv's MACs, so Winograd (W) can pass 100%. Ratios: peer time / reel time, above 1x "
+      "reel is faster.")
+    w("")
+    w("| # | shape | layers | MMAC | reel us | % FMA peak | oneDNN AVX2 us | vs oneDNN AVX2 "
+      "| oneDNN native us | vs native | XNNPACK us | vs XNNPACK |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    totals = collections.defaultdict(float)  # the per-frame sum for lrcn_resnet18's layers
+    for sh in shapes:
+        r = reel.get(sh["model"], {}).get("median_us")
+        da, dn, xn = (peers[k].get(sh["key"]) for k in ("da", "dn", "xn"))
+        c, h, wd = sh["in"]
+        geo = (f"{c}x{h}x{wd} -> {sh['out'][0]}, {sh['kernel'][0]}x{sh['kernel'][1]}"
+               f"/{sh['stride'][0]}, pad {','.join(map(str, sh['padding']))}"
+               + (f", groups {sh['groups']}" if sh["groups"] > 1 else "")
+               + (f", dilation {sh['dilation'][0]}" if max(sh["dilation"]) > 1 else ""))
+        layers = sh["layers"]
+        shown = ", ".join(layers[:3]) + (f" (+{len(layers) - 3})" if len(layers) > 3 else "")
+        pct = 100 * 2.0 * sh["macs"] / (r * 1e-6) / (peak * 1e9) if r else None
+        w(f"| {sh['index']} | {geo} | {shown} | {sh['macs'] / 1e6:.2f} | "
+          f"{us(r)}{' W' if sh['winograd'] else ''} | {f'{pct:.0f}%' if pct else 'n/a'} | "
+          f"{us(da)} | {x(da, r)} | {us(dn)} | {x(dn, r)} | {us(xn)} | {x(xn, r)} |")
+        n = sum(1 for l in layers if l.startswith("lrcn_resnet18:"))
+        for k, v in (("reel", r), ("da", da), ("dn", dn), ("xn", xn)):
+            if n and v:
+                totals[k] += n * v
+            elif n:
+                totals[k + "_missing"] += 1
+    w("")
+    if totals:
+        def tot(k):
+            return f"{totals[k] / 1000:.2f} ms" if totals[k] and not totals[k + "_missing"] \
+                else "n/a"
+        w(f"lrcn_resnet18's convolutions, each layer at its shape's time, summed: reel "
+          f"{tot('reel')}, oneDNN AVX2 {tot('da')}, oneDNN native {tot('dn')}, XNNPACK "
+          f"{tot('xn')} per frame.")
+        w("")
 
 
 def main():
@@ -584,6 +651,9 @@ def main():
 
     # ---- many streams ------------------------------------------------------------------------
     streams_section(w, meta, models, reel, best, torch_recs, dnnl, peak)
+
+    # ---- convolutions by shape ---------------------------------------------------------------
+    convs_section(w, raw, peak)
 
     # ---- compressed weights ------------------------------------------------------------------
     if compressed:

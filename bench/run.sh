@@ -5,6 +5,8 @@
 # at a time, for each code-generator target (generic, and avx2 when this
 # reelc has it); the same models and the benchmark cells in PyTorch
 # (Debian's python3-torch) and the cells in oneDNN (Debian's libdnnl-dev);
+# every distinct convolution of the specs alone, in reel, oneDNN and XNNPACK
+# (Debian's libxnnpack-dev, whose header also needs libpthreadpool-dev);
 # measures this core's FMA peak and read bandwidths for the rooflines; and
 # writes bench/RESULTS.md.  Everything timed runs pinned to one core.
 #
@@ -30,6 +32,8 @@
 #                  primitives and PyTorch at batch N
 #   BENCH_STREAM_MODELS  the models timed at those counts (default lstm512
 #                  gru512 convlstm64 lstm_classifier lrcn)
+#   BENCH_CONV_SECONDS  timed seconds per convolution shape and round, for each
+#                  of reel, oneDNN (twice) and XNNPACK (default 0.3; 0: skip them)
 #   CC             C compiler (default cc)
 #   BENCH_PYTHON   the python3 with torch (default /usr/bin/python3, Debian's)
 #   REELC          the compiler to use (default build/reelc, built with make)
@@ -48,6 +52,7 @@ PY=${BENCH_PYTHON:-/usr/bin/python3}
 REELC=${REELC:-build/reelc}
 STREAMS=${BENCH_STREAMS:-1 4 16 64}
 STREAM_MODELS=${BENCH_STREAM_MODELS:-lstm512 gru512 convlstm64 lstm_classifier lrcn}
+CONV_SECS=${BENCH_CONV_SECONDS:-0.3}
 B=bench/build
 RAW=$B/raw
 
@@ -86,6 +91,15 @@ if [ -f /usr/include/oneapi/dnnl/dnnl.h ] &&
 else
   missing="$missing libdnnl-dev"
   say "oneDNN column skipped: cannot build bench/onednn_bench.c against -ldnnl (see $RAW/onednn_build.log)"
+fi
+HAVE_XNN=0
+if [ -f /usr/include/xnnpack.h ] &&
+   $CC -std=c99 -O2 -o "$B/xnnpack_convs" bench/xnnpack_convs.c -lXNNPACK -lm \
+     2>"$RAW/xnnpack_build.log"; then
+  HAVE_XNN=1
+else
+  missing="$missing libxnnpack-dev libpthreadpool-dev"
+  say "XNNPACK column skipped: cannot build bench/xnnpack_convs.c (see $RAW/xnnpack_build.log)"
 fi
 [ -z "$missing" ] || say "to compare with every peer: apt-get install -y$missing"
 
@@ -139,6 +153,8 @@ L1=$(cache_bytes 1 Data); L2=$(cache_bytes 2 Unified); L3=$(cache_bytes 3 Unifie
   echo "stream_models=$STREAM_MODELS"
   echo "have_torch=$HAVE_TORCH"
   echo "have_onednn=$HAVE_DNNL"
+  echo "have_xnnpack=$HAVE_XNN"
+  echo "conv_seconds=$CONV_SECS"
 } >"$RAW/meta.txt"
 
 # ---- build everything first, so nothing of ours competes with the timings --
@@ -195,6 +211,28 @@ case " $TARGETS " in *" avx2 "*)
 esac
 echo "weight_targets=${WTARGETS# }" >>"$RAW/meta.txt"
 
+# Every distinct convolution of the specs, each as a one-layer reel model (avx2), for the
+# per-shape table; the peers take the shapes' keys.
+CONV_KEYS=""; CONV_MODELS=""
+case " $TARGETS " in *" avx2 "*)
+  if [ "$CONV_SECS" != 0 ] && $PY bench/conv_shapes.py "$REELC" "$B/convs" $SPECS; then
+    cp "$B/convs/shapes.jsonl" "$RAW/conv-shapes.jsonl"
+    CONV_KEYS=$(sed -n 's/.*"key": "\([0-9,]*\)".*/\1/p' "$RAW/conv-shapes.jsonl")
+    for spec in "$B"/convs/conv_*.yaml; do
+      m=$(basename "$spec" .yaml); d=$B/convs/$m
+      rm -rf "$d" && mkdir -p "$d"
+      if $REELC compile "$spec" --random-weights 1 --target avx2 -o "$d" 2>"$d/error.log" &&
+         $CC -std=c99 $CFLAGS_avx2 -DREEL_MODEL="$m" \
+           -DREEL_MODEL_UP="$(echo "$m" | tr 'a-z' 'A-Z')" -DREEL_MODEL_H="\"$m.h\"" \
+           -I"$d" -o "$d/time_model" bench/time_model.c "$d"/*.c -lm 2>>"$d/error.log"; then
+        CONV_MODELS="$CONV_MODELS $m"
+      else
+        say "FAILED: $spec (see $d/error.log)"
+      fi
+    done
+  fi ;;
+esac
+
 # ---- measure --------------------------------------------------------------
 # How busy each CPU was over one second, before and after the timings (other
 # work on the pinned core shows as noise: wide p10..p90, a low median FMA rate).
@@ -249,6 +287,25 @@ while [ "$r" -le "$ROUNDS" ]; do
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PIN "$PY" bench/torch_bench.py --seconds "$SECS" \
       --streams $STREAMS --stream-models $stream_specs -- \
       $specs_list >"$RAW/torch.r$r.jsonl" || say "warning: torch_bench.py failed"
+  fi
+
+  if [ -n "$CONV_MODELS" ]; then
+    say "round $r/$ROUNDS: convolutions by shape: reel, oneDNN, XNNPACK"
+    for m in $CONV_MODELS; do
+      $PIN "$B/convs/$m/time_model" "$CONV_SECS" >>"$RAW/reel-convs.r$r.jsonl" ||
+        say "warning: $m failed"
+    done
+    if [ "$HAVE_DNNL" = 1 ]; then
+      OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$CONV_SECS" --convs $CONV_KEYS \
+        >"$RAW/onednn-convs.r$r.jsonl" || say "warning: onednn_bench --convs failed"
+      DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 $PIN "$B/onednn_bench" "$CONV_SECS" --convs \
+        $CONV_KEYS >"$RAW/onednn-convs-avx2.r$r.jsonl" ||
+        say "warning: onednn_bench --convs (AVX2) failed"
+    fi
+    if [ "$HAVE_XNN" = 1 ]; then
+      $PIN "$B/xnnpack_convs" "$CONV_SECS" $CONV_KEYS >"$RAW/xnnpack-convs.r$r.jsonl" ||
+        say "warning: xnnpack_convs failed"
+    fi
   fi
 
   if [ "$HAVE_DNNL" = 1 ]; then
