@@ -274,12 +274,14 @@ static bool conv_fits_avx2(const Geom *g) {
 
 /* 3x3 convs with enough channels on both sides run as Winograd
  * F(2x2, 3x3) (reel_conv_winograd_avx2.c): 2.25x fewer FMAs, for input
- * and output transforms whose cost per FMA saved falls as channels grow. */
+ * and output transforms whose cost per FMA saved falls as channels grow,
+ * on maps with enough tiles to fill its blocks of 16. */
 static bool conv_fits_winograd(const Geom *g) {
   const Window *w = &g->win;
   return w->kh == 3 && w->kw == 3 && w->sh == 1 && w->sw == 1 && w->dh == 1 && w->dw == 1 &&
          g->groups <= 1 && !g->accumulate && g->in_c0 + g->in_c1 >= WINOGRAD_MIN_IN_C &&
-         g->out_c >= WINOGRAD_MIN_OUT_C;
+         g->out_c >= WINOGRAD_MIN_OUT_C &&
+         (g->out_h + 1) / 2 * ((g->out_w + 1) / 2) >= WINOGRAD_MIN_TILES;
 }
 
 /* A conv call y (+)= conv([x0; x1]) + b, its weights given in PyTorch's layout (NULL when
