@@ -71,33 +71,12 @@ static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 static double samples[MAX_TIMED];
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static float uniform(unsigned *s) /* xorshift32 -> [-1, 1) */
 {
     *s ^= *s << 13;
     *s ^= *s >> 17;
     *s ^= *s << 5;
     return (float)(*s >> 8) * (2.0f / 16777216.0f) - 1.0f;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double quantile(const double *v, long n, double q)
-{
-    double pos = q * (double)(n - 1);
-    long i = (long)pos;
-    if (i + 1 >= n) return v[n - 1];
-    return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
 }
 
 /* A plain md of the given dims and tag. */
@@ -187,25 +166,25 @@ static void time_primitive(const char *cell, const char *layout, int batch, cons
     long warm = 0, n, i;
 
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    t0 = now();
+    t0 = conv_now();
     do {
         CHECK(dnnl_primitive_execute(prim, stream, lists[warm & 1].n, lists[warm & 1].a));
         CHECK(dnnl_stream_wait(stream));
         warm++;
-    } while (warm < WARMUP_MIN || now() - t0 < WARMUP_SECONDS);
-    est = (now() - t0) / (double)warm;
+    } while (warm < WARMUP_MIN || conv_now() - t0 < WARMUP_SECONDS);
+    est = (conv_now() - t0) / (double)warm;
     n = (long)(seconds / est);
     if (n < MIN_TIMED) n = MIN_TIMED;
     if (n > MAX_TIMED) n = MAX_TIMED;
     for (i = 0; i < n; i++) {
         const arg_list *l = &lists[(warm + i) & 1];
-        t = now();
+        t = conv_now();
         CHECK(dnnl_primitive_execute(prim, stream, l->n, l->a));
         CHECK(dnnl_stream_wait(stream));
-        samples[i] = now() - t;
+        samples[i] = conv_now() - t;
         sum += samples[i];
     }
-    qsort(samples, (size_t)n, sizeof samples[0], cmp_double);
+    qsort(samples, (size_t)n, sizeof samples[0], conv_cmp_double);
     if (key)
         printf("{\"peer\": \"onednn\", \"what\": \"conv\", \"key\": \"%s\", ", key);
     else if (batch > 0)
@@ -215,8 +194,8 @@ static void time_primitive(const char *cell, const char *layout, int batch, cons
     printf("\"cell\": \"%s\", \"layout\": \"%s\", \"steps\": %ld, "
            "\"median_us\": %.3f, \"p10_us\": %.3f, \"p90_us\": %.3f, \"mean_us\": %.3f, "
            "\"min_us\": %.3f, \"impl\": \"%s\", \"isa\": \"%s\"}\n",
-           cell, layout, n, 1e6 * quantile(samples, n, 0.5), 1e6 * quantile(samples, n, 0.1),
-           1e6 * quantile(samples, n, 0.9), 1e6 * sum / (double)n, 1e6 * samples[0], impl,
+           cell, layout, n, 1e6 * conv_quantile(samples, n, 0.5), 1e6 * conv_quantile(samples, n, 0.1),
+           1e6 * conv_quantile(samples, n, 0.9), 1e6 * sum / (double)n, 1e6 * samples[0], impl,
            isa_name(dnnl_get_effective_cpu_isa()));
     fflush(stdout);
 }
