@@ -65,7 +65,7 @@ def main(argv):
             f.write(json.dumps(dict(index=i, key=k, model=f"conv_{i}", macs=macs,
                                     **{n: conv[n] for n in ("in", "out", "kernel", "stride",
                                                             "dilation", "padding", "groups",
-                                                            "winograd", "layers")})) + "\n")
+                                                            "algorithm", "layers")})) + "\n")
     print(f"conv_shapes: {len(shapes)} distinct convolutions in {len(specs)} specs",
           file=sys.stderr)
     return 0

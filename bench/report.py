@@ -48,6 +48,7 @@ CELLS = [("lstm512", "LSTM 512->512, one step, batch 1"),
          ("gru512", "GRU 512->512, one step, batch 1"),
          ("convlstm64", "ConvLSTM step, 32x32, C=H=64, 3x3 (gate conv 128->256)")]
 NA_MISSING = "n/a (not installed)"
+ALGORITHM_MARK = {"winograd": " W", "igemm": " I"}  # reelc info's conv algorithm, in the shape table
 
 
 def read_jsonl(path):
@@ -321,7 +322,7 @@ def convs_section(w, raw, peak):
       "its own choice of algorithm and blocked layouts (AVX2 and native ISA), XNNPACK "
       "(NHWC, native ISA: it has no AVX2 cap). Shape: C x H x W -> O, kernel, stride, "
       "padding (top, bottom, left, right), groups when not 1. % FMA peak counts the direct "
-      "conv's MACs, so Winograd (W) can pass 100%. Ratios: peer time / reel time, above 1x "
+      "conv's MACs, so Winograd (W) can pass 100%; I marks the implicit-GEMM kernel. Ratios: peer time / reel time, above 1x "
       "reel is faster.")
     w("")
     w("| # | shape | layers | MMAC | reel us | % FMA peak | oneDNN AVX2 us | vs oneDNN AVX2 "
@@ -340,7 +341,7 @@ def convs_section(w, raw, peak):
         shown = ", ".join(layers[:3]) + (f" (+{len(layers) - 3})" if len(layers) > 3 else "")
         pct = 100 * 2.0 * sh["macs"] / (r * 1e-6) / (peak * 1e9) if r else None
         w(f"| {sh['index']} | {geo} | {shown} | {sh['macs'] / 1e6:.2f} | "
-          f"{us(r)}{' W' if sh['winograd'] else ''} | {f'{pct:.0f}%' if pct else 'n/a'} | "
+          f"{us(r)}{ALGORITHM_MARK.get(sh['algorithm'], '')} | {f'{pct:.0f}%' if pct else 'n/a'} | "
           f"{us(da)} | {x(da, r)} | {us(dn)} | {x(dn, r)} | {us(xn)} | {x(xn, r)} |")
         n = sum(1 for l in layers if l.startswith("lrcn_resnet18:"))
         for k, v in (("reel", r), ("da", da), ("dn", dn), ("xn", xn)):

@@ -225,18 +225,23 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   fprintf(f, ",\n \"convs\": [");
   int n = 0;
   for (int c = 0; c < p->step_end; c++) /* the per-frame chain's convolutions, call by call */
-    if (p->call[c].op == K_CONV2D || p->call[c].op == K_CONV2D_WINOGRAD) {
+    if (p->call[c].op == K_CONV2D || p->call[c].op == K_CONV2D_WINOGRAD ||
+        p->call[c].op == K_CONV2D_IGEMM) {
+      KernelOp op = p->call[c].op;
       const Geom *cg = &p->call[c].geom;
       const Window *w = &cg->win;
       fprintf(f, "%s\n  {\"layer\": ", n++ ? "," : "");
       json_str(f, g->layer[p->call[c].layer].name);
       fprintf(f, ", \"in\": [%d, %d, %d], \"out\": [%d, %d, %d], \"kernel\": [%d, %d], "
                  "\"stride\": [%d, %d], \"dilation\": [%d, %d], \"padding\": [%d, %d, %d, %d], "
-                 "\"groups\": %d, \"winograd\": %s}",
+                 "\"groups\": %d, \"algorithm\": \"%s\"}",
               cg->in_c0 + cg->in_c1, cg->in_h, cg->in_w, cg->out_c, cg->out_h, cg->out_w, w->kh,
               w->kw, w->sh, w->sw, w->dh, w->dw, w->pad_top, w->pad_bottom, w->pad_left,
               w->pad_right, cg->groups ? cg->groups : 1,
-              p->call[c].op == K_CONV2D_WINOGRAD ? "true" : "false");
+              op == K_CONV2D_WINOGRAD ? "winograd"
+              : op == K_CONV2D_IGEMM  ? "igemm"
+              : p->call[c].avx2       ? "direct"
+                                      : "generic");
     }
   fprintf(f, "]");
   if (dev) {

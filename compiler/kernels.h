@@ -108,6 +108,8 @@ enum { K_GENERIC = 1, K_AVX2 = 2, K_TYPED = 4, K_MANY = 8 };
   X(TPOOL_FIRST, "tpool_first", "reel_tpool_first", "reel_temporal", K_GENERIC,                   \
     "y x #size mode #count")                                                                      \
   X(CONV2D_WINOGRAD, "conv2d_winograd", "reel_f32_conv2d_winograd", "reel_conv_winograd", K_AVX2, \
+    "&conv y w b x0 x1 scratch")                                                                  \
+  X(CONV2D_IGEMM, "conv2d_igemm", "reel_f32_conv2d_igemm", "reel_conv_igemm", K_AVX2 | K_TYPED,   \
     "&conv y w b x0 x1 scratch")
 
 typedef enum {

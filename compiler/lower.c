@@ -284,42 +284,68 @@ static bool conv_fits_winograd(const Geom *g) {
          (g->out_h + 1) / 2 * ((g->out_w + 1) / 2) >= WINOGRAD_MIN_TILES;
 }
 
+/* The direct AVX2 kernel whose vectors run over output channels (reel_conv_igemm_avx2.c)
+ * where the one whose vectors run over pixels would waste lanes: strided convs (a tile's
+ * pixels read every other column) and maps narrower than IGEMM_MAX_OUT_W; never below
+ * IGEMM_MIN_OUT_C output channels, whose 32-channel blocks it would leave half empty. */
+static bool conv_fits_igemm(const Geom *g) {
+  return g->out_c >= IGEMM_MIN_OUT_C &&
+         (g->win.sh > 1 || g->win.sw > 1 || g->out_w < IGEMM_MAX_OUT_W);
+}
+
+typedef enum { CONV_GENERIC, CONV_ROWS, CONV_IGEMM, CONV_WINOGRAD } ConvKernel;
+
+static ConvKernel conv_kernel(const Lowering *lw, const Geom *g) {
+  if (!lw->avx2 || !conv_fits_avx2(g))
+    return CONV_GENERIC;
+  if (lw->wtype == WT_F32 && conv_fits_winograd(g)) /* compressed filters: Winograd's are others */
+    return CONV_WINOGRAD;
+  return conv_fits_igemm(g) ? CONV_IGEMM : CONV_ROWS;
+}
+
 /* A conv call y (+)= conv([x0; x1]) + b, its weights given in PyTorch's layout (NULL when
  * unbound) and stored as the chosen kernel reads them.  Compressed filters (a scale per output
  * channel for int8) run the direct kernels: Winograd's transformed filters are other numbers. */
 Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *wt, int b, int y,
                 int x0, int x1, Geom geom) {
-  enum { B = REEL_CONV_AVX2_OC_BLOCK };
   int groups = geom.groups ? geom.groups : 1, in_c = geom.in_c0 + geom.in_c1;
   int64_t taps = (int64_t)in_c / groups * geom.win.kh * geom.win.kw;
+  ConvKernel k = conv_kernel(lw, &geom);
   bool typed = lw->wtype != WT_F32;
-  bool avx2 = lw->avx2 && conv_fits_avx2(&geom), wino = avx2 && !typed && conv_fits_winograd(&geom);
-  int64_t blocks = (int64_t)(geom.out_c + B - 1) / B * B;
-  int64_t size = wino ? blocks * 16 * in_c : avx2 ? blocks * taps : geom.out_c * taps;
+  int64_t block = k == CONV_IGEMM ? REEL_CONV_IGEMM_AVX2_OC_BLOCK : REEL_CONV_AVX2_OC_BLOCK;
+  int64_t blocks = (int64_t)(geom.out_c + block - 1) / block * block; /* channels, padded */
+  int64_t size = k == CONV_WINOGRAD ? blocks * 16 * in_c
+                 : k == CONV_GENERIC ? geom.out_c * taps
+                                     : blocks * taps;
   int w = add_value(lw, V_WEIGHT, li, size, wname);
   float *wd = weight_data(lw, w, wt != NULL);
   if (typed) {
-    float *scale = typed_value(lw, li, w, avx2 ? blocks : geom.out_c, wd != NULL);
+    float *scale = typed_value(lw, li, w, k == CONV_GENERIC ? geom.out_c : blocks, wd != NULL);
     if (wd) /* the scales per output channel, zeros for the last block's padding */
       wt = quantized(lw, wt, geom.out_c, taps, scale);
   }
-  if (wd && wino)
+  if (wd && k == CONV_WINOGRAD)
     pack_conv_winograd(wd, wt, geom.out_c, in_c);
-  else if (wd && avx2)
+  else if (wd && k == CONV_IGEMM)
+    pack_conv_igemm(wd, wt, geom.out_c, in_c, geom.win.kh, geom.win.kw);
+  else if (wd && k == CONV_ROWS)
     pack_conv_avx2(wd, wt, geom.out_c, in_c, geom.win.kh, geom.win.kw);
   else if (wd)
     memcpy(wd, wt, (size_t)size * sizeof *wd);
   Call *c;
-  if (avx2) { /* scratch: the zero-bordered input, and Winograd's transforms */
-    int64_t widened = typed ? (int64_t)B * taps : 0; /* one block of compressed filters */
-    int scratch = add_value(lw, V_TRANSIENT, li,
-                            wino ? conv_scratch_winograd(&geom) : conv_scratch_avx2(&geom) + widened,
-                            arena_printf(lw->a, "%s_scratch", lw->p->v[y].name));
-    c = add_call(lw, wino ? K_CONV2D_WINOGRAD : K_CONV2D, li, sub,
-                 (int[]){y, w, b, x0, x1, scratch}, 6, NULL, 0);
-  } else {
+  if (k == CONV_GENERIC) {
     c = add_call(lw, K_CONV2D, li, sub, (int[]){y, w, b, x0, x1}, 5, NULL, 0);
     c->avx2 = false;
+  } else { /* scratch: the zero-bordered input, partial sums, transforms, widened filters */
+    int64_t need = k == CONV_WINOGRAD ? conv_scratch_winograd(&geom)
+                   : k == CONV_IGEMM  ? conv_scratch_igemm(&geom)
+                                      : conv_scratch_avx2(&geom) + (typed ? block * taps : 0);
+    int scratch = add_value(lw, V_TRANSIENT, li, need,
+                            arena_printf(lw->a, "%s_scratch", lw->p->v[y].name));
+    c = add_call(lw, k == CONV_WINOGRAD ? K_CONV2D_WINOGRAD
+                     : k == CONV_IGEMM  ? K_CONV2D_IGEMM
+                                        : K_CONV2D,
+                 li, sub, (int[]){y, w, b, x0, x1, scratch}, 6, NULL, 0);
   }
   c->geom = geom;
   return c;

@@ -78,13 +78,22 @@ void pair_bf16_vectors(float *v, int64_t nvec) {
 
 enum { B = REEL_CONV_AVX2_OC_BLOCK }; /* output channels per block of the AVX2 convs */
 
-/* Conv weights (out_c, in_c, kh, kw) -> [out_c/B][in_c][kh][kw][B]; the
+/* Conv weights (out_c, in_c, kh, kw) -> [out_c/block][in_c][kh][kw][block]; the
  * caller zeroes the padding channels of the last block. */
-void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw) {
+static void pack_conv_blocks(float *out, const float *w, int out_c, int in_c, int kh, int kw,
+                             int block) {
   int64_t taps = (int64_t)in_c * kh * kw;
   for (int o = 0; o < out_c; o++)
     for (int64_t t = 0; t < taps; t++)
-      out[((int64_t)(o / B) * taps + t) * B + o % B] = w[(int64_t)o * taps + t];
+      out[((int64_t)(o / block) * taps + t) * block + o % block] = w[(int64_t)o * taps + t];
+}
+
+void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw) {
+  pack_conv_blocks(out, w, out_c, in_c, kh, kw, B);
+}
+
+void pack_conv_igemm(float *out, const float *w, int out_c, int in_c, int kh, int kw) {
+  pack_conv_blocks(out, w, out_c, in_c, kh, kw, REEL_CONV_IGEMM_AVX2_OC_BLOCK);
 }
 
 /* Conv weights (out_c, in_c, 3, 3) -> Winograd F(2x2, 3x3)'s U = G g G^T
@@ -117,6 +126,19 @@ int64_t conv_scratch_avx2(const Geom *g) {
   int64_t rows = g->out_h + (int64_t)(w->kh - 1) * w->dh / w->sh;
   int64_t cols = g->out_w + (int64_t)(w->kw - 1) * w->dw / w->sw;
   return (int64_t)(g->in_c0 + g->in_c1) * w->sh * w->sw * rows * cols + 16;
+}
+
+/* Floats of the implicit-GEMM conv's scratch, as reel_conv2d_igemm_scratch_avx2 counts
+ * them: the zero-bordered input's rows and columns that taps read, the partial sums of the
+ * pixels (rounded up to 24) for 32 output channels, and one chunk of widened filters (as many
+ * input channels as 192 taps hold, at least one). */
+int64_t conv_scratch_igemm(const Geom *g) {
+  const Window *w = &g->win;
+  int64_t rows = (int64_t)(g->out_h - 1) * w->sh + (int64_t)(w->kh - 1) * w->dh + 1;
+  int64_t cols = (int64_t)(g->out_w - 1) * w->sw + (int64_t)(w->kw - 1) * w->dw + 1;
+  int64_t taps = (int64_t)w->kh * w->kw, chunk = 192 / taps ? 192 / taps : 1;
+  int64_t pixels = ((int64_t)g->out_h * g->out_w + 23) / 24 * 24;
+  return (g->in_c0 + g->in_c1) * rows * cols + (pixels + chunk * taps) * REEL_CONV_IGEMM_AVX2_OC_BLOCK;
 }
 
 /* Floats of the Winograd conv's scratch, as reel_conv2d_winograd_scratch_avx2

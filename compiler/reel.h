@@ -423,12 +423,22 @@ void pair_bf16_vectors(float *v, int64_t nvec);
 /* ...and the fewest 2x2 output tiles: the kernel computes tiles 16 at a time, so a 4x4 map's
  * 4 tiles waste three quarters of its products (512x4x4 -> 512: 2343 us, direct 1510). */
 #define WINOGRAD_MIN_TILES 16
+/* The implicit-GEMM conv (reel_conv_igemm_avx2.c) needs this many output channels (below, its
+ * 32-channel blocks run half empty: 64x32x32 -> 16 at 0.59x of the pixel-vector kernel) and
+ * runs on maps narrower than IGEMM_MAX_OUT_W or strided ones; on wider maps at stride 1 the
+ * pixel-vector kernel fills its 16-pixel tiles (32x32x32 -> 32: 1.00x, 16x32x32 -> 32: 0.92x;
+ * 64x28x28 -> 64: 1.09x, 256x7x7 -> 512 stride 2: 1.73x, 512x4x4 -> 512: 1.46x). */
+#define IGEMM_MIN_OUT_C 32
+#define IGEMM_MAX_OUT_W 32
 void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw);
+void pack_conv_igemm(float *out, const float *w, int out_c, int in_c, int kh, int kw);
 void pack_conv_winograd(float *out, const float *w, int out_c, int in_c);
-/* Floats of scratch the AVX2 direct and Winograd convs use: what
- * reel_conv2d_scratch_avx2 and reel_conv2d_winograd_scratch_avx2 return
- * for the same geometry (tests/kernels.c checks they agree). */
+/* Floats of scratch the AVX2 direct, implicit-GEMM and Winograd convs use: what
+ * reel_conv2d_scratch_avx2, reel_conv2d_igemm_scratch_avx2 and
+ * reel_conv2d_winograd_scratch_avx2 return for the same geometry (tests/kernels.c checks
+ * they agree). */
 int64_t conv_scratch_avx2(const Geom *g);
+int64_t conv_scratch_igemm(const Geom *g);
 int64_t conv_scratch_winograd(const Geom *g);
 
 /* ---- plan.c: arena offsets from lifetimes ---- */

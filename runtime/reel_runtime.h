@@ -406,6 +406,15 @@ void reel_convgru_update_avx2(float *h, const float *gates, const float *cand, i
 long reel_conv2d_scratch_avx2(const reel_conv2d_desc *d);
 void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, const float *b,
                           const float *x0, const float *x1, float *scratch);
+/* reel_conv_igemm_avx2.c: the same convs (one group, kernels up to
+ * REEL_CONV_AVX2_MAX_K a side, any stride and dilation) as an implicit GEMM
+ * whose vectors run over output channels, for small maps, strides and 1x1
+ * convs; weights [out_c/32][in_c][k_h][k_w][32], zero channels padding the
+ * last block; scratch of reel_conv2d_igemm_scratch_avx2(d) floats. */
+#define REEL_CONV_IGEMM_AVX2_OC_BLOCK 32
+long reel_conv2d_igemm_scratch_avx2(const reel_conv2d_desc *d);
+void reel_f32_conv2d_igemm_avx2(const reel_conv2d_desc *d, float *y, const float *w,
+                                const float *b, const float *x0, const float *x1, float *scratch);
 /* Max pooling, windows up to REEL_MAXPOOL_AVX2_MAX_K columns wide (rows:
  * any), the generic kernel's values (NaN propagates). */
 #define REEL_MAXPOOL_AVX2_MAX_K 128
@@ -490,6 +499,12 @@ void reel_f32_conv2d_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16
 void reel_f32_conv2d_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,
                              const float *w_scale, const float *b, const float *x0,
                              const float *x1, float *scratch);
+void reel_f32_conv2d_igemm_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16_t *w,
+                                     const float *b, const float *x0, const float *x1,
+                                     float *scratch);
+void reel_f32_conv2d_igemm_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,
+                                   const float *w_scale, const float *b, const float *x0,
+                                   const float *x1, float *scratch);
 void reel_f32_conv_transpose2d_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16_t *w,
                                          const float *b, const float *x, float *scratch);
 void reel_f32_conv_transpose2d_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,

@@ -202,21 +202,39 @@ static void scratch_check(long compiler, long kernel, const char *which, const r
              conv_shape(d), compiler, kernel);
 }
 
-static double conv_diff(reel_conv2d_desc *d) {
+/* The two direct AVX2 kernels: vectors over pixels (reel_conv_avx2.c) or over
+ * output channels (reel_conv_igemm_avx2.c). */
+typedef enum { DIRECT_PIXELS, DIRECT_IGEMM } DirectConv;
+
+static double conv_diff(reel_conv2d_desc *d, DirectConv k) {
   int in_c = d->in_c0 + d->in_c1, taps = d->k_h * d->k_w, n = d->out_c * d->out_h * d->out_w;
+  int block = k == DIRECT_IGEMM ? REEL_CONV_IGEMM_AVX2_OC_BLOCK : REEL_CONV_AVX2_OC_BLOCK;
   float *w = rnd((size_t)d->out_c * in_c * taps), *b = rnd(d->out_c);
   float *x0 = rnd((size_t)d->in_c0 * d->in_h * d->in_w), *x1 = rnd((size_t)d->in_c1 * d->in_h * d->in_w + 1);
-  float *wp = calloc((size_t)(d->out_c + REEL_CONV_AVX2_OC_BLOCK - 1) / REEL_CONV_AVX2_OC_BLOCK * REEL_CONV_AVX2_OC_BLOCK * in_c * taps, 4);
+  float *wp = calloc((size_t)(d->out_c + block - 1) / block * block * in_c * taps, 4);
   Geom g = geom_of(d);
-  float *y0 = rnd(n), *y1 = malloc((size_t)n * 4), *s = malloc((size_t)conv_scratch_avx2(&g) * 4);
-  scratch_check(conv_scratch_avx2(&g), reel_conv2d_scratch_avx2(d), "direct", d);
+  long need = k == DIRECT_IGEMM ? conv_scratch_igemm(&g) : conv_scratch_avx2(&g);
+  float *y0 = rnd(n), *y1 = malloc((size_t)n * 4), *s = malloc((size_t)need * 4);
   memcpy(y1, y0, (size_t)n * 4);
-  pack_conv_avx2(wp, w, d->out_c, in_c, d->k_h, d->k_w);
   reel_f32_conv2d_generic(d, y0, w, b, x0, d->in_c1 ? x1 : NULL);
-  reel_f32_conv2d_avx2(d, y1, wp, b, x0, d->in_c1 ? x1 : NULL, s);
+  if (k == DIRECT_IGEMM) {
+    scratch_check(need, reel_conv2d_igemm_scratch_avx2(d), "igemm", d);
+    pack_conv_igemm(wp, w, d->out_c, in_c, d->k_h, d->k_w);
+    reel_f32_conv2d_igemm_avx2(d, y1, wp, b, x0, d->in_c1 ? x1 : NULL, s);
+  } else {
+    scratch_check(need, reel_conv2d_scratch_avx2(d), "direct", d);
+    pack_conv_avx2(wp, w, d->out_c, in_c, d->k_h, d->k_w);
+    reel_f32_conv2d_avx2(d, y1, wp, b, x0, d->in_c1 ? x1 : NULL, s);
+  }
   double err = maxdiff(y0, y1, n);
   free(w), free(b), free(x0), free(x1), free(wp), free(y0), free(y1), free(s);
   return err;
+}
+
+/* A conv through both direct kernels, each noted in its own record. */
+static void conv_both(Worst *pixels, Worst *igemm, reel_conv2d_desc *d) {
+  note(pixels, conv_diff(d, DIRECT_PIXELS), "%s", conv_shape(d));
+  note(igemm, conv_diff(d, DIRECT_IGEMM), "%s", conv_shape(d));
 }
 
 /* out = floor((in + pads - dil (k - 1) - 1) / stride) + 1, PyTorch's. */
@@ -226,7 +244,7 @@ static int conv_out(int in, int pads, int k, int stride, int dil) {
 }
 
 static void conv(void) {
-  Worst err = {0}, err_s = {0};
+  Worst err = {0}, err_s = {0}, ig = {0}, ig_s = {0}, ig_wide = {0};
   for (int trial = 0; trial < 60; trial++) { /* stride 1: the ConvLSTM and ResNet body */
     reel_conv2d_desc d = {0};
     int k = 1 + 2 * (trial % 3), pad = trial % 4 == 0 ? 0 : k / 2;
@@ -245,7 +263,7 @@ static void conv(void) {
     d.act = trial / 3 % REEL_ACT_COUNT; /* every activation with every kernel size */
     d.alpha = 0.1f;
     d.accumulate = trial % 5 == 4;
-    note(&err, conv_diff(&d), "%s", conv_shape(&d));
+    conv_both(&err, &ig, &d);
   }
   /* Strides, dilations, non-square kernels and uneven padding, on maps
    * narrower than a tile (flat tiling) and wider (row tiling). */
@@ -272,10 +290,41 @@ static void conv(void) {
     d.act = trial % REEL_ACT_COUNT;
     d.alpha = 0.1f;
     d.accumulate = trial % 7 == 3;
-    note(&err_s, conv_diff(&d), "%s", conv_shape(&d));
+    conv_both(&err_s, &ig_s, &d);
+  }
+  /* Wide channels, as the implicit GEMM blocks them: input channels past one chunk of
+   * filters (192 taps: 21 channels of 3x3, 192 of 1x1), output channels past one and two
+   * blocks of 32 (and a short last block), pixel counts off the tiles of 3 and the
+   * epilogue's 8, strides and dilations. */
+  for (int trial = 0; trial < 24; trial++) {
+    reel_conv2d_desc d = {0};
+    int k = trial % 4 == 3 ? 1 : 3 + 2 * (trial % 5 == 4);
+    d.in_c0 = 5 + (trial * 17) % 60;
+    d.in_c1 = trial % 3 == 1 ? 3 + trial : 0;
+    if (k == 1 && trial % 8 == 3)
+      d.in_c0 = 190 + trial; /* past one 1x1 chunk */
+    d.in_h = 2 + (trial * 5) % 12;
+    d.in_w = 2 + (trial * 7) % 15;
+    d.k_h = d.k_w = k;
+    d.stride_h = d.stride_w = 1 + trial % 2;
+    d.dil_h = d.dil_w = 1 + (trial % 6 == 5);
+    d.pad_top = d.pad_left = k / 2 * d.dil_h;
+    d.out_h = conv_out(d.in_h, 2 * d.pad_top, k, d.stride_h, d.dil_h);
+    d.out_w = conv_out(d.in_w, 2 * d.pad_left, k, d.stride_w, d.dil_w);
+    if (d.out_h < 1 || d.out_w < 1)
+      continue;
+    d.groups = 1;
+    d.out_c = 31 + (trial * 13) % 40;
+    d.act = trial % REEL_ACT_COUNT;
+    d.alpha = 0.1f;
+    d.accumulate = trial % 5 == 2;
+    note(&ig_wide, conv_diff(&d, DIRECT_IGEMM), "%s", conv_shape(&d));
   }
   report("conv2d", &err);
   report("conv2d_strided", &err_s);
+  report("conv2d_igemm", &ig);
+  report("conv2d_igemm_strided", &ig_s);
+  report("conv2d_igemm_wide", &ig_wide);
 }
 
 /* Winograd F(2x2, 3x3) against the generic direct conv: odd and even map
@@ -535,7 +584,7 @@ static void specials_gemv(void) {
 /* The direct and Winograd convs on maps with specials (Winograd's
  * transforms would spread one NaN or infinity over a whole tile). */
 static void specials_conv(void) {
-  Mismatches md = {0}, mw = {0};
+  Mismatches md = {0}, mw = {0}, mi = {0};
   for (int trial = 0; trial < 24; trial++) {
     reel_conv2d_desc d = {0};
     d.in_c0 = 1 + trial % 7;
@@ -546,10 +595,12 @@ static void specials_conv(void) {
     d.stride_h = d.stride_w = d.dil_h = d.dil_w = d.groups = 1;
     d.pad_top = d.pad_left = 1;
     d.out_h = d.in_h, d.out_w = d.in_w;
-    d.out_c = 1 + (trial * 5) % 13;
+    d.out_c = 1 + (trial * 5) % 13 + (trial % 3 == 2 ? 32 : 0);
     d.act = trial % REEL_ACT_COUNT;
     d.alpha = 0.1f;
     int in_c = d.in_c0 + d.in_c1, n = d.out_c * d.out_h * d.out_w;
+    int oc_pad32 = (d.out_c + REEL_CONV_IGEMM_AVX2_OC_BLOCK - 1) / REEL_CONV_IGEMM_AVX2_OC_BLOCK *
+                   REEL_CONV_IGEMM_AVX2_OC_BLOCK;
     long n0 = (long)d.in_c0 * d.in_h * d.in_w, n1 = (long)d.in_c1 * d.in_h * d.in_w;
     float *w = rnd((size_t)d.out_c * in_c * 9), *b = rnd(d.out_c);
     float *x0 = rnd((size_t)n0), *x1 = rnd((size_t)n1 + 1);
@@ -573,10 +624,16 @@ static void specials_conv(void) {
     agree(&md, y0, y1, n, "%s", conv_shape(&d));
     reel_f32_conv2d_winograd_avx2(&d, y1, u, b, x0, d.in_c1 ? x1 : NULL, sw);
     agree(&mw, y0, y1, n, "%s", conv_shape(&d));
+    float *wg = calloc((size_t)oc_pad32 * in_c * 9, 4), *sg = malloc((size_t)conv_scratch_igemm(&g) * 4);
+    pack_conv_igemm(wg, w, d.out_c, in_c, 3, 3);
+    reel_f32_conv2d_igemm_avx2(&d, y1, wg, b, x0, d.in_c1 ? x1 : NULL, sg);
+    agree(&mi, y0, y1, n, "%s", conv_shape(&d));
+    free(wg), free(sg);
     free(w), free(b), free(x0), free(x1), free(wp), free(u), free(s), free(sw), free(y0), free(y1);
   }
   report_mismatches("specials_conv2d_mismatches", &md);
   report_mismatches("specials_conv2d_winograd_mismatches", &mw);
+  report_mismatches("specials_conv2d_igemm_mismatches", &mi);
 }
 
 /* The cells on special gate pre-activations and states; the fused LSTM
@@ -968,11 +1025,11 @@ static void typed_cells(void) {
   report("typed_cells", &e);
 }
 
-/* The convs on compressed filters: direct conv (a scale per output channel) and the
+/* The convs on compressed filters: both direct convs (a scale per output channel) and the
  * transposed conv (a scale per input channel), AVX2 against generic. */
 static void typed_convs(void) {
   Worst e = {0};
-  enum { B = REEL_CONV_AVX2_OC_BLOCK };
+  enum { B = REEL_CONV_AVX2_OC_BLOCK, NR = REEL_CONV_IGEMM_AVX2_OC_BLOCK };
   for (int type = REEL_W_BF16; type <= REEL_W_I8; type++)
     for (int trial = 0; trial < 40; trial++) {
       reel_conv2d_desc d = {0};
@@ -984,13 +1041,13 @@ static void typed_convs(void) {
       d.pad_top = d.pad_left = d.k_h / 2;
       d.out_h = conv_out(d.in_h, 2 * d.pad_top, d.k_h, d.stride_h, 1);
       d.out_w = conv_out(d.in_w, 2 * d.pad_left, d.k_w, d.stride_w, 1);
-      d.out_c = 1 + trial % 13;
+      d.out_c = 1 + trial % 13 + (trial % 4 == 1 ? 30 : 0); /* and past a block of 32 */
       d.act = trial % REEL_ACT_COUNT, d.alpha = 0.1f;
       int in_c = d.in_c0 + d.in_c1, taps = in_c * d.k_h * d.k_w, n = d.out_c * d.out_h * d.out_w;
-      int oc_pad = (d.out_c + B - 1) / B * B;
+      int oc_pad = (d.out_c + B - 1) / B * B, oc_pad32 = (d.out_c + NR - 1) / NR * NR;
       Geom g = geom_of(&d);
       float *w = representable(type, (long)d.out_c * taps), *wp = calloc((size_t)oc_pad * taps, 4);
-      float *b = rnd(d.out_c), *s = scales(oc_pad);
+      float *b = rnd(d.out_c), *s = scales(oc_pad > oc_pad32 ? oc_pad : oc_pad32);
       float *x0 = rnd((size_t)d.in_c0 * d.in_h * d.in_w), *x1 = rnd((size_t)d.in_c1 * d.in_h * d.in_w + 1);
       float *y0 = malloc((size_t)n * 4), *y1 = malloc((size_t)n * 4);
       float *sc = malloc((size_t)(conv_scratch_avx2(&g) + (long)B * taps) * 4);
@@ -1005,6 +1062,16 @@ static void typed_convs(void) {
         reel_f32_conv2d_bf16_avx2(&d, y1, qp, b, x0, d.in_c1 ? x1 : NULL, sc);
       }
       note(&e, maxreldiff(y0, y1, n), "%s conv2d %s", type_name[type], conv_shape(&d));
+      /* the implicit GEMM on the same filters, in its blocks of 32 */
+      float *wg = calloc((size_t)oc_pad32 * taps, 4), *sg = malloc((size_t)conv_scratch_igemm(&g) * 4);
+      pack_conv_igemm(wg, w, d.out_c, in_c, d.k_h, d.k_w);
+      void *qg = stored(type, wg, (long)oc_pad32 * taps);
+      if (type == REEL_W_I8)
+        reel_f32_conv2d_igemm_i8_avx2(&d, y1, qg, s, b, x0, d.in_c1 ? x1 : NULL, sg);
+      else
+        reel_f32_conv2d_igemm_bf16_avx2(&d, y1, qg, b, x0, d.in_c1 ? x1 : NULL, sg);
+      note(&e, maxreldiff(y0, y1, n), "%s conv2d_igemm %s", type_name[type], conv_shape(&d));
+      free(wg), free(sg), free(qg);
       /* transposed: the same input as out_c channels, weights [in][out][kh][kw] */
       reel_conv2d_desc t = d;
       t.in_c0 = d.out_c, t.in_c1 = 0, t.out_c = in_c;
