@@ -5,7 +5,7 @@
 Asks `REELC info --json` for each spec's convolutions (the "convs" list: every conv2d call
 the per-frame chain makes, ConvLSTM and ConvGRU gate convs included), and writes to OUT_DIR:
   shapes.jsonl    one line per distinct shape: its key (the argument the peers' benchmarks
-                  take), geometry, MACs per frame, whether reel runs it as Winograd, and
+                  take), geometry, MACs per frame, the algorithm reel runs it with, and
                   the spec layers that have it
   conv_<i>.yaml   a one-layer reel spec with that convolution, which bench/run.sh times
                   with bench/time_model.c as reel's figure for the shape
