@@ -13,7 +13,9 @@ The raw directory holds, all written by run.sh:
   reel-<target>.rN.jsonl  time_model.c, one line per model (and per forecaster's forecast);
                         targets avx2-int8 and avx2-bf16: lstm512 and gru512 with compressed
                         weights (--weight-type), typed-info-<model>-<type>.txt their `reelc info`
-  torch.rN.jsonl        torch_bench.py: every spec, and the bare cells
+  torch.rN.jsonl        torch_bench.py: every spec (its default path, and its oneDNN path:
+                        "path": "mkldnn"), and the bare cells; torch-avx2.rN.jsonl the specs
+                        with ATen and oneDNN capped at AVX2
   onednn.rN.jsonl       onednn_bench.c with the library's best ISA; onednn-avx2.rN.jsonl
                         capped at AVX2 (DNNL_MAX_CPU_ISA=AVX2)
   conv-shapes.jsonl     bench/conv_shapes.py: the distinct convolutions of the specs;
@@ -59,7 +61,7 @@ def read_jsonl(path):
 
 
 # The fields that name a measurement; the rest (median_us, p10_us, ...) are its result.
-KEY_FIELDS = ("model", "cell", "what", "layout", "target", "streams", "batch", "key")
+KEY_FIELDS = ("model", "cell", "what", "layout", "target", "streams", "batch", "key", "path")
 
 
 def read_rounds(raw, stem):
@@ -296,17 +298,41 @@ def streams_section(w, meta, models, reel, best, torch_recs, dnnl, peak):
     w("")
 
 
-def convs_section(w, raw, peak):
-    """Every distinct convolution of the specs, alone: reel (its avx2 kernel, as a one-layer
-    model) next to oneDNN and XNNPACK on the same shape, one image, one thread."""
+def conv_tables(raw):
+    """(shapes, reel's time by one-layer model, the peers' times by shape key: "da" oneDNN
+    AVX2, "dn" oneDNN native, "xn" XNNPACK); shapes is empty when the run timed none."""
     shapes = read_jsonl(os.path.join(raw, "conv-shapes.jsonl"))
-    if not shapes:
-        return
     reel = {r["model"]: r for r in read_rounds(raw, "reel-convs") or [] if "median_us" in r}
     peers = {name: {r["key"]: r["median_us"] for r in read_rounds(raw, stem) or []
                     if r.get("what") == "conv" and "median_us" in r}
              for name, stem in (("da", "onednn-convs-avx2"), ("dn", "onednn-convs"),
                                 ("xn", "xnnpack-convs"))}
+    return shapes, reel, peers
+
+
+def resnet_conv_sums(raw):
+    """lrcn_resnet18's convolutions, each layer at its shape's time, summed per frame (us):
+    {"reel", "da", "dn", "xn"} -> the sum, or None where a shape of it was not timed."""
+    shapes, reel, peers = conv_tables(raw)
+    sums = {k: 0.0 for k in ("reel", "da", "dn", "xn")}
+    for sh in shapes:
+        n = sum(1 for l in sh["layers"] if l.startswith("lrcn_resnet18:"))
+        if not n:
+            continue
+        times = {"reel": reel.get(sh["model"], {}).get("median_us"),
+                 **{k: peers[k].get(sh["key"]) for k in ("da", "dn", "xn")}}
+        for k, v in times.items():
+            sums[k] = None if sums[k] is None or not v else sums[k] + n * v
+    return sums if any(sh for sh in shapes if any(
+        l.startswith("lrcn_resnet18:") for l in sh["layers"])) else None
+
+
+def convs_section(w, raw, peak):
+    """Every distinct convolution of the specs, alone: reel (its avx2 kernel, as a one-layer
+    model) next to oneDNN and XNNPACK on the same shape, one image, one thread."""
+    shapes, reel, peers = conv_tables(raw)
+    if not shapes:
+        return
 
     def us(v):
         return fmt_us(v) if v else "n/a"
@@ -328,7 +354,6 @@ def convs_section(w, raw, peak):
     w("| # | shape | layers | MMAC | reel us | % FMA peak | oneDNN AVX2 us | vs oneDNN AVX2 "
       "| oneDNN native us | vs native | XNNPACK us | vs XNNPACK |")
     w("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    totals = collections.defaultdict(float)  # the per-frame sum for lrcn_resnet18's layers
     for sh in shapes:
         r = reel.get(sh["model"], {}).get("median_us")
         da, dn, xn = (peers[k].get(sh["key"]) for k in ("da", "dn", "xn"))
@@ -343,17 +368,11 @@ def convs_section(w, raw, peak):
         w(f"| {sh['index']} | {geo} | {shown} | {sh['macs'] / 1e6:.2f} | "
           f"{us(r)}{ALGORITHM_MARK.get(sh['algorithm'], '')} | {f'{pct:.0f}%' if pct else 'n/a'} | "
           f"{us(da)} | {x(da, r)} | {us(dn)} | {x(dn, r)} | {us(xn)} | {x(xn, r)} |")
-        n = sum(1 for l in layers if l.startswith("lrcn_resnet18:"))
-        for k, v in (("reel", r), ("da", da), ("dn", dn), ("xn", xn)):
-            if n and v:
-                totals[k] += n * v
-            elif n:
-                totals[k + "_missing"] += 1
     w("")
+    totals = resnet_conv_sums(raw)
     if totals:
         def tot(k):
-            return f"{totals[k] / 1000:.2f} ms" if totals[k] and not totals[k + "_missing"] \
-                else "n/a"
+            return f"{totals[k] / 1000:.2f} ms" if totals[k] else "n/a"
         w(f"lrcn_resnet18's convolutions, each layer at its shape's time, summed: reel "
           f"{tot('reel')}, oneDNN AVX2 {tot('da')}, oneDNN native {tot('dn')}, XNNPACK "
           f"{tot('xn')} per frame.")
@@ -382,6 +401,7 @@ def main():
                 what = f"{what}:{r['streams']}"
             reel[t][(r["model"], what)] = r
     torch_recs = read_rounds(raw, "torch")
+    torch_isa = {"native": torch_recs, "avx2": read_rounds(raw, "torch-avx2")}
     dnnl = {"native": read_rounds(raw, "onednn"), "avx2": read_rounds(raw, "onednn-avx2")}
 
     models = {}
@@ -397,15 +417,19 @@ def main():
             return "n/a"
         return r["median_us"] if "error" not in r else f"failed ({r['error']})"
 
-    def torch_us(name, what, key="model"):
+    def torch_rec(name, what, key="model", isa="native"):
+        """PyTorch's fastest path (default or oneDNN's) for it, or a reason as a string."""
         if meta.get("have_torch") != "1":
             return NA_MISSING
-        if torch_recs is None:
-            return "n/a (failed)"
-        for r in torch_recs:
-            if r.get(key) == name and r.get("what") == what:
-                return r["median_us"]
-        return "n/a"
+        if torch_isa[isa] is None:
+            return "n/a (failed)" if isa == "native" or torch_recs is None else "n/a"
+        recs = [r for r in torch_isa[isa] if r.get(key) == name and r.get("what") == what and
+                "median_us" in r]
+        return min(recs, key=lambda r: r["median_us"]) if recs else "n/a"
+
+    def torch_us(name, what, key="model", isa="native"):
+        r = torch_rec(name, what, key, isa)
+        return r if isinstance(r, str) else r["median_us"]
 
     def dnnl_rec(which, cell, layout=None):
         if meta.get("have_onednn") != "1":
@@ -617,18 +641,47 @@ def main():
                        f"above the AVX2 FMA peak: its oneDNN backend uses {native_isa or 'wider vectors'}")
         w(f"| convlstm64: faster than PyTorch (not a target: a benchmark cell, not a spec) "
           f"| {m} | {v} | {why} |")
-    slowest = None
-    for name, mdl in models.items():
-        if not mdl.spec.startswith("specs/"):
-            continue
-        for what in mdl.macs:
-            x = ratio(torch_us(name, what), reel_us(best, name, what))
-            if x is not None and (slowest is None or x < slowest[0]):
-                slowest = (x, f"`{mdl.spec}` {what}")
-    if slowest:
-        v = "met" if slowest[0] > 1.0 else f"missed by {1.0 - slowest[0]:.2f}x"
-        w(f"| every spec in specs/ faster per frame than PyTorch | slowest: {slowest[1]}, "
-          f"{slowest[0]:.2f}x | {v} | |")
+    if "lrcn_resnet18" in models:
+        r = reel_us(best, "lrcn_resnet18", "step")
+        for isa, label in (("avx2", "capped at AVX2"), ("native", "native")):
+            rec = torch_rec("lrcn_resnet18", "step", isa=isa)
+            x = ratio(rec["median_us"], r) if not isinstance(rec, str) else None
+            goal = 1.15 if isa == "avx2" else 1.0
+            m, v = verdict(x, goal, lambda y: f"{y:.2f}x")
+            path = rec.get("path", "default") if not isinstance(rec, str) else ""
+            why = f"PyTorch's fastest path here: {path}" if path else ""
+            if v != "met" and isa == "native" and wide:
+                why += (f"; its oneDNN runs {native_isa}: 16-lane FMAs, twice the width of "
+                        f"reel's AVX2 target")
+            w(f"| lrcn_resnet18: a frame >= {goal}x faster than PyTorch's fastest path "
+              f"({label}){' (not a target)' if isa == 'native' else ''} | {m} | {v} | {why} |")
+        sums = resnet_conv_sums(raw)
+        xs = ratio(sums["xn"], sums["reel"]) if sums else None
+        m, v = verdict(xs, 1.15, lambda y: f"{y:.2f}x")
+        w(f"| lrcn_resnet18: >= 1.15x faster than XNNPACK (the backbone's convs, each timed "
+          f"alone by both, summed) | {m} | {v} | XNNPACK runs its native ISA"
+          f"{' (' + native_isa + ')' if wide else ''}; it has no AVX2 cap |")
+        pp = derived("lrcn_resnet18", "step", r)[1]
+        pct = float(pp[:-1]) if pp.endswith("%") else None
+        m, v = verdict(pct, 85.0, lambda x: f"{x:.0f}%")
+        v = re.sub(r"^(missed by )1%$", r"\g<1>1 point", v).replace("%", " points")
+        w(f"| lrcn_resnet18: the whole step >= 85% of the FMA peak in direct-conv terms | {m} | "
+          f"{v} | the step streams {fmt_bytes(models['lrcn_resnet18'].weight_bytes['step'])} of "
+          f"weights a frame |")
+    for isa, label in (("avx2", "capped at AVX2"), ("native", "native")):
+        slowest = None
+        for name, mdl in models.items():
+            if not mdl.spec.startswith("specs/"):
+                continue
+            for what in mdl.macs:
+                x = ratio(torch_us(name, what, isa=isa), reel_us(best, name, what))
+                if x is not None and (slowest is None or x < slowest[0]):
+                    slowest = (x, f"`{mdl.spec}` {what}")
+        if slowest:
+            v = "met" if slowest[0] > 1.0 else f"missed by {1.0 - slowest[0]:.2f}x"
+            w(f"| every spec in specs/ faster per frame than PyTorch's fastest path ({label})"
+              f"{' (not a target)' if isa == 'native' else ''} | slowest: {slowest[1]}, "
+              f"{slowest[0]:.2f}x | {v} | |")
     compressed = {}  # (cell, type) -> (speed-up over float32, weight bytes ratio)
     for cell in ("lstm512", "gru512"):
         for wt in ("int8", "bf16"):
@@ -749,28 +802,42 @@ def main():
     w("")
     w("Each spec compiled with `--random-weights 1` and timed one frame at a time with its state "
       "carried over (bench/time_model.c); PyTorch runs the same spec through tools/reference.py's "
-      "`build_model`, stepped frame by frame (bench/torch_bench.py). Forecasters also time "
-      "`m_forecast`, per predicted frame.")
+      "`build_model`, stepped frame by frame (bench/torch_bench.py), two ways: its default "
+      "path, and its oneDNN path where a spec has convs it takes (batch norms folded into the "
+      "convs before them, `torch.utils.mkldnn` convs on mkldnn tensors); each PyTorch column "
+      "shows the faster, marked (oneDNN) when that is the oneDNN path. PyTorch AVX2: ATen "
+      "and oneDNN capped at AVX2 (`ATEN_CPU_CAPABILITY=avx2 DNNL_MAX_CPU_ISA=AVX2`) like "
+      "reel's kernels; native: their own choice. Forecasters also time `m_forecast`, per "
+      "predicted frame.")
     w("")
-    w("| spec | phase | MACs | weights | reel generic us | reel avx2 us | PyTorch us | "
-      "GFLOP/s | % FMA peak | % BW roofline | speed-up vs PyTorch |")
-    w("|---|" + "---|" * 10)
+    w("| spec | phase | MACs | weights | reel generic us | reel avx2 us | PyTorch AVX2 us | "
+      "PyTorch native us | GFLOP/s | % FMA peak | % BW roofline | vs PyTorch AVX2 | "
+      "vs PyTorch native |")
+    w("|---|" + "---|" * 12)
     for name, m in sorted(models.items(), key=lambda kv: (kv[1].spec.startswith("bench/"),
                                                           kv[0])):
         for what in m.macs:
             g = reel_us("generic", name, what)
             a = reel_us("avx2", name, what)
             r = a if best == "avx2" else g
-            tu = torch_us(name, what)
+            ta, tn = (torch_rec(name, what, isa=i) for i in ("avx2", "native"))
             clipped = any(x.get("model") == name and x.get("clip_frames")
                           for x in torch_recs or [])
+
+            def shown(rec):
+                if isinstance(rec, str):
+                    return rec
+                return (fmt_us(rec["median_us"]) + (" *" if clipped else "") +
+                        (" (oneDNN)" if rec.get("path") == "mkldnn" else ""))
+
+            tua, tun = (t if isinstance(t, str) else t["median_us"] for t in (ta, tn))
             gf, pp, pb, _ = derived(name, what, r)
             lvl = level_of(m.weight_bytes[what], meta)
             phase = "step" if what == "step" else "forecast, per frame"
             w(f"| `{m.spec}` | {phase} | {m.macs[what] / 1e6:,.2f} M | "
               f"{fmt_bytes(m.weight_bytes[what])} ({lvl}) | {fmt_us(g)} | {fmt_us(a)} | "
-              f"{fmt_us(tu)}{' *' if clipped and tu else ''} | {gf} | {pp} | {pb} | "
-              f"{fmt_ratio(tu, r)} |")
+              f"{shown(ta)} | {shown(tn)} | {gf} | {pp} | {pb} | "
+              f"{fmt_ratio(tua, r)} | {fmt_ratio(tun, r)} |")
     w("")
     wino = sorted(n for n in models if uses_winograd(best, n))
     if wino:
@@ -797,11 +864,13 @@ def main():
             else:
                 w(f"| reel {t} {name} {what} | {fmt_us(r['median_us'])} | {fmt_us(r['p10_us'])} "
                   f"| {fmt_us(r['p90_us'])} | {r['steps']} |")
-    for r in torch_recs or []:
-        if "median_us" in r:
-            label = r.get("model") or r.get("cell")
-            w(f"| PyTorch {label} {r['what']} | {fmt_us(r['median_us'])} | "
-              f"{fmt_us(r['p10_us'])} | {fmt_us(r['p90_us'])} | {r['steps']} |")
+    for isa, recs in torch_isa.items():
+        for r in recs or []:
+            if "median_us" in r:
+                label = r.get("model") or r.get("cell")
+                path = " oneDNN path" if r.get("path") == "mkldnn" else ""
+                w(f"| PyTorch {isa}{path} {label} {r['what']} | {fmt_us(r['median_us'])} | "
+                  f"{fmt_us(r['p10_us'])} | {fmt_us(r['p90_us'])} | {r['steps']} |")
     for k, recs in dnnl.items():
         for r in recs or []:
             if "median_us" in r:

@@ -287,6 +287,12 @@ while [ "$r" -le "$ROUNDS" ]; do
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PIN "$PY" bench/torch_bench.py --seconds "$SECS" \
       --streams $STREAMS --stream-models $stream_specs -- \
       $specs_list >"$RAW/torch.r$r.jsonl" || say "warning: torch_bench.py failed"
+    # the specs again with PyTorch's kernels capped at AVX2 like reel's: ATen's own and the
+    # oneDNN its mkldnn path calls
+    say "round $r/$ROUNDS: PyTorch capped at AVX2: every spec"
+    ATEN_CPU_CAPABILITY=avx2 DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+      $PIN "$PY" bench/torch_bench.py --seconds "$SECS" --no-cells $specs_list \
+      >"$RAW/torch-avx2.r$r.jsonl" || say "warning: torch_bench.py (AVX2) failed"
   fi
 
   if [ -n "$CONV_MODELS" ]; then

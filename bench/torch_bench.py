@@ -106,7 +106,7 @@ class Stepper:
         """x: one frame (1, *frame) -> that frame's output (1, *out)."""
         vals, prev = {"input": x}, x
         for node in self.model._nodes:
-            ins = [prev] if node.srcs is None else [vals[s] for s in node.srcs]
+            ins = self._inputs(node, [prev] if node.srcs is None else [vals[s] for s in node.srcs])
             state = self.states.get(node.name)
             if node.op in ("lstm", "gru"):
                 out, state = self._rnn_step(node.module, ins[0], state)
@@ -117,13 +117,19 @@ class Stepper:
             elif node.op == "convgru":
                 out, state = node.module.step(ins if node.module.rcn else ins[0], state)
             else:
-                out = node.fn(*ins)
+                out = self._apply(node, ins)
             if node.op in reference.RECURRENT:
                 self.states[node.name] = state
             if node.name is not None:
                 vals[node.name] = out
             prev = out
-        return prev
+        return self._inputs(None, [prev])[0]
+
+    def _inputs(self, node, ins):  # noqa: ARG002 (a hook: MkldnnStepper converts layouts)
+        return ins
+
+    def _apply(self, node, ins):
+        return node.fn(*ins)
 
     @staticmethod
     def _rnn_step(mod, x, state):
@@ -155,10 +161,57 @@ class Stepper:
         return m._run_chain(m._forecast, None, {}, dict(self.states), steps=m.forecast_steps)
 
 
-def check_stepper(model, spec, frames):
-    """Streaming frames one by one must give reference.run_all()'s outputs and forecast."""
+class MkldnnStepper(Stepper):
+    """Stepper through PyTorch's oneDNN path, as a user tuning inference would set it up:
+    each batch norm that follows a conv folded into it (torch.nn.utils.fusion, the fold
+    torch.jit.optimize_for_inference makes), the convs as torch.utils.mkldnn's MkldnnConv2d
+    (weights reordered once into oneDNN's blocked layout), and the convs, relus, pools and adds
+    of a [C, H, W] frame run on mkldnn tensors, converted to and from dense only where a run
+    of them starts and ends. Everything else runs as in Stepper. `ok` is False when the spec
+    has no conv that this path takes (its time would be Stepper's)."""
+
+    OPS = ("conv2d", "batchnorm", "relu", "maxpool", "avgpool", "global_avgpool", "add")
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.fns = {}  # id(node) -> what runs it on mkldnn tensors
+        nodes = model._nodes
+        used = [s for n in nodes if n.srcs for s in n.srcs]
+        for k, node in enumerate(nodes):
+            if node.op not in self.OPS or len(node.shape) != 3:
+                continue
+            fn = node.fn
+            if node.op == "conv2d":
+                conv = node.module
+                if conv.sides is not None or conv.extra != (0, 0):
+                    continue  # F.pad first: not a oneDNN conv alone
+                nxt = nodes[k + 1] if k + 1 < len(nodes) else None
+                if nxt is not None and nxt.op == "batchnorm" and nxt.srcs is None and \
+                        node.name not in used:
+                    conv = torch.nn.utils.fusion.fuse_conv_bn_eval(conv, nxt.module)
+                    self.fns[id(nxt)] = lambda x: x  # folded
+                fn = torch.utils.mkldnn.MkldnnConv2d(conv, torch.float)
+            elif node.op == "batchnorm":
+                if id(node) in self.fns:
+                    continue
+                fn = torch.utils.mkldnn.MkldnnBatchNorm(node.module)
+            self.fns[id(node)] = fn
+        self.ok = any(n.op == "conv2d" and id(n) in self.fns for n in nodes)
+
+    def _inputs(self, node, ins):
+        if node is not None and id(node) in self.fns:
+            return [x if x.is_mkldnn else x.to_mkldnn() for x in ins]
+        return [x.to_dense() if x.is_mkldnn else x for x in ins]
+
+    def _apply(self, node, ins):
+        return self.fns.get(id(node), node.fn)(*ins)
+
+
+def check_stepper(model, spec, frames, stepper=None):
+    """Streaming frames one by one (through `stepper`, a new Stepper by default) must give
+    reference.run_all()'s outputs and forecast."""
     ref = reference.run_all(model, spec, frames)
-    stepper = Stepper(model)
+    stepper = stepper or Stepper(model)
     outs = torch.cat([stepper.step(frames[t:t + 1]) for t in range(frames.shape[0])])
     err = (outs - ref["output"]).abs().max().item()
     if "forecast" in ref:
@@ -203,6 +256,13 @@ def bench_spec(path, seconds):
         k[0] += 1
 
     emit(peer="torch", model=name, what="step", check_err=err, **measure(step, seconds))
+    if torch.backends.mkldnn.is_available() and not model.forecast_steps:
+        mk = MkldnnStepper(model)
+        if mk.ok:
+            err = check_stepper(model, spec, frames[:2], MkldnnStepper(model))
+            stepper = mk
+            emit(peer="torch", model=name, what="step", path="mkldnn", check_err=err,
+                 **measure(step, seconds))
     if model.forecast_steps:
         emit(peer="torch", model=name, what="forecast_frame",
              **measure(stepper.forecast, seconds, per=model.forecast_steps))
