@@ -458,13 +458,41 @@ static void lstm_out(const __m256 *acc, float *c, float *hn, int u, int m, const
   reel_store_part_avx2(hn + u, _mm256_mul_ps(reel_sigmoid_avx2(o), reel_tanh_avx2(cell)), m);
 }
 
+/* One stream sums GATE_GROUP blocks' gates before it computes their cells, so the
+ * cells' sigmoid and tanh chains, independent from block to block, overlap in the
+ * out-of-order core instead of each waiting behind the next block's sweep: what bounds
+ * a small cell's step (lstm32: 0.44 -> 0.35 us).  Many streams interleave already. */
+enum { GATE_GROUP = 4 };
+
+/* Block k of `blocks` in the step's order: the unit it starts at. */
+static int block_unit(int k, int blocks, int reverse) {
+  return 8 * (reverse ? blocks - 1 - k : k);
+}
+
 static void lstm_step(int n, float *const h[], float *const c[], float *const scratch[],
                       const reel_weights *w, const float *b, const float *const x[], int nx,
                       int hidden, const float *wci, const float *wcf, const float *wco,
                       int reverse) {
   int blocks = (hidden + 7) / 8, k, s, t, i;
+  if (n == 1) {
+    __m256 acc[GATE_GROUP][4];
+    for (k = 0; k < blocks; k += GATE_GROUP) {
+      int nb = blocks - k < GATE_GROUP ? blocks - k : GATE_GROUP;
+      for (i = 0; i < nb; i++) {
+        int u = block_unit(k + i, blocks, reverse);
+        lstm_gates(&acc[i], 1, w, 4L * u * (nx + hidden), b + 4L * u, x, nx,
+                   (const float *const *)h, hidden, u);
+      }
+      for (i = 0; i < nb; i++) {
+        int u = block_unit(k + i, blocks, reverse), m = hidden - u < 8 ? hidden - u : 8;
+        lstm_out(acc[i], c[0], scratch[0], u, m, wci, wcf, wco);
+      }
+    }
+    memcpy(h[0], scratch[0], (size_t)hidden * sizeof *h[0]);
+    return;
+  }
   for (k = 0; k < blocks; k++) {
-    int u = 8 * (reverse ? blocks - 1 - k : k), m = hidden - u < 8 ? hidden - u : 8;
+    int u = block_unit(k, blocks, reverse), m = hidden - u < 8 ? hidden - u : 8;
     long at = 4L * u * (nx + hidden);
     for (s = 0; s < n; s += t) {
       __m256 acc[3][4];
@@ -516,8 +544,25 @@ static void gru_out(const __m256 *ax, const __m256 *ah, const float *bb, const f
 static void gru_step(int n, float *const h[], float *const scratch[], const reel_weights *w,
                      const float *b, const float *const x[], int nx, int hidden, int reverse) {
   int blocks = (hidden + 7) / 8, k, s, t, i;
+  if (n == 1) { /* as lstm_step's one stream */
+    __m256 ax[GATE_GROUP][4], ah[GATE_GROUP][4];
+    for (k = 0; k < blocks; k += GATE_GROUP) {
+      int nb = blocks - k < GATE_GROUP ? blocks - k : GATE_GROUP;
+      for (i = 0; i < nb; i++) {
+        int u = block_unit(k + i, blocks, reverse);
+        gru_gates(&ax[i], &ah[i], 1, w, 3L * u * (nx + hidden), x, nx, (const float *const *)h,
+                  hidden, u);
+      }
+      for (i = 0; i < nb; i++) {
+        int u = block_unit(k + i, blocks, reverse), m = hidden - u < 8 ? hidden - u : 8;
+        gru_out(ax[i], ah[i], b + 4L * u, h[0], scratch[0], u, m);
+      }
+    }
+    memcpy(h[0], scratch[0], (size_t)hidden * sizeof *h[0]);
+    return;
+  }
   for (k = 0; k < blocks; k++) {
-    int u = 8 * (reverse ? blocks - 1 - k : k), m = hidden - u < 8 ? hidden - u : 8;
+    int u = block_unit(k, blocks, reverse), m = hidden - u < 8 ? hidden - u : 8;
     long at = 3L * u * (nx + hidden);
     for (s = 0; s < n; s += t) {
       __m256 ax[3][4], ah[3][4];
