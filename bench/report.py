@@ -472,6 +472,16 @@ def main():
         pct_bw = f"{100 * t_mem / us:.0f}%" if t_mem > t_comp else "compute-bound"
         return f"{gflops:.2f}", f"{100 * gflops / peak:.1f}%", pct_bw, level
 
+    def roofline_pct(name, us):
+        """A step's time at the roofline (the longer of reading its weights at the bandwidth
+        measured on a buffer of their size, and its FMAs at the peak) over its time, in %."""
+        if isinstance(us, str) or us is None or f"weights:{name}" not in bw:
+            return None
+        m = models[name]
+        t_mem = m.weight_bytes["step"] / (bw[f"weights:{name}"]["gbs"] * 1e9) * 1e6
+        t_comp = 2.0 * m.macs["step"] / (peak * 1e9) * 1e6
+        return 100 * max(t_mem, t_comp) / us
+
     out = []
     w = out.append
     cpu = meta["cpu_model"]
@@ -605,6 +615,21 @@ def main():
         if v != "met" and x is not None and pct is not None:
             why = f"reel is at {pct:.0f}% of the bandwidth roofline: the gap is PyTorch's speed"
         w(f"| {cell}: >= 5x faster than PyTorch | {m} | {v} | {why} |")
+    for cell in ("lstm64", "gru64", "lstm32"):  # small cells: weights in L1 or L2
+        if cell not in models:
+            continue
+        r = reel_us(best, cell, "step")
+        pct = roofline_pct(cell, r)
+        m, v = verdict(pct, 80.0, lambda x: f"{x:.0f}%")
+        v = re.sub(r"^(missed by )1%$", r"\g<1>1 point", v).replace("%", " points")
+        why = ""
+        if v != "met" and pct is not None:
+            why = (f"{fmt_us(r)} us a step: past the weights' {fmt_bytes(models[cell].weight_bytes['step'])} "
+                   f"({level_of(models[cell].weight_bytes['step'], meta)}), the step's fixed costs (the "
+                   f"gates' sigmoid and tanh, the call) are a large share at this size")
+        w(f"| {cell}: a step >= 80% of its roofline (the weights' read from "
+          f"{level_of(models[cell].weight_bytes['step'], meta)} or the FMAs, the longer) | {m} | {v} | "
+          f"{why} |")
     if "convlstm64" in models:
         r = reel_us(best, "convlstm64", "step")
         pp = derived("convlstm64", "step", r)[1]
