@@ -6,7 +6,8 @@
 # reelc has it); the same models and the benchmark cells in PyTorch
 # (Debian's python3-torch) and the cells in oneDNN (Debian's libdnnl-dev);
 # every distinct convolution of the specs alone, in reel, oneDNN and XNNPACK
-# (Debian's libxnnpack-dev, whose header also needs libpthreadpool-dev);
+# (Debian's libxnnpack-dev, whose header also needs libpthreadpool-dev), and
+# lrcn_resnet18's backbone in XNNPACK;
 # measures this core's FMA peak and read bandwidths for the rooflines; and
 # writes bench/RESULTS.md.  Everything timed runs pinned to one core.
 #
@@ -95,11 +96,13 @@ fi
 HAVE_XNN=0
 if [ -f /usr/include/xnnpack.h ] &&
    $CC -std=c99 -O2 -o "$B/xnnpack_convs" bench/xnnpack_convs.c -lXNNPACK -lm \
-     2>"$RAW/xnnpack_build.log"; then
+     2>"$RAW/xnnpack_build.log" &&
+   $CC -std=c99 -O2 -o "$B/xnnpack_resnet18" bench/xnnpack_resnet18.c -lXNNPACK -lm \
+     2>>"$RAW/xnnpack_build.log"; then
   HAVE_XNN=1
 else
   missing="$missing libxnnpack-dev libpthreadpool-dev"
-  say "XNNPACK column skipped: cannot build bench/xnnpack_convs.c (see $RAW/xnnpack_build.log)"
+  say "XNNPACK column skipped: cannot build bench/xnnpack_convs.c and xnnpack_resnet18.c (see $RAW/xnnpack_build.log)"
 fi
 [ -z "$missing" ] || say "to compare with every peer: apt-get install -y$missing"
 
@@ -313,6 +316,14 @@ while [ "$r" -le "$ROUNDS" ]; do
         say "warning: xnnpack_convs failed"
     fi
   fi
+
+  case " $models " in *" lrcn_resnet18 "*)
+    if [ "$HAVE_XNN" = 1 ]; then
+      say "round $r/$ROUNDS: XNNPACK: lrcn_resnet18's backbone"
+      $PIN "$B/xnnpack_resnet18" "$SECS" >"$RAW/xnnpack-resnet18.r$r.jsonl" ||
+        say "warning: xnnpack_resnet18 failed"
+    fi ;;
+  esac
 
   if [ "$HAVE_DNNL" = 1 ]; then
     say "round $r/$ROUNDS: oneDNN: the cells, native ISA and AVX2 only"
