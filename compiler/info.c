@@ -226,7 +226,7 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
   int n = 0;
   for (int c = 0; c < p->step_end; c++) /* the per-frame chain's convolutions, call by call */
     if (p->call[c].op == K_CONV2D || p->call[c].op == K_CONV2D_WINOGRAD ||
-        p->call[c].op == K_CONV2D_IGEMM) {
+        p->call[c].op == K_CONV2D_IGEMM || p->call[c].op == K_CONV2D_GROUPED) {
       KernelOp op = p->call[c].op;
       const Geom *cg = &p->call[c].geom;
       const Window *w = &cg->win;
@@ -240,6 +240,7 @@ static void print_json(FILE *f, Arena *a, const Graph *g, const Program *p, Targ
               w->pad_right, cg->groups ? cg->groups : 1,
               op == K_CONV2D_WINOGRAD ? "winograd"
               : op == K_CONV2D_IGEMM  ? "igemm"
+              : op == K_CONV2D_GROUPED ? "grouped"
               : p->call[c].avx2       ? "direct"
                                       : "generic");
     }

@@ -110,7 +110,9 @@ enum { K_GENERIC = 1, K_AVX2 = 2, K_TYPED = 4, K_MANY = 8 };
   X(CONV2D_WINOGRAD, "conv2d_winograd", "reel_f32_conv2d_winograd", "reel_conv_winograd", K_AVX2, \
     "&conv y w b x0 x1 scratch")                                                                  \
   X(CONV2D_IGEMM, "conv2d_igemm", "reel_f32_conv2d_igemm", "reel_conv_igemm", K_AVX2 | K_TYPED,   \
-    "&conv y w b x0 x1 scratch")
+    "&conv y w b x0 x1 scratch")                                                                  \
+  X(CONV2D_GROUPED, "conv2d_grouped", "reel_f32_conv2d_grouped", "reel_conv_grouped",             \
+    K_AVX2 | K_TYPED, "&conv y w b x0 x1 scratch")
 
 typedef enum {
 #define X(e, name, symbol, file, isas, signature) K_##e,

@@ -293,9 +293,12 @@ static bool conv_fits_igemm(const Geom *g) {
          (g->win.sh > 1 || g->win.sw > 1 || g->out_w < IGEMM_MAX_OUT_W);
 }
 
-typedef enum { CONV_GENERIC, CONV_ROWS, CONV_IGEMM, CONV_WINOGRAD } ConvKernel;
+typedef enum { CONV_GENERIC, CONV_ROWS, CONV_IGEMM, CONV_WINOGRAD, CONV_GROUPED } ConvKernel;
 
 static ConvKernel conv_kernel(const Lowering *lw, const Geom *g) {
+  bool small = g->win.kh <= REEL_CONV_AVX2_MAX_K && g->win.kw <= REEL_CONV_AVX2_MAX_K;
+  if (lw->avx2 && small && g->groups > 1) /* depthwise included (reel_conv_grouped_avx2.c) */
+    return CONV_GROUPED;
   if (!lw->avx2 || !conv_fits_avx2(g))
     return CONV_GENERIC;
   if (lw->wtype == WT_F32 && conv_fits_winograd(g)) /* compressed filters: Winograd's are others */
@@ -314,13 +317,12 @@ Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *w
   bool typed = lw->wtype != WT_F32;
   int64_t block = k == CONV_IGEMM ? REEL_CONV_IGEMM_AVX2_OC_BLOCK : REEL_CONV_AVX2_OC_BLOCK;
   int64_t blocks = (int64_t)(geom.out_c + block - 1) / block * block; /* channels, padded */
-  int64_t size = k == CONV_WINOGRAD ? blocks * 16 * in_c
-                 : k == CONV_GENERIC ? geom.out_c * taps
-                                     : blocks * taps;
+  bool plain = k == CONV_GENERIC || k == CONV_GROUPED; /* PyTorch's layout */
+  int64_t size = k == CONV_WINOGRAD ? blocks * 16 * in_c : plain ? geom.out_c * taps : blocks * taps;
   int w = add_value(lw, V_WEIGHT, li, size, wname);
   float *wd = weight_data(lw, w, wt != NULL);
   if (typed) {
-    float *scale = typed_value(lw, li, w, k == CONV_GENERIC ? geom.out_c : blocks, wd != NULL);
+    float *scale = typed_value(lw, li, w, plain ? geom.out_c : blocks, wd != NULL);
     if (wd) /* the scales per output channel, zeros for the last block's padding */
       wt = quantized(lw, wt, geom.out_c, taps, scale);
   }
@@ -339,12 +341,14 @@ Call *conv_call(Lowering *lw, int li, int sub, const char *wname, const float *w
   } else { /* scratch: the zero-bordered input, partial sums, transforms, widened filters */
     int64_t need = k == CONV_WINOGRAD ? conv_scratch_winograd(&geom)
                    : k == CONV_IGEMM  ? conv_scratch_igemm(&geom)
-                                      : conv_scratch_avx2(&geom) + (typed ? block * taps : 0);
+                   : k == CONV_GROUPED ? conv_scratch_grouped(&geom)
+                                       : conv_scratch_avx2(&geom) + (typed ? block * taps : 0);
     int scratch = add_value(lw, V_TRANSIENT, li, need,
                             arena_printf(lw->a, "%s_scratch", lw->p->v[y].name));
     c = add_call(lw, k == CONV_WINOGRAD ? K_CONV2D_WINOGRAD
                      : k == CONV_IGEMM  ? K_CONV2D_IGEMM
-                                        : K_CONV2D,
+                     : k == CONV_GROUPED ? K_CONV2D_GROUPED
+                                         : K_CONV2D,
                  li, sub, (int[]){y, w, b, x0, x1, scratch}, 6, NULL, 0);
   }
   c->geom = geom;

@@ -141,6 +141,18 @@ int64_t conv_scratch_igemm(const Geom *g) {
   return (g->in_c0 + g->in_c1) * rows * cols + (pixels + chunk * taps) * REEL_CONV_IGEMM_AVX2_OC_BLOCK;
 }
 
+/* Floats of the grouped conv's scratch, as reel_conv2d_grouped_scratch_avx2 counts them:
+ * one group's input channels with their zero border, split into stride phases whose rows
+ * hold the output row rounded up to 8 plus the furthest tap's reach, and one group's
+ * filters widened from compressed weights. */
+int64_t conv_scratch_grouped(const Geom *g) {
+  const Window *w = &g->win;
+  int64_t cin = (g->in_c0 + g->in_c1) / g->groups, cout = g->out_c / g->groups;
+  int64_t rows = (int64_t)(g->out_h - 1) * w->sh + (int64_t)(w->kh - 1) * w->dh + 1;
+  int64_t cols = ((int64_t)g->out_w + 7) / 8 * 8 + (int64_t)(w->kw - 1) * w->dw / w->sw;
+  return cin * w->sw * rows * cols + cout * cin * w->kh * w->kw;
+}
+
 /* Floats of the Winograd conv's scratch, as reel_conv2d_winograd_scratch_avx2
  * counts them: the input split into even and odd columns, one band of
  * tile rows' transformed input, and its products for 6 output channels. */

@@ -433,12 +433,13 @@ void pair_bf16_vectors(float *v, int64_t nvec);
 void pack_conv_avx2(float *out, const float *w, int out_c, int in_c, int kh, int kw);
 void pack_conv_igemm(float *out, const float *w, int out_c, int in_c, int kh, int kw);
 void pack_conv_winograd(float *out, const float *w, int out_c, int in_c);
-/* Floats of scratch the AVX2 direct, implicit-GEMM and Winograd convs use: what
- * reel_conv2d_scratch_avx2, reel_conv2d_igemm_scratch_avx2 and
- * reel_conv2d_winograd_scratch_avx2 return for the same geometry (tests/kernels.c checks
+/* Floats of scratch the AVX2 direct, implicit-GEMM, grouped and Winograd convs use: what
+ * reel_conv2d_scratch_avx2, reel_conv2d_igemm_scratch_avx2, reel_conv2d_grouped_scratch_avx2
+ * and reel_conv2d_winograd_scratch_avx2 return for the same geometry (tests/kernels.c checks
  * they agree). */
 int64_t conv_scratch_avx2(const Geom *g);
 int64_t conv_scratch_igemm(const Geom *g);
+int64_t conv_scratch_grouped(const Geom *g);
 int64_t conv_scratch_winograd(const Geom *g);
 
 /* ---- plan.c: arena offsets from lifetimes ---- */

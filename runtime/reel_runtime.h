@@ -415,6 +415,14 @@ void reel_f32_conv2d_avx2(const reel_conv2d_desc *d, float *y, const float *w, c
 long reel_conv2d_igemm_scratch_avx2(const reel_conv2d_desc *d);
 void reel_f32_conv2d_igemm_avx2(const reel_conv2d_desc *d, float *y, const float *w,
                                 const float *b, const float *x0, const float *x1, float *scratch);
+/* reel_conv_grouped_avx2.c: grouped convs (groups > 1, depthwise included),
+ * kernels up to REEL_CONV_AVX2_MAX_K a side, any stride and dilation;
+ * weights in PyTorch's layout, [out_c][in_c / groups][k_h][k_w]; scratch of
+ * reel_conv2d_grouped_scratch_avx2(d) floats. */
+long reel_conv2d_grouped_scratch_avx2(const reel_conv2d_desc *d);
+void reel_f32_conv2d_grouped_avx2(const reel_conv2d_desc *d, float *y, const float *w,
+                                  const float *b, const float *x0, const float *x1,
+                                  float *scratch);
 /* Max pooling, windows up to REEL_MAXPOOL_AVX2_MAX_K columns wide (rows:
  * any), the generic kernel's values (NaN propagates). */
 #define REEL_MAXPOOL_AVX2_MAX_K 128
@@ -505,6 +513,12 @@ void reel_f32_conv2d_igemm_bf16_avx2(const reel_conv2d_desc *d, float *y, const 
 void reel_f32_conv2d_igemm_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,
                                    const float *w_scale, const float *b, const float *x0,
                                    const float *x1, float *scratch);
+void reel_f32_conv2d_grouped_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16_t *w,
+                                       const float *b, const float *x0, const float *x1,
+                                       float *scratch);
+void reel_f32_conv2d_grouped_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,
+                                     const float *w_scale, const float *b, const float *x0,
+                                     const float *x1, float *scratch);
 void reel_f32_conv_transpose2d_bf16_avx2(const reel_conv2d_desc *d, float *y, const uint16_t *w,
                                          const float *b, const float *x, float *scratch);
 void reel_f32_conv_transpose2d_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *w,

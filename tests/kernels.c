@@ -1094,6 +1094,74 @@ static void typed_convs(void) {
   report("typed_convs", &e);
 }
 
+/* The grouped conv against the generic one: depthwise (one input channel per group, one or
+ * more outputs) and wider groups, a group split between x0 and x1, strides, dilations,
+ * uneven padding, rows of 1 to 4 vectors and a tail, an odd output channel left over from
+ * the pairs; float32, bf16 and int8 filters (a scale per output channel); NaN and
+ * infinities in the input. */
+static void conv_grouped(void) {
+  Worst e = {0}, et = {0};
+  Mismatches ms = {0};
+  for (int trial = 0; trial < 240; trial++) {
+    reel_conv2d_desc d = {0};
+    int g = 2 + trial % 5, cin = trial % 4 == 0 ? 1 : 1 + (trial / 5) % 3, cout = 1 + (trial / 3) % 4;
+    int in_c = g * cin, type = trial % 3; /* REEL_W_F32, REEL_W_BF16, REEL_W_I8 */
+    d.groups = g;
+    d.in_c1 = trial % 3 == 1 ? in_c / 2 + (cin > 1) : 0; /* a group across the split */
+    d.in_c0 = in_c - d.in_c1;
+    d.out_c = g * cout;
+    d.in_h = 1 + (trial * 7) % 23;
+    d.in_w = 1 + (trial * 11) % 45;
+    d.k_h = 1 + trial % 5;
+    d.k_w = 1 + (trial / 5) % 5;
+    d.stride_h = 1 + trial % 3;
+    d.stride_w = 1 + (trial / 3) % 3;
+    d.dil_h = 1 + (trial / 9) % 2;
+    d.dil_w = 1 + (trial / 7) % 2;
+    d.pad_top = (trial / 2) % 3;
+    d.pad_left = (trial / 4) % 3;
+    d.out_h = conv_out(d.in_h, 2 * d.pad_top, d.k_h, d.stride_h, d.dil_h);
+    d.out_w = conv_out(d.in_w, d.pad_left + trial % 2, d.k_w, d.stride_w, d.dil_w);
+    if (d.out_h < 1 || d.out_w < 1)
+      continue;
+    d.act = trial % REEL_ACT_COUNT;
+    d.alpha = 0.1f;
+    d.accumulate = trial % 7 == 3;
+    long n = (long)d.out_c * d.out_h * d.out_w, per = (long)cin * d.k_h * d.k_w;
+    long n0 = (long)d.in_c0 * d.in_h * d.in_w, n1 = (long)d.in_c1 * d.in_h * d.in_w;
+    Geom geom = geom_of(&d);
+    float *w = type ? representable(type, d.out_c * per) : rnd((size_t)(d.out_c * per));
+    float *b = rnd(d.out_c), *x0 = rnd((size_t)n0), *x1 = rnd((size_t)n1 + 1), *sc = scales(d.out_c);
+    float *y0 = rnd((size_t)n), *y1 = malloc((size_t)n * 4);
+    float *s = malloc((size_t)conv_scratch_grouped(&geom) * 4);
+    void *q = type ? stored(type, w, d.out_c * per) : NULL;
+    scratch_check(conv_scratch_grouped(&geom), reel_conv2d_grouped_scratch_avx2(&d), "grouped", &d);
+    memcpy(y1, y0, (size_t)n * 4);
+    if (trial % 11 == 5) /* a special in the input: it stays in its own outputs */
+      x0[(trial * 13) % n0] = specials_summed[trial % 6];
+    if (type == REEL_W_I8) {
+      reel_f32_conv2d_i8_generic(&d, y0, q, sc, b, x0, d.in_c1 ? x1 : NULL);
+      reel_f32_conv2d_grouped_i8_avx2(&d, y1, q, sc, b, x0, d.in_c1 ? x1 : NULL, s);
+    } else if (type == REEL_W_BF16) {
+      reel_f32_conv2d_bf16_generic(&d, y0, q, b, x0, d.in_c1 ? x1 : NULL);
+      reel_f32_conv2d_grouped_bf16_avx2(&d, y1, q, b, x0, d.in_c1 ? x1 : NULL, s);
+    } else {
+      reel_f32_conv2d_generic(&d, y0, w, b, x0, d.in_c1 ? x1 : NULL);
+      reel_f32_conv2d_grouped_avx2(&d, y1, w, b, x0, d.in_c1 ? x1 : NULL, s);
+    }
+    if (trial % 11 == 5)
+      agree(&ms, y0, y1, n, "%s groups=%d", conv_shape(&d), g);
+    else if (type)
+      note(&et, maxreldiff(y0, y1, (size_t)n), "%s %s groups=%d", type_name[type], conv_shape(&d), g);
+    else
+      note(&e, maxdiff(y0, y1, (size_t)n), "%s groups=%d", conv_shape(&d), g);
+    free(w), free(b), free(x0), free(x1), free(sc), free(y0), free(y1), free(s), free(q);
+  }
+  report("conv2d_grouped", &e);
+  report("typed_conv2d_grouped", &et);
+  report_mismatches("specials_conv2d_grouped_mismatches", &ms);
+}
+
 /* ---- many streams: each _many kernel against its one-stream form, stream by stream ---- */
 
 /* Stream counts: the AVX2 steps' tiles (1; 2; 3; 4 = 2 + 2; 5 = 3 + 2; 7 = 3 + 2 + 2;
@@ -1246,6 +1314,7 @@ int main(void) {
   lstm_gru();
   conv();
   conv_winograd();
+  conv_grouped();
   printf("conv_scratch_mismatches %d %s\n", scratch_mismatches,
          scratch_mismatches ? scratch_first : "(none)");
   maxpool();

@@ -173,7 +173,7 @@ static void epilogue(const reel_conv2d_desc *d, float *y, const float *b, int oc
     for (v = 0; v * 8 < nout; v++) {
       __m256 r[8];
       for (j = 0; j < 8; j++)
-        r[j] = _mm256_loadu_ps(sums + (q + j) * NR + v * 8);
+        r[j] = _mm256_loadu_ps(sums + (q + j) * NR + (long)v * 8);
       transpose8(r);
       for (j = 0; j < 8 && v * 8 + j < nout; j++) {
         float *yr = y + (long)(ocb + v * 8 + j) * plane + q;
