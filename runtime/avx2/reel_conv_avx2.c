@@ -28,6 +28,7 @@
  *
  * Max pooling, the other windowed kernel with an AVX2 twin, ends the file. */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "reel_runtime.h"
@@ -270,14 +271,17 @@ void reel_f32_conv2d_i8_avx2(const reel_conv2d_desc *d, float *y, const int8_t *
 /* ---- max pooling ----
  * Per output row: the max over the window's rows, vector by vector along
  * the input columns into `col`, then the max over each window's columns
- * from `col`, 8 outputs at a time where their windows lie inside the row
- * (strided loads: plain for stride 1, a deinterleave for 2, a gather
- * beyond), one by one at the borders.  A chunk of output columns at a time
- * keeps `col` on the stack whatever the width.  Every comparison is the
- * generic kernel's (take v if v > best or v is NaN): the same values, NaN
- * propagating; only which of a +0/-0 tie, or of two NaNs, comes out may
- * differ, as the window is scanned by columns rather than rows. */
+ * from `col`, 8 outputs at a time (strided loads: plain for stride 1, a
+ * deinterleave for 2, a gather beyond).  Columns a window hangs over the
+ * border with are -inf in `col`, which no maximum takes, so border windows
+ * run as vectors too (ResNet's 3x3/2 pool on 56 columns: 4 windows of 28
+ * were scalar).  A chunk of output columns at a time keeps `col` on the
+ * stack whatever the width.  Every comparison is the generic kernel's (take
+ * v if v > best or v is NaN): the same values, NaN propagating; only which
+ * of a +0/-0 tie, or of two NaNs, comes out may differ, as the window is
+ * scanned by columns rather than rows. */
 #define POOL_CHUNK 256 /* floats of `col`: 1 KiB of stack */
+enum { POOL_COL = POOL_CHUNK + 8 };
 
 static __m256 max_nan_avx2(__m256 best, __m256 v) {
   __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
@@ -294,58 +298,58 @@ static __m256 load_strided(const float *p, int s) {
                                                    _mm256_set1_epi32(s)), 4);
 }
 
-/* The window of output column ow, one by one (it may be clipped). */
-static float pool_one(const reel_pool2d_desc *d, const float *col, int c0, int ow) {
-  int w0 = ow * d->stride_w - d->pad_left, w1 = w0 + d->k_w < d->in_w ? w0 + d->k_w : d->in_w, j;
-  float best;
-  if (w0 < 0)
-    w0 = 0;
-  best = col[w0 - c0];
-  for (j = w0 + 1; j < w1; j++) {
-    float v = col[j - c0];
-    best = v > best || v != v ? v : best; /* NaN propagates, as in PyTorch */
-  }
+/* Floats past p that 8 windows from p read. */
+static int strided_reach(const reel_pool2d_desc *d) {
+  int s = d->stride_w;
+  return d->k_w - 1 + (s == 1 ? 8 : s == 2 ? 16 : 7 * s + 1);
+}
+
+/* One window of k_w columns from p, one by one. */
+static float pool_one(const reel_pool2d_desc *d, const float *p) {
+  float best = p[0];
+  int j;
+  for (j = 1; j < d->k_w; j++)
+    best = p[j] > best || p[j] != p[j] ? p[j] : best; /* NaN propagates, as in PyTorch */
   return best;
 }
 
-/* Output columns [ow0, ow1) of one row from input rows [r0, r1); col
- * holds POOL_CHUNK + 8 floats (the + 8: load_strided's overreach). */
+/* Output columns [ow0, ow1) of one row from input rows [r0, r1); col holds
+ * POOL_COL floats: col[k] is input column ow0 s_w - pad_left + k. */
 static void pool_chunk(const reel_pool2d_desc *d, const float *xc, float *y, int r0, int r1,
                        int ow0, int ow1, float *col) {
-  int sw = d->stride_w, c0 = ow0 * sw - d->pad_left, c1 = (ow1 - 1) * sw - d->pad_left + d->k_w;
-  /* [lo, hi): the columns whose windows lie inside the input */
-  int lo = (d->pad_left + sw - 1) / sw, hi = (d->in_w - d->k_w + d->pad_left) / sw + 1;
-  int i, r, ow, j;
-  if (c0 < 0)
-    c0 = 0;
-  if (c1 > d->in_w)
-    c1 = d->in_w;
+  int sw = d->stride_w, v0 = ow0 * sw - d->pad_left, v1 = (ow1 - 1) * sw - d->pad_left + d->k_w;
+  int c0 = v0 < 0 ? 0 : v0, c1 = v1 > d->in_w ? d->in_w : v1;
+  int end = ((ow1 - ow0 - 1) / 8 * 8) * sw + strided_reach(d); /* what the last vector reads */
+  int i, r, ow, j, k;
+  if (end > POOL_COL)
+    end = POOL_COL;
+  for (k = 0; k < c0 - v0; k++)
+    col[k] = -INFINITY;
+  for (k = c1 - v0; k < end; k++)
+    col[k] = -INFINITY;
   for (i = c0; i < c1; i += 8) {
     int n = c1 - i < 8 ? c1 - i : 8;
     __m256 best = reel_load_part_avx2(xc + (long)r0 * d->in_w + i, n);
     for (r = r0 + 1; r < r1; r++)
       best = max_nan_avx2(best, reel_load_part_avx2(xc + (long)r * d->in_w + i, n));
-    reel_store_part_avx2(col + (i - c0), best, n);
+    reel_store_part_avx2(col + (i - v0), best, n);
   }
-  if (lo < ow0)
-    lo = ow0;
-  if (hi > ow1)
-    hi = ow1;
-  for (ow = ow0; ow < ow1 && ow < lo; ow++)
-    y[ow] = pool_one(d, col, c0, ow);
-  for (; ow + 8 <= hi; ow += 8) { /* 8 whole windows */
-    const float *p = col + (ow * sw - d->pad_left - c0);
+  for (ow = ow0; ow < ow1; ow += 8) {
+    const float *p = col + (long)(ow - ow0) * sw;
+    int n = ow1 - ow < 8 ? ow1 - ow : 8;
+    if ((ow - ow0) * sw + strided_reach(d) > POOL_COL) /* past col: the rest one by one */
+      break;
     __m256 v = load_strided(p, sw);
     for (j = 1; j < d->k_w; j++)
       v = max_nan_avx2(v, load_strided(p + j, sw));
-    _mm256_storeu_ps(y + ow, v);
+    _mm256_maskstore_ps(y + ow, reel_lanes_avx2(n), v);
   }
   for (; ow < ow1; ow++)
-    y[ow] = pool_one(d, col, c0, ow);
+    y[ow] = pool_one(d, col + (long)(ow - ow0) * sw);
 }
 
 void reel_f32_maxpool2d_avx2(const reel_pool2d_desc *d, float *y, const float *x) {
-  float col[POOL_CHUNK + 8];
+  float col[POOL_COL];
   int chunk = (POOL_CHUNK - d->k_w) / d->stride_w + 1, c, oh, ow;
   for (c = 0; c < d->c; c++) {
     const float *xc = x + (long)c * d->in_h * d->in_w;
