@@ -107,7 +107,8 @@ void reel_f32_conv2d_generic(const reel_conv2d_desc *d, float *y, const float *w
                              const float *x0, const float *x1);
 
 /* nn.MaxPool2d / nn.AvgPool2d windows; the output size (ceil_mode
- * included) is decided by the compiler. */
+ * included) is decided by the compiler.  Padding, as PyTorch's, is at most
+ * half the window on each side, so every window holds an input element. */
 typedef struct {
   int c, in_h, in_w, out_h, out_w;
   int k_h, k_w, stride_h, stride_w, pad_top, pad_left;
@@ -259,6 +260,8 @@ void reel_tpool_first_generic(float *y, const float *x, int size, int mode, int 
  *         PyTorch's weight[in][out]).  gemv_cat2 and the seq kernels' [W_ih | W_hh] rows have
  *         two scales, at (r / 8) 16 + r % 8 for the x0 part and 8 more for the x1 part; the
  *         AVX2 cell steps per block of 8 units, the ih rows' [gates][8] then the hh rows'.
+ *         The AVX2 direct convs read a scale for every channel of their blocks (6 or 32),
+ *         the last block's padding included (zeros there, as its weights).
  * Sums are float32: sum_j w_q[j] x[j], times the scale, plus the bias. */
 typedef enum { REEL_W_F32, REEL_W_BF16, REEL_W_I8 } reel_weight_type;
 

@@ -231,6 +231,11 @@ static bool infer_pool(Arena *a, Graph *g, Layer *l) {
   int c = l->in_shape.dim[0], h = l->in_shape.dim[1], wd = l->in_shape.dim[2];
   if (w->dh != 1 || w->dw != 1)
     return shape_error(a, l, "supports dilation 1 only");
+  if (w->pad_bottom != w->pad_top || w->pad_right != w->pad_left)
+    return shape_error(a, l,
+                       "has padding [%d, %d, %d, %d]: a pool takes a pair [rows, columns], "
+                       "the same on both sides as PyTorch's",
+                       w->pad_top, w->pad_bottom, w->pad_left, w->pad_right);
   if (2 * w->pad_top > w->kh || 2 * w->pad_left > w->kw)
     return shape_error(a, l, "has padding %d,%d: PyTorch allows at most half the kernel %dx%d",
                        w->pad_top, w->pad_left, w->kh, w->kw);

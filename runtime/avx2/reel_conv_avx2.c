@@ -323,9 +323,9 @@ static void pool_chunk(const reel_pool2d_desc *d, const float *xc, float *y, int
   int i, r, ow, j, k;
   if (end > POOL_COL)
     end = POOL_COL;
-  for (k = 0; k < c0 - v0; k++)
+  for (k = 0; k < c0 - v0 && k < end; k++) /* (padding at most half a window: never all) */
     col[k] = -INFINITY;
-  for (k = c1 - v0; k < end; k++)
+  for (k = c1 - v0 > 0 ? c1 - v0 : 0; k < end; k++)
     col[k] = -INFINITY;
   for (i = c0; i < c1; i += 8) {
     int n = c1 - i < 8 ? c1 - i : 8;
