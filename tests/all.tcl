@@ -57,7 +57,7 @@ namespace eval all {
     variable guess {
         plain,export.test 275 plain,oracle.test 250 plain,many.test 205 plain,generated.test 205
         plain,golden.test 190 plain,properties_avx2.test 155 plain,properties_generic.test 135
-        plain,link.test 110 plain,lint.test 105 plain,cortexm.test 75 plain,kernels.test 50
+        plain,link.test 110 plain,lint.test 30 plain,cortexm.test 75 plain,kernels.test 50
         plain,longrun.test 45 plain,resnet.test 40 plain,demo.test 40 plain,faults.test 37
         plain,harness.test 10 plain,optable.test 10
         sanitize,sanitizer.test 195 sanitize,fuzz.test 35
