@@ -268,8 +268,9 @@ Geom cell_geom(int in_c0, int in_c1, int rows, int cols, int out_c, int k) {
   return g;
 }
 
+/* Every AVX2 conv kernel's limit: kernels up to REEL_CONV_AVX2_MAX_K a side. */
 static bool conv_fits_avx2(const Geom *g) {
-  return g->groups <= 1 && g->win.kh <= REEL_CONV_AVX2_MAX_K && g->win.kw <= REEL_CONV_AVX2_MAX_K;
+  return g->win.kh <= REEL_CONV_AVX2_MAX_K && g->win.kw <= REEL_CONV_AVX2_MAX_K;
 }
 
 /* 3x3 convs with enough channels on both sides run as Winograd
@@ -296,11 +297,10 @@ static bool conv_fits_igemm(const Geom *g) {
 typedef enum { CONV_GENERIC, CONV_ROWS, CONV_IGEMM, CONV_WINOGRAD, CONV_GROUPED } ConvKernel;
 
 static ConvKernel conv_kernel(const Lowering *lw, const Geom *g) {
-  bool small = g->win.kh <= REEL_CONV_AVX2_MAX_K && g->win.kw <= REEL_CONV_AVX2_MAX_K;
-  if (lw->avx2 && small && g->groups > 1) /* depthwise included (reel_conv_grouped_avx2.c) */
-    return CONV_GROUPED;
   if (!lw->avx2 || !conv_fits_avx2(g))
     return CONV_GENERIC;
+  if (g->groups > 1) /* depthwise included (reel_conv_grouped_avx2.c) */
+    return CONV_GROUPED;
   if (lw->wtype == WT_F32 && conv_fits_winograd(g)) /* compressed filters: Winograd's are others */
     return CONV_WINOGRAD;
   return conv_fits_igemm(g) ? CONV_IGEMM : CONV_ROWS;
